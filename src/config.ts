@@ -1,0 +1,183 @@
+// The app's whole configuration, read once from the environment. Every variable is one row of
+// `schema`: its name, its default (a raw string that goes through the same parser, so defaults
+// can never be invalid) and its parser. All problems are collected and reported together, so a
+// misconfigured deploy is fixed in one round.
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`)
+  }
+}
+
+/** Named expiry choices, in seconds (null = never). */
+export const EXPIRES_PRESETS: Readonly<Record<string, number | null>> = {
+  '10m': 600,
+  '1h': 3600,
+  '1d': 86_400,
+  '1w': 604_800,
+  '30d': 2_592_000,
+  '1y': 31_536_000,
+  never: null,
+}
+
+/**
+ * Parses an expiry: a preset name or a whole number of seconds ≥ 1. Returns seconds, or null
+ * for never. Throws a RangeError whose message completes "<name> …", e.g. "expires must be …".
+ */
+export function parseExpires(value: string): number | null {
+  // hasOwn, so that "toString" and friends are not mistaken for presets.
+  if (Object.hasOwn(EXPIRES_PRESETS, value)) return EXPIRES_PRESETS[value] ?? null
+  if (/^\d+$/.test(value)) {
+    const seconds = Number(value)
+    if (seconds >= 1 && Number.isSafeInteger(seconds)) return seconds
+  }
+  throw new RangeError(
+    `must be one of ${Object.keys(EXPIRES_PRESETS).join(', ')} or a whole number of seconds ≥ 1`,
+  )
+}
+
+// Parsers throw an Error whose message completes the sentence "<VARIABLE> …".
+type Parse<T> = (raw: string) => T
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER, wording?: string): Parse<number> {
+  return (raw) => {
+    const n = Number(raw)
+    if (!/^\d+$/.test(raw) || n < min || n > max) {
+      throw new Error(wording ?? (min === 0 ? 'must be a non-negative integer' : 'must be a positive integer'))
+    }
+    return n
+  }
+}
+
+function oneOf<const T extends string>(...choices: T[]): Parse<T> {
+  return (raw) => {
+    if ((choices as string[]).includes(raw)) return raw as T
+    throw new Error(`must be one of ${choices.join(', ')}`)
+  }
+}
+
+// Empty values never reach a parser (they count as unset), so any string is acceptable here.
+const text: Parse<string> = (raw) => raw
+
+const port = integer(0, 65_535, 'must be a port number (0-65535)')
+
+const boolean: Parse<boolean> = (raw) => {
+  const value = raw.toLowerCase()
+  if (value === 'true' || value === '1') return true
+  if (value === 'false' || value === '0') return false
+  throw new Error('must be true, false, 1 or 0')
+}
+
+const httpUrl: Parse<string> = (raw) => {
+  if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
+    throw new Error('must be an http:// or https:// URL')
+  }
+  return raw.replace(/\/+$/, '')
+}
+
+// A bare "host:port" would otherwise be taken for a socket path, so paths must look like paths.
+const redisTarget: Parse<string> = (raw) => {
+  const isUrl = /^rediss?:\/\//.test(raw) && URL.canParse(raw)
+  const isPath = /^(\/|\.\.?\/)/.test(raw)
+  if (isUrl || isPath) return raw
+  throw new Error('must be a redis:// or rediss:// URL, or a unix socket path (starting with / or ./)')
+}
+
+export interface HostPort {
+  host: string
+  port: number
+}
+
+const hostPortList: Parse<HostPort[]> = (raw) =>
+  raw.split(',').map((entry) => {
+    const match = /^(.+):(\d+)$/.exec(entry.trim())
+    const nodePort = Number(match?.[2])
+    if (!match?.[1] || nodePort < 1 || nodePort > 65_535) {
+      throw new Error('must be a comma-separated list of host:port')
+    }
+    return { host: match[1], port: nodePort }
+  })
+
+// Cluster hash tags use braces; a prefix containing them would pin or split keys unexpectedly.
+const keyPrefix: Parse<string> = (raw) => {
+  if (/[{}]/.test(raw)) throw new Error('must not contain "{" or "}"')
+  return raw
+}
+
+const expires: Parse<number | null> = parseExpires
+
+interface Field<T> {
+  env: string
+  fallback: string | undefined
+  parse: Parse<T>
+}
+
+function field<T>(env: string, fallback: string, parse: Parse<T>): Field<T> {
+  return { env, fallback, parse }
+}
+
+function optional<T>(env: string, parse: Parse<T>): Field<T | undefined> {
+  return { env, fallback: undefined, parse }
+}
+
+const schema = {
+  port: field('PORT', '3000', port),
+  host: field('HOST', '0.0.0.0', text),
+  // Its default depends on PORT, so loadConfig fills it in.
+  publicUrl: optional('PUBLIC_URL', httpUrl),
+  redisUrl: optional('REDIS_URL', redisTarget),
+  redisClusterNodes: optional('REDIS_CLUSTER_NODES', hostPortList),
+  redisPrefix: field('REDIS_PREFIX', 'redbin:', keyPrefix),
+  redisCommandTimeoutMs: field('REDIS_COMMAND_TIMEOUT_MS', '1000', integer(1)),
+  dataDir: field('DATA_DIR', './data', text),
+  redisAppendfsync: field('REDIS_APPENDFSYNC', 'everysec', oneOf('everysec', 'always')),
+  maxPasteBytes: field('MAX_PASTE_BYTES', '1048576', integer(1)),
+  /** 0 turns rate limiting off. */
+  rateLimitCreatesPerMinute: field('RATE_LIMIT_CREATES_PER_MINUTE', '30', integer(0)),
+  defaultExpiresSeconds: field('DEFAULT_EXPIRES', 'never', expires),
+  maxExpiresSeconds: field('MAX_EXPIRES', 'never', expires),
+  trustProxy: field('TRUST_PROXY', 'false', boolean),
+  logLevel: field('LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent')),
+  workers: field('WORKERS', '1', integer(1)),
+  sweepIntervalMs: field('SWEEP_INTERVAL_MS', '5000', integer(1)),
+  /** Pastes larger than this are stored without highlighting; 0 never highlights. */
+  highlightMaxBytes: field('HIGHLIGHT_MAX_BYTES', '262144', integer(0)),
+  production: field('NODE_ENV', 'development', (raw) => raw === 'production'),
+}
+
+type Parsed = { [K in keyof typeof schema]: (typeof schema)[K] extends Field<infer T> ? T : never }
+
+export type Config = Omit<Parsed, 'publicUrl'> & { publicUrl: string }
+
+/** Reads the configuration; throws a ConfigError listing every invalid variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = []
+  const parsed: Record<string, unknown> = {}
+  for (const [key, { env: name, fallback, parse }] of Object.entries(schema)) {
+    // An empty variable counts as unset: compose files often pass `NAME=${NAME:-}`.
+    const raw = env[name] || fallback
+    if (raw === undefined) continue
+    try {
+      parsed[key] = parse(raw)
+    } catch (err) {
+      problems.push(`${name} ${(err as Error).message}, got ${JSON.stringify(raw)}`)
+    }
+  }
+  const config = parsed as Parsed
+  const bothExpiriesValid = 'defaultExpiresSeconds' in parsed && 'maxExpiresSeconds' in parsed
+  if (bothExpiriesValid && exceeds(config.defaultExpiresSeconds, config.maxExpiresSeconds)) {
+    problems.push(
+      `DEFAULT_EXPIRES must not exceed MAX_EXPIRES, got ${JSON.stringify(env.DEFAULT_EXPIRES || 'never')}` +
+        ` > ${JSON.stringify(env.MAX_EXPIRES || 'never')}`,
+    )
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return { ...config, publicUrl: config.publicUrl ?? `http://localhost:${config.port}` }
+}
+
+// null means never, which is longer than any number of seconds.
+function exceeds(seconds: number | null, limit: number | null): boolean {
+  if (limit === null) return false
+  return seconds === null || seconds > limit
+}

@@ -1,0 +1,71 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../../src/config.js'
+import { connectRedis } from '../../src/redis/client.js'
+import { openRedis } from '../../src/redis/connect.js'
+import { useTestRedis } from '../helpers/redis.js'
+
+const testRedis = useTestRedis()
+const dataDirs: string[] = []
+
+afterAll(async () => {
+  await Promise.all(dataDirs.map((dir) => rm(dir, { recursive: true, force: true })))
+})
+
+async function tempDataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'redbin-connect-'))
+  dataDirs.push(dir)
+  return dir
+}
+
+describe('openRedis', () => {
+  it('connects to REDIS_URL when it is set', async () => {
+    const connection = await openRedis(loadConfig({ REDIS_URL: testRedis.url }))
+    expect(connection.embedded).toBeUndefined()
+    expect(await connection.redis.ping()).toBe('PONG')
+    await connection.close()
+    await expect(connection.redis.ping()).rejects.toThrow()
+  })
+
+  it('starts an embedded redis-server in DATA_DIR without REDIS_URL, and stops it on close', async () => {
+    const dataDir = await tempDataDir()
+    const connection = await openRedis(loadConfig({ DATA_DIR: dataDir }))
+    expect(connection.embedded?.socketPath).toBe(join(dataDir, 'redis.sock'))
+    expect(await connection.redis.ping()).toBe('PONG')
+    await connection.close()
+    await expect(connection.redis.ping()).rejects.toThrow()
+    expect(() => process.kill(connection.embedded?.pid ?? -1, 0)).toThrow()
+  })
+
+  it('refuses REDIS_CLUSTER_NODES instead of ignoring it', async () => {
+    await expect(openRedis(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000' }))).rejects.toThrow(/REDIS_CLUSTER_NODES/)
+  })
+})
+
+describe('connectRedis during an outage', () => {
+  it('fails fast while Redis is down and recovers by itself when it returns', async ({ skip }) => {
+    if (!testRedis.owned) skip() // needs a server this test may stop
+    const client = await connectRedis(testRedis.url)
+    try {
+      await client.set('before', '1')
+      await testRedis.stop()
+
+      const started = Date.now()
+      await expect(client.get('before')).rejects.toThrow()
+      expect(Date.now() - started).toBeLessThan(1500)
+
+      await testRedis.restart()
+      const deadline = Date.now() + 5000
+      for (;;) {
+        const reply = await client.ping().catch((err: Error) => err)
+        if (reply === 'PONG') break
+        if (Date.now() > deadline) throw reply
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    } finally {
+      client.disconnect()
+    }
+  })
+})
