@@ -1,0 +1,321 @@
+import type { AnyColumn, InputOf, RecordOf, Schema, ValueOf } from './columns.js'
+import { DuplicateKeyError, QueryError, UniqueConstraintError, ValidationError } from './errors.js'
+import { indexSuffix } from './keys.js'
+import { Query } from './Query.js'
+import type { Store } from './Store.js'
+import { verifyModel, type VerifyReport } from './verify.js'
+
+type ColumnName<S> = keyof S & string
+/** A primary key value: a string or an int, as the primary key column says. */
+export type Id = string | number
+export type OrderSpec<S> = ColumnName<S> | `-${ColumnName<S>}`
+
+export interface ModelOptions<S extends Schema> {
+  /** The order of queries that name none; every equality index is scored by this column. */
+  defaultOrder?: OrderSpec<S>
+  /** Composite equality indexes, e.g. [['country', 'gender']]. */
+  indexes?: readonly (readonly ColumnName<S>[])[]
+}
+
+export interface WriteOptions {
+  /** create: when the record expires (absent or null: never). save: absent keeps the current expiry. */
+  expiresAt?: Date | null
+}
+
+type NumericColumns<S extends Schema> = {
+  [K in keyof S]: ValueOf<S[K]> extends number ? K : never
+}[keyof S] & string
+
+export interface LoadOptions<S extends Schema, K extends keyof S> {
+  select?: readonly K[]
+  /** Counters to bump in the same round trip; the result shows the new values. */
+  increment?: Partial<Record<NumericColumns<S>, number>>
+}
+
+type Entry = [suffix: string, score: number]
+
+/** A validated record in stored form: hash fields, index entries and unique claims. */
+interface StoredForm {
+  id: string
+  fields: string[]
+  entries: Entry[]
+  claims: [column: string, value: string][]
+}
+
+function scoreArg(score: number): string {
+  return score === -Infinity ? '-inf' : String(score)
+}
+
+export class Model<S extends Schema> {
+  readonly primaryKey: ColumnName<S>
+  readonly columnNames: ColumnName<S>[]
+  /** The default order column and direction; null orders by id. */
+  readonly defaultOrder: { column: ColumnName<S>; desc: boolean } | null
+  readonly composites: readonly (readonly ColumnName<S>[])[]
+
+  constructor(
+    readonly name: string,
+    readonly schema: S,
+    options: ModelOptions<S> = {},
+  ) {
+    this.columnNames = Object.keys(schema) as ColumnName<S>[]
+    const keys = this.columnNames.filter((c) => schema[c]?.options.primaryKey)
+    if (keys.length !== 1 || keys[0] === undefined) throw new Error(`${name} needs exactly one primaryKey column`)
+    this.primaryKey = keys[0]
+    const pkKind = schema[this.primaryKey]?.kind
+    if (pkKind !== 'string' && pkKind !== 'int') throw new Error(`${name}.${this.primaryKey}: a primary key is a string or an int`)
+
+    for (const c of this.columnNames) {
+      if (this.column(c).options.sortable && !this.column(c).score) {
+        throw new Error(`${name}.${c}: only numbers, dates and booleans can be sortable`)
+      }
+    }
+    if (options.defaultOrder) {
+      const desc = options.defaultOrder.startsWith('-')
+      const column = (desc ? options.defaultOrder.slice(1) : options.defaultOrder) as ColumnName<S>
+      if (!schema[column]?.score) throw new Error(`${name}: defaultOrder needs a number, date or boolean column`)
+      this.defaultOrder = { column, desc }
+    } else {
+      this.defaultOrder = null
+    }
+    this.composites = (options.indexes ?? []).map((cols) => {
+      for (const c of cols) if (!schema[c]) throw new Error(`${name}: composite index names unknown column ${c}`)
+      return cols
+    })
+  }
+
+  column(name: string): AnyColumn {
+    // Own properties only: "constructor" or "__proto__" are not columns.
+    const column = Object.hasOwn(this.schema, name) ? this.schema[name] : undefined
+    if (!column) throw new QueryError(`${this.name} has no column "${name}"`)
+    return column
+  }
+
+  /** Inserts a new record; DuplicateKeyError when the primary key is taken. */
+  async create(store: Store, input: InputOf<S>, options: WriteOptions = {}): Promise<RecordOf<S>> {
+    const record = this.validate(input)
+    await this.write(store, 'create', record, options.expiresAt ?? null)
+    return record
+  }
+
+  /** Inserts or replaces a whole record (upsert). */
+  async save(store: Store, input: InputOf<S>, options: WriteOptions = {}): Promise<RecordOf<S>> {
+    const record = this.validate(input)
+    await this.write(store, 'save', record, options.expiresAt === undefined ? 'keep' : options.expiresAt)
+    return record
+  }
+
+  /** The record (or the selected columns of it), or null; one round trip. */
+  async load(store: Store, id: Id): Promise<RecordOf<S> | null>
+  async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K>): Promise<Pick<RecordOf<S>, K> | null>
+  async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K> = {}) {
+    const key = store.keys(this.name).record(this.encodeId(id))
+    const increments = Object.entries(options.increment ?? {}) as [string, number][]
+    if (!options.select && increments.length === 0) {
+      const hash = await store.redis.hgetall(key)
+      return Object.keys(hash).length === 0 ? null : this.decode(hash)
+    }
+    const args: (string | number)[] = [increments.length]
+    for (const [name, by] of increments) {
+      const column = this.column(name)
+      const o = column.options
+      // A counter in any index (including the default order and composites) would leave it stale.
+      const indexed = o.index || o.sortable || o.unique || o.primaryKey || name === this.defaultOrder?.column ||
+        this.composites.some((cols) => cols.includes(name))
+      if ((column.kind !== 'int' && column.kind !== 'float') || indexed) {
+        throw new QueryError(`${this.name}.${name} cannot be incremented: only plain int and float columns can`)
+      }
+      if (column.problem(by) !== null) throw new QueryError(`increment of ${this.name}.${name} ${column.problem(by)}`)
+      args.push(name, by, column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT')
+    }
+    const select = options.select ? this.selection(options.select) : undefined
+    const reply = await store.redis.redbinModelLoad(key, ...args, ...(select ?? []))
+    if (!reply) return null
+    return select ? this.decodeSelected(select, reply) : this.decodeFlat(reply)
+  }
+
+  /** Loads many records at once; nulls stand where a record does not exist. */
+  async loadMany(store: Store, ids: readonly Id[]): Promise<(RecordOf<S> | null)[]> {
+    const keys = store.keys(this.name)
+    // Auto-pipelining sends these together: one round trip (one per shard on a cluster).
+    const hashes = await Promise.all(ids.map((id) => store.redis.hgetall(keys.record(this.encodeId(id)))))
+    return hashes.map((hash) => (Object.keys(hash).length === 0 ? null : this.decode(hash)))
+  }
+
+  /** Deletes the record with its index entries and claims; true when it existed. */
+  async delete(store: Store, id: Id): Promise<boolean> {
+    return (await this.remove(store, id, false)) !== null
+  }
+
+  /** Loads and deletes a record in one atomic step: of concurrent callers, one gets it. */
+  async take(store: Store, id: Id): Promise<RecordOf<S> | null> {
+    const reply = await this.remove(store, id, true)
+    return Array.isArray(reply) ? this.decodeFlat(reply) : null
+  }
+
+  query(store: Store): Query<S, keyof S> {
+    return new Query(this, store)
+  }
+
+  /** Unindexes expired records in bounded batches; returns how many. Run it on a timer. */
+  async sweepExpired(store: Store, { batch = 500, maxBatches = 100 } = {}): Promise<number> {
+    const keys = store.keys(this.name)
+    let total = 0
+    for (let i = 0; i < maxBatches; i++) {
+      const swept = await store.redis.redbinModelSweep(keys.expiry, keys.base, batch)
+      total += swept
+      if (swept < batch) break
+    }
+    return total
+  }
+
+  /** Checks every index against the records (for tests and operators: it reads everything). */
+  verify(store: Store): Promise<VerifyReport> {
+    return verifyModel(this, store)
+  }
+
+  /** @internal Encodes a primary key value for key names and index members. */
+  encodeId(id: unknown): string {
+    const column = this.column(this.primaryKey)
+    const problem = column.problem(id)
+    if (problem !== null) throw new ValidationError(this.name, this.primaryKey, problem)
+    return column.encode(id)
+  }
+
+  /** @internal The stored form: hash fields, the index entries it belongs in, its unique claims. */
+  stored(record: RecordOf<S>): StoredForm {
+    const fields: string[] = []
+    const claims: [string, string][] = []
+    const encoded: Record<string, string | null> = {}
+    for (const name of this.columnNames) {
+      const value = record[name]
+      const text = value === null || value === undefined ? null : this.column(name).encode(value)
+      encoded[name] = text
+      if (text === null) continue
+      fields.push(name, text)
+      if (this.column(name).options.unique) claims.push([name, text])
+    }
+    const score = (name: string): number => {
+      const value = record[name]
+      return value === null ? -Infinity : (this.column(name).score?.(value) ?? 0)
+    }
+    const orderScore = this.defaultOrder ? score(this.defaultOrder.column) : 0
+    const entries: Entry[] = [[indexSuffix.all, orderScore]]
+    for (const name of this.columnNames) {
+      const o = this.column(name).options
+      if (o.index) entries.push([indexSuffix.equality([name], [encoded[name] ?? null]), orderScore])
+      if (o.sortable && name !== this.defaultOrder?.column) entries.push([indexSuffix.sort(name), score(name)])
+    }
+    for (const cols of this.composites) {
+      entries.push([indexSuffix.equality(cols, cols.map((c) => encoded[c] ?? null)), orderScore])
+    }
+    return { id: encoded[this.primaryKey] as string, fields, entries, claims }
+  }
+
+  /** @internal Checks input against the schema and applies defaults. */
+  validate(input: InputOf<S>): RecordOf<S> {
+    if (typeof input !== 'object' || input === null) throw new ValidationError(this.name, '(record)', 'must be an object')
+    for (const name of Object.keys(input)) {
+      if (!Object.hasOwn(this.schema, name)) throw new ValidationError(this.name, name, `is not a column of ${this.name}`)
+    }
+    const record: Record<string, unknown> = {}
+    const given = input as Record<string, unknown>
+    for (const name of this.columnNames) {
+      const column = this.column(name)
+      let value = given[name]
+      if (value === undefined || value === null) {
+        const fallback = column.options.default
+        value = typeof fallback === 'function' ? fallback() : fallback
+      }
+      if (value === undefined || value === null) {
+        if (column.options.required || column.options.primaryKey) throw new ValidationError(this.name, name, 'is required')
+        record[name] = null
+        continue
+      }
+      const problem = column.problem(value)
+      if (problem !== null) throw new ValidationError(this.name, name, problem)
+      if (column.options.primaryKey && value === '') throw new ValidationError(this.name, name, 'must not be empty')
+      record[name] = value
+    }
+    return record as RecordOf<S>
+  }
+
+  /** @internal Reads a record from a hash (HGETALL as an object). */
+  decode(hash: Record<string, string>): RecordOf<S> {
+    const record: Record<string, unknown> = {}
+    for (const name of this.columnNames) {
+      const raw = hash[name]
+      record[name] = raw === undefined ? this.missing(name) : this.column(name).decode(raw)
+    }
+    return record as RecordOf<S>
+  }
+
+  /** @internal Reads a record from a flat [field, value, ...] reply. */
+  decodeFlat(flat: readonly unknown[]): RecordOf<S> {
+    const hash: Record<string, string> = {}
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[String(flat[i])] = String(flat[i + 1])
+    return this.decode(hash)
+  }
+
+  /** @internal Reads selected columns from an HMGET-shaped reply. */
+  decodeSelected<K extends keyof S>(columns: readonly string[], values: readonly unknown[]): Pick<RecordOf<S>, K> {
+    const record: Record<string, unknown> = {}
+    columns.forEach((name, i) => {
+      const raw = values[i]
+      record[name] = raw === null || raw === undefined ? this.missing(name) : this.column(name).decode(String(raw))
+    })
+    return record as Pick<RecordOf<S>, K>
+  }
+
+  /** @internal The columns to fetch for a selection: always led by the primary key. */
+  selection(select: readonly PropertyKey[]): string[] {
+    const names = select.map(String)
+    for (const name of names) this.column(name)
+    return [this.primaryKey, ...names.filter((n) => n !== this.primaryKey)]
+  }
+
+  // A field absent from the hash: the column was added after the record was written.
+  private missing(name: string): unknown {
+    const fallback = this.column(name).options.default
+    return typeof fallback === 'function' ? null : (fallback ?? null)
+  }
+
+  private async write(store: Store, mode: 'create' | 'save', record: RecordOf<S>, expiresAt: Date | null | 'keep') {
+    let expireArg = ''
+    if (expiresAt === 'keep') expireArg = 'keep'
+    else if (expiresAt !== null) {
+      if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) {
+        throw new ValidationError(this.name, '(expiresAt)', 'must be a valid Date')
+      }
+      if (expiresAt.getTime() <= Date.now()) throw new ValidationError(this.name, '(expiresAt)', 'must be in the future')
+      expireArg = String(expiresAt.getTime())
+    }
+    const { id, fields, entries, claims } = this.stored(record)
+    const keys = store.keys(this.name)
+    const reply = await store.redis.redbinModelWrite(
+      keys.record(id), keys.memo(id), keys.expiry,
+      keys.base, id, mode, expireArg, store.sweepBatchOnWrite,
+      fields.length / 2, ...fields,
+      entries.length, ...entries.flatMap(([suffix, score]) => [suffix, scoreArg(score)]),
+      claims.length, ...claims.flat(),
+    )
+    if (reply[0] === 'duplicate') throw new DuplicateKeyError(this.name, id)
+    if (reply[0] === 'unique') throw new UniqueConstraintError(this.name, String(reply[1]))
+  }
+
+  private async remove(store: Store, id: Id, returning: boolean) {
+    const encoded = this.encodeId(id)
+    const keys = store.keys(this.name)
+    return store.redis.redbinModelDelete(
+      keys.record(encoded), keys.memo(encoded), keys.expiry,
+      keys.base, encoded, returning ? '1' : '0', store.sweepBatchOnWrite,
+    )
+  }
+}
+
+export function defineModel<const S extends Schema>(name: string, schema: S, options: ModelOptions<S> = {}): Model<S> {
+  return new Model(name, schema, options)
+}
+
+export type InferRecord<M> = M extends Model<infer S> ? RecordOf<S> : never
+export type InferInput<M> = M extends Model<infer S> ? InputOf<S> : never

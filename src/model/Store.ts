@@ -1,0 +1,37 @@
+import { Cluster, type Redis } from 'ioredis'
+import { ModelKeys } from './keys.js'
+import { defineModelCommands } from './scripts.js'
+
+export interface StoreOptions {
+  /** Every key starts with this (default `redbin:`), so one Redis can hold several apps. */
+  prefix?: string
+  /** How many expired records each write unindexes on its way (default 20). */
+  sweepBatchOnWrite?: number
+}
+
+/** A Redis connection (single server or Cluster) plus the key prefix that models live under. */
+export class Store {
+  readonly prefix: string
+  readonly cluster: boolean
+  readonly sweepBatchOnWrite: number
+  private readonly keyCache = new Map<string, ModelKeys>()
+
+  constructor(
+    readonly redis: Redis | Cluster,
+    options: StoreOptions = {},
+  ) {
+    this.prefix = options.prefix ?? 'redbin:'
+    this.sweepBatchOnWrite = options.sweepBatchOnWrite ?? 20
+    this.cluster = redis instanceof Cluster
+    defineModelCommands(redis)
+  }
+
+  keys(model: string): ModelKeys {
+    let keys = this.keyCache.get(model)
+    if (!keys) {
+      keys = new ModelKeys(this.prefix, model)
+      this.keyCache.set(model, keys)
+    }
+    return keys
+  }
+}

@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * Key layout of one model (see README.md). `P` is the store prefix, `M` the model name.
+ *
+ *   P M:{id}                   hash     the record; its own hash tag, so records spread by id
+ *   P {M}:memo:id              hash     which index keys and unique claims hold the record
+ *   P {M}:all                  zset     every id, scored by the default order column
+ *   P {M}:idx:COLS:["V",...]   zset     ids whose COLS equal V, scored by the default order column
+ *   P {M}:sort:COL             zset     every id, scored by COL
+ *   P {M}:uniq:COL             hash     value -> id, for unique columns
+ *   P {M}:expiry               zset     ids that expire, scored by the expiry time (epoch ms)
+ *   P {M}:tmp:N                zset     scratch space of one query script, deleted before it returns
+ *
+ * Everything under `{M}` shares one hash tag, so every index script runs on one cluster shard.
+ */
+export class ModelKeys {
+  /** The shared prefix of every index-side key; scripts build key names from it. */
+  readonly base: string
+  readonly memoPrefix: string
+  readonly expiry: string
+  readonly tmp: string
+  private readonly recordPrefix: string
+
+  constructor(prefix: string, model: string) {
+    if (/[{}]/.test(prefix) || /[{}]/.test(model)) {
+      throw new Error('key prefixes and model names must not contain { or }: they would break hash tags')
+    }
+    this.recordPrefix = `${prefix}${model}:{`
+    this.base = `${prefix}{${model}}:`
+    this.memoPrefix = `${this.base}memo:`
+    this.expiry = `${this.base}expiry`
+    this.tmp = `${this.base}tmp`
+  }
+
+  record(id: string): string {
+    return `${this.recordPrefix}${id}}`
+  }
+
+  memo(id: string): string {
+    return `${this.memoPrefix}${id}`
+  }
+
+  /** Record keys as a prefix and suffix around the id, for scripts that load records. */
+  recordPattern(): [string, string] {
+    return [this.recordPrefix, '}']
+  }
+}
+
+/** The part of a key name after `base`: these are what scripts receive and memos point at. */
+export const indexSuffix = {
+  all: 'all',
+  sort: (column: string) => `sort:${column}`,
+  unique: (column: string) => `uniq:${column}`,
+  /** One equality index value. Long values are hashed so that key names stay short. */
+  equality(columns: readonly string[], encoded: readonly (string | null)[]): string {
+    let value = JSON.stringify(encoded)
+    if (value.length > 120) value = `sha1:${createHash('sha1').update(value).digest('hex')}`
+    return `idx:${columns.join('+')}:${value}`
+  },
+}

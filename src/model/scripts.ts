@@ -1,0 +1,301 @@
+// The model layer's Lua scripts. Each write is one script, so on a single Redis a record, its
+// index entries, its memo and its unique claims change together or not at all.
+//
+// Scripts read the clock with TIME (Redis 7 replicates scripts by effects, so this is allowed)
+// so that "expired" means the same thing here as it does to PEXPIREAT: expireAt < now.
+import type { Cluster, Redis, Result } from 'ioredis'
+
+const LIBRARY = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Removes id from every index key and unique claim its memo lists, then the memo itself.
+local function unindex(base, id)
+  local memo_key = base .. 'memo:' .. id
+  local memo = redis.call('HGETALL', memo_key)
+  for i = 1, #memo, 2 do
+    local key, kind = memo[i], memo[i + 1]
+    if kind == 'z' then
+      redis.call('ZREM', key, id)
+    else
+      local value = string.sub(kind, 2)
+      if redis.call('HGET', key, value) == id then redis.call('HDEL', key, value) end
+    end
+  end
+  redis.call('DEL', memo_key)
+  redis.call('ZREM', base .. 'expiry', id)
+end
+
+-- Unindexes at most batch expired ids; returns how many.
+local function sweep(base, now, batch)
+  local ids = redis.call('ZRANGEBYSCORE', base .. 'expiry', '-inf', '(' .. now, 'LIMIT', 0, batch)
+  for _, id in ipairs(ids) do unindex(base, id) end
+  return #ids
+end
+`
+
+/**
+ * Create or save one record.
+ * KEYS: record, memo, expiry
+ * ARGV: base, id, mode ('create' | 'save'), expireAt (epoch ms, '' for none, 'keep'), sweepBatch,
+ *       nFields, field, value, ...,  nIndex, suffix, score, ...,  nUnique, column, value, ...
+ * Returns {'ok', existed} | {'duplicate'} | {'unique', column}
+ */
+const WRITE = `${LIBRARY}
+local record_key, memo_key, expiry_key = KEYS[1], KEYS[2], KEYS[3]
+local base, id, mode, expire_at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now = now_ms()
+sweep(base, now, tonumber(ARGV[5]))
+
+local existed = redis.call('EXISTS', record_key) == 1
+if mode == 'create' and existed then return {'duplicate'} end
+
+local pos = 6
+local n_fields = tonumber(ARGV[pos]); local fields_at = pos + 1; pos = fields_at + 2 * n_fields
+local n_index = tonumber(ARGV[pos]); local index_at = pos + 1; pos = index_at + 2 * n_index
+local n_unique = tonumber(ARGV[pos]); local unique_at = pos + 1
+
+-- Check every unique claim before changing anything: a Lua error does not roll back.
+for i = unique_at, unique_at + 2 * n_unique - 1, 2 do
+  local owner = redis.call('HGET', base .. 'uniq:' .. ARGV[i], ARGV[i + 1])
+  if owner and owner ~= id then
+    local owner_expiry = redis.call('ZSCORE', expiry_key, owner)
+    if owner_expiry and tonumber(owner_expiry) < now then
+      unindex(base, owner) -- an expired record no longer holds its claims
+    else
+      return {'unique', ARGV[i]}
+    end
+  end
+end
+
+if expire_at == 'keep' then
+  expire_at = (existed and redis.call('ZSCORE', expiry_key, id)) or ''
+end
+
+unindex(base, id)
+redis.call('DEL', record_key)
+redis.call('HSET', record_key, unpack(ARGV, fields_at, fields_at + 2 * n_fields - 1))
+if expire_at ~= '' then
+  redis.call('PEXPIREAT', record_key, expire_at)
+  redis.call('ZADD', expiry_key, expire_at, id)
+end
+
+local memo = {}
+for i = index_at, index_at + 2 * n_index - 1, 2 do
+  local key = base .. ARGV[i]
+  redis.call('ZADD', key, ARGV[i + 1], id)
+  memo[#memo + 1] = key
+  memo[#memo + 1] = 'z'
+end
+for i = unique_at, unique_at + 2 * n_unique - 1, 2 do
+  local key = base .. 'uniq:' .. ARGV[i]
+  redis.call('HSET', key, ARGV[i + 1], id)
+  memo[#memo + 1] = key
+  memo[#memo + 1] = 'u' .. ARGV[i + 1]
+end
+if #memo > 0 then redis.call('HSET', memo_key, unpack(memo)) end
+return {'ok', existed and 1 or 0}
+`
+
+/**
+ * Delete one record, optionally returning it (load-and-delete, for read-once records).
+ * KEYS: record, memo, expiry
+ * ARGV: base, id, returning ('1' | '0'), sweepBatch
+ * Returns nil when there was no live record; else 1, or the record's HGETALL when returning.
+ */
+const DELETE = `${LIBRARY}
+local record_key = KEYS[1]
+local base, id = ARGV[1], ARGV[2]
+sweep(base, now_ms(), tonumber(ARGV[4]))
+if redis.call('EXISTS', record_key) == 0 then
+  unindex(base, id)
+  return false
+end
+local data = 1
+if ARGV[3] == '1' then data = redis.call('HGETALL', record_key) end
+unindex(base, id)
+redis.call('DEL', record_key)
+return data
+`
+
+/**
+ * Load chosen fields of one record and bump counters in it, only if it exists.
+ * KEYS: record
+ * ARGV: nIncrements, field, by, command ('HINCRBY' | 'HINCRBYFLOAT'), ...,
+ *       then the fields to return (none: all, as HGETALL)
+ * Returns nil when the record does not exist.
+ */
+const LOAD = `
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return false end
+local fields_at = 2 + 3 * tonumber(ARGV[1])
+for i = 2, fields_at - 1, 3 do redis.call(ARGV[i + 2], key, ARGV[i], ARGV[i + 1]) end
+if fields_at > #ARGV then return redis.call('HGETALL', key) end
+return redis.call('HMGET', key, unpack(ARGV, fields_at))
+`
+
+/**
+ * Answer a query from the indexes: filter groups (AND of ORs), order, offset, limit, count,
+ * and (single Redis only) the selected fields of each record, all in one round trip.
+ * KEYS: expiry, tmp
+ * ARGV: base, fetch ('1' | '0'), wantCount ('1' | '0'), orderSuffix, orderIsDefault ('1' | '0'),
+ *       rev ('1' | '0'), offset, limit (-1: no limit), nGroups, {n, suffix, ...} per group,
+ *       then when fetching: recordPrefix, recordSuffix, field, ... (none: HGETALL)
+ * Returns {total (-1 when not asked), ids} or, when fetching, {total, {id, values, id, values, ...}}.
+ *
+ * Cost: one filter value (or none) in the default order is O(log N + k) straight off its
+ * sorted set. Several values of a column, several columns without a composite index, or a
+ * non-default order build a scratch set first: O(size of the sets involved).
+ * Expired ids that the sweeper has not removed yet are skipped exactly, at O(log N) each.
+ */
+const QUERY = `
+local expiry_key, tmp = KEYS[1], KEYS[2]
+local base, fetch, want_count = ARGV[1], ARGV[2] == '1', ARGV[3] == '1'
+local order_key, order_is_default, rev = base .. ARGV[4], ARGV[5] == '1', ARGV[6] == '1'
+local offset, limit = tonumber(ARGV[7]), tonumber(ARGV[8])
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local expired = redis.call('ZRANGEBYSCORE', expiry_key, '-inf', '(' .. now)
+local is_expired = {}
+for _, id in ipairs(expired) do is_expired[id] = true end
+
+local pos = 10
+local groups = {}
+for g = 1, tonumber(ARGV[9]) do
+  local n = tonumber(ARGV[pos]); pos = pos + 1
+  local keys = {}
+  for i = 1, n do keys[i] = base .. ARGV[pos]; pos = pos + 1 end
+  groups[g] = keys
+end
+
+local function zrange(key, start, stop)
+  if rev then return redis.call('ZRANGE', key, start, stop, 'REV') end
+  return redis.call('ZRANGE', key, start, stop)
+end
+
+local src, direct, scratch = order_key, true, {}
+if #groups == 1 and #groups[1] == 1 and order_is_default then
+  src = groups[1][1]
+elseif #groups > 0 then
+  local sets, weights = {}, {}
+  for g, keys in ipairs(groups) do
+    if #keys == 1 then
+      sets[#sets + 1] = keys[1]
+    else
+      local union = tmp .. ':' .. g
+      redis.call('ZUNIONSTORE', union, #keys, unpack(keys))
+      scratch[#scratch + 1] = union
+      sets[#sets + 1] = union
+    end
+    weights[#weights + 1] = 0
+  end
+  -- The result keeps the order column's score: weight 1 there, 0 on every filter set.
+  if order_is_default then weights[1] = 1 else sets[#sets + 1] = order_key; weights[#weights + 1] = 1 end
+  local args = {tmp, #sets}
+  for _, s in ipairs(sets) do args[#args + 1] = s end
+  args[#args + 1] = 'WEIGHTS'
+  for _, w in ipairs(weights) do args[#args + 1] = w end
+  redis.call('ZINTERSTORE', unpack(args))
+  for i = 1, #expired, 500 do
+    redis.call('ZREM', tmp, unpack(expired, i, math.min(i + 499, #expired)))
+  end
+  src, direct = tmp, false
+  scratch[#scratch + 1] = tmp
+end
+
+local total = -1
+if want_count then
+  total = redis.call('ZCARD', src)
+  if direct then
+    for _, id in ipairs(expired) do
+      if redis.call('ZSCORE', src, id) then total = total - 1 end
+    end
+  end
+end
+
+local ids = {}
+if limit ~= 0 then
+  local ranks = {}
+  if direct then
+    for _, id in ipairs(expired) do
+      local r = redis.call(rev and 'ZREVRANK' or 'ZRANK', src, id)
+      if r then ranks[#ranks + 1] = r end
+    end
+    table.sort(ranks)
+  end
+  -- The live record at position offset sits at rank s = offset + (expired ranks <= s).
+  local s = offset
+  while true do
+    local c = 0
+    for _, r in ipairs(ranks) do if r <= s then c = c + 1 else break end end
+    if offset + c == s then break end
+    s = offset + c
+  end
+  local stop = -1
+  if limit > 0 then stop = s + limit + #ranks - 1 end
+  for _, id in ipairs(zrange(src, s, stop)) do
+    if not is_expired[id] then
+      ids[#ids + 1] = id
+      if #ids == limit then break end
+    end
+  end
+end
+if #scratch > 0 then redis.call('DEL', unpack(scratch)) end
+if not fetch then return {total, ids} end
+
+local record_prefix, record_suffix = ARGV[pos], ARGV[pos + 1]
+local fields_at = pos + 2
+local out = {}
+for _, id in ipairs(ids) do
+  local key = record_prefix .. id .. record_suffix
+  local values
+  if fields_at > #ARGV then
+    values = redis.call('HGETALL', key)
+  else
+    values = redis.call('HMGET', key, unpack(ARGV, fields_at))
+  end
+  -- A record that is already gone leaves no empty row behind.
+  if #values > 0 and values[1] then
+    out[#out + 1] = id
+    out[#out + 1] = values
+  end
+end
+return {total, out}
+`
+
+/**
+ * Unindex up to batch expired records.
+ * KEYS: expiry
+ * ARGV: base, batch
+ */
+const SWEEP = `${LIBRARY}
+return sweep(ARGV[1], now_ms(), tonumber(ARGV[2]))
+`
+
+type Args = (string | number)[]
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    redbinModelWrite(k1: string, k2: string, k3: string, ...args: Args): Result<(string | number)[], Context>
+    redbinModelDelete(k1: string, k2: string, k3: string, ...args: Args): Result<1 | string[] | null, Context>
+    redbinModelLoad(k1: string, ...args: Args): Result<(string | null)[] | null, Context>
+    redbinModelQuery(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
+    redbinModelSweep(k1: string, ...args: Args): Result<number, Context>
+  }
+}
+
+const COMMANDS = {
+  redbinModelWrite: { numberOfKeys: 3, lua: WRITE },
+  redbinModelDelete: { numberOfKeys: 3, lua: DELETE },
+  redbinModelLoad: { numberOfKeys: 1, lua: LOAD },
+  redbinModelQuery: { numberOfKeys: 2, lua: QUERY },
+  redbinModelSweep: { numberOfKeys: 1, lua: SWEEP },
+} as const
+
+/** Registers the scripts on a client once (EVALSHA, falling back to EVAL after a SCRIPT FLUSH). */
+export function defineModelCommands(redis: Redis | Cluster): void {
+  if (typeof (redis as Partial<Redis>).redbinModelWrite === 'function') return
+  for (const [name, definition] of Object.entries(COMMANDS)) redis.defineCommand(name, definition)
+}
