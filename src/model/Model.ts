@@ -117,13 +117,9 @@ export class Model<S extends Schema> {
     }
     const args: (string | number)[] = [increments.length]
     for (const [name, by] of increments) {
-      const column = this.column(name)
-      const o = column.options
-      // A counter in any index (including the default order and composites) would leave it stale.
-      const indexed = o.index || o.sortable || o.unique || o.primaryKey || name === this.defaultOrder?.column ||
-        this.composites.some((cols) => cols.includes(name))
-      if ((column.kind !== 'int' && column.kind !== 'float') || indexed) {
-        throw new QueryError(`${this.name}.${name} cannot be incremented: only plain int and float columns can`)
+      const column = this.plainColumn(name, 'incremented')
+      if (column.kind !== 'int' && column.kind !== 'float') {
+        throw new QueryError(`${this.name}.${name} cannot be incremented: only int and float columns can`)
       }
       if (column.problem(by) !== null) throw new QueryError(`increment of ${this.name}.${name} ${column.problem(by)}`)
       args.push(name, by, column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT')
@@ -132,6 +128,29 @@ export class Model<S extends Schema> {
     const reply = await store.redis.redbinModelLoad(key, ...args, ...(select ?? []))
     if (!reply) return null
     return select ? this.decodeSelected(select, reply) : this.decodeFlat(reply)
+  }
+
+  /**
+   * Changes plain columns (in no index, claim or key) of an existing record, keeping its
+   * expiry. Never recreates a deleted record. Returns false when there is none.
+   */
+  async patch(store: Store, id: Id, values: Partial<InputOf<S>>): Promise<boolean> {
+    const set: string[] = []
+    const unset: string[] = []
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) continue
+      const column = this.plainColumn(name, 'patched')
+      if (value === null) {
+        if (column.options.required) throw new ValidationError(this.name, name, 'is required')
+        unset.push(name)
+        continue
+      }
+      const problem = column.problem(value)
+      if (problem !== null) throw new ValidationError(this.name, name, problem)
+      set.push(name, column.encode(value))
+    }
+    const key = store.keys(this.name).record(this.encodeId(id))
+    return (await store.redis.redbinModelPatch(key, set.length / 2, ...set, ...unset)) === 1
   }
 
   /** Loads many records at once; nulls stand where a record does not exist. */
@@ -272,6 +291,17 @@ export class Model<S extends Schema> {
     const names = select.map(String)
     for (const name of names) this.column(name)
     return [this.primaryKey, ...names.filter((n) => n !== this.primaryKey)]
+  }
+
+  // A column that can change in place: no index (default order and composites included),
+  // claim or key depends on it, so nothing else needs to move with it.
+  private plainColumn(name: string, verb: string): AnyColumn {
+    const column = this.column(name)
+    const o = column.options
+    const indexed = o.index || o.sortable || o.unique || o.primaryKey || name === this.defaultOrder?.column ||
+      this.composites.some((cols) => cols.includes(name))
+    if (indexed) throw new QueryError(`${this.name}.${name} cannot be ${verb} in place: an index depends on it (use save)`)
+    return column
   }
 
   // A field absent from the hash: the column was added after the record was written.

@@ -28,9 +28,11 @@ export interface Column<T, O extends ColumnOptions<T> = ColumnOptions<T>> {
   score?(value: T): number
 }
 
-// Column<any, any> is the widest column: the schema's generic bound.
+// The widest column: the schema's generic bound. Its options must not be `any`: a column
+// written without options (`column.string()`) infers them from this bound, and `any` options
+// would read as "always set", typing an optional column as non-null.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyColumn = Column<any, any>
+export type AnyColumn = Column<any, ColumnOptions<any>>
 export type Schema = Record<string, AnyColumn>
 
 // Inferred from decode(): matching on the options (e.g. ColumnOptions<never>) would turn every

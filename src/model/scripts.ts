@@ -137,6 +137,21 @@ return redis.call('HMGET', key, unpack(ARGV, fields_at))
 `
 
 /**
+ * Change plain columns of a record, only if it exists (never recreates a deleted record).
+ * KEYS: record
+ * ARGV: nSet, field, value, ..., then fields to remove
+ * Returns 1 when the record existed, else 0.
+ */
+const PATCH = `
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return 0 end
+local unset_at = 2 + 2 * tonumber(ARGV[1])
+if unset_at > 2 then redis.call('HSET', key, unpack(ARGV, 2, unset_at - 1)) end
+if unset_at <= #ARGV then redis.call('HDEL', key, unpack(ARGV, unset_at)) end
+return 1
+`
+
+/**
  * Answer a query from the indexes: filter groups (AND of ORs), order, offset, limit, count,
  * and (single Redis only) the selected fields of each record, all in one round trip.
  * KEYS: expiry, tmp
@@ -180,7 +195,7 @@ local src, direct, scratch = order_key, true, {}
 if #groups == 1 and #groups[1] == 1 and order_is_default then
   src = groups[1][1]
 elseif #groups > 0 then
-  local sets, weights = {}, {}
+  local sets = {}
   for g, keys in ipairs(groups) do
     if #keys == 1 then
       sets[#sets + 1] = keys[1]
@@ -190,15 +205,23 @@ elseif #groups > 0 then
       scratch[#scratch + 1] = union
       sets[#sets + 1] = union
     end
-    weights[#weights + 1] = 0
   end
-  -- The result keeps the order column's score: weight 1 there, 0 on every filter set.
-  if order_is_default then weights[1] = 1 else sets[#sets + 1] = order_key; weights[#weights + 1] = 1 end
+  -- The result must keep the order column's score. Weighting filter sets by 0 is not enough:
+  -- Redis makes 0 * -inf (a record without a value) NaN and a NaN sum 0, which would move such
+  -- records from first to the middle. Every equality index is scored by the default order, so
+  -- all filter sets agree on each id's score and MIN keeps it; for another order the filters
+  -- are intersected at weight 0 (every score becomes exactly 0), then summed with the order set.
   local args = {tmp, #sets}
   for _, s in ipairs(sets) do args[#args + 1] = s end
-  args[#args + 1] = 'WEIGHTS'
-  for _, w in ipairs(weights) do args[#args + 1] = w end
-  redis.call('ZINTERSTORE', unpack(args))
+  if order_is_default then
+    args[#args + 1] = 'AGGREGATE'; args[#args + 1] = 'MIN'
+    redis.call('ZINTERSTORE', unpack(args))
+  else
+    args[#args + 1] = 'WEIGHTS'
+    for _ = 1, #sets do args[#args + 1] = 0 end
+    redis.call('ZINTERSTORE', unpack(args))
+    redis.call('ZINTERSTORE', tmp, 2, tmp, order_key)
+  end
   for i = 1, #expired, 500 do
     redis.call('ZREM', tmp, unpack(expired, i, math.min(i + 499, #expired)))
   end
@@ -281,6 +304,7 @@ declare module 'ioredis' {
     redbinModelWrite(k1: string, k2: string, k3: string, ...args: Args): Result<(string | number)[], Context>
     redbinModelDelete(k1: string, k2: string, k3: string, ...args: Args): Result<1 | string[] | null, Context>
     redbinModelLoad(k1: string, ...args: Args): Result<(string | null)[] | null, Context>
+    redbinModelPatch(k1: string, ...args: Args): Result<0 | 1, Context>
     redbinModelQuery(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
     redbinModelSweep(k1: string, ...args: Args): Result<number, Context>
   }
@@ -290,6 +314,7 @@ const COMMANDS = {
   redbinModelWrite: { numberOfKeys: 3, lua: WRITE },
   redbinModelDelete: { numberOfKeys: 3, lua: DELETE },
   redbinModelLoad: { numberOfKeys: 1, lua: LOAD },
+  redbinModelPatch: { numberOfKeys: 1, lua: PATCH },
   redbinModelQuery: { numberOfKeys: 2, lua: QUERY },
   redbinModelSweep: { numberOfKeys: 1, lua: SWEEP },
 } as const

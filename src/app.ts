@@ -1,0 +1,125 @@
+import cookie from '@fastify/cookie'
+import formbody from '@fastify/formbody'
+import helmet from '@fastify/helmet'
+import multipart from '@fastify/multipart'
+import fastifyStatic from '@fastify/static'
+import swagger from '@fastify/swagger'
+import view from '@fastify/view'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Cluster, Redis } from 'ioredis'
+import type { Config } from './config.js'
+import { Store } from './model/index.js'
+import { CodeRenderer } from './pastes/CodeRenderer.js'
+import { CreateRateLimiter } from './pastes/CreateRateLimiter.js'
+import { PageRenderer, PUBLIC_DIR, VIEWS_DIR } from './pastes/PageRenderer.js'
+import { PasteService } from './pastes/PasteService.js'
+import { errorsPlugin } from './plugins/errors.js'
+import { metricsPlugin } from './plugins/metrics.js'
+import { apiRoutes } from './routes/api.js'
+import { createRoutes } from './routes/create.js'
+import { opsRoutes } from './routes/ops.js'
+import { pageRoutes } from './routes/pages.js'
+import { rawRoutes } from './routes/raw.js'
+import type { RouteDeps } from './routes/shared.js'
+
+export interface AppDeps {
+  config: Config
+  redis: Redis | Cluster
+  logger?: FastifyServerOptions['logger']
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    pastes: PasteService
+  }
+}
+
+/** Builds the whole app; server.ts listens, tests call app.inject(). */
+export async function buildApp({ config, redis, logger = false }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger,
+    trustProxy: config.trustProxy,
+    // Above the default so a client on a slow link can finish a 1 MiB upload.
+    requestTimeout: 30_000,
+    routerOptions: { ignoreTrailingSlash: true },
+  })
+  const store = new Store(redis, { prefix: config.redisPrefix })
+  const pages = new PageRenderer(config.publicUrl, config.production)
+  const code = new CodeRenderer({ highlightMaxBytes: config.highlightMaxBytes })
+  const pastes = new PasteService(store, pages, code, config)
+  app.decorate('pastes', pastes)
+
+  await app.register(metricsPlugin)
+  await app.register(errorsPlugin, { pages, onRedisError: () => app.metrics.count('redis_errors') })
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+    frameguard: { action: 'deny' },
+    strictTransportSecurity: config.publicUrl.startsWith('https:'),
+  })
+  await app.register(cookie)
+  // Forms carry their text percent-encoded (up to 3 bytes per byte); raw bodies stop at the
+  // paste limit while being read. The paste's own size is checked again once decoded.
+  await app.register(formbody, { bodyLimit: config.maxPasteBytes * 3 + 64 * 1024 })
+  await app.register(multipart, {
+    limits: { fileSize: config.maxPasteBytes, fieldSize: config.maxPasteBytes + 1, files: 1, fields: 10, parts: 11 },
+    throwFileSizeLimit: true,
+  })
+  app.removeContentTypeParser('text/plain')
+  app.addContentTypeParser(['text/plain', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: config.maxPasteBytes }, (_request, body, done) => done(null, body))
+  await app.register(fastifyStatic, {
+    root: PUBLIC_DIR,
+    prefix: '/static/',
+    // Asset URLs carry a content hash (?v=…), so browsers may keep them for good.
+    maxAge: '365d',
+    immutable: true,
+    index: false,
+  })
+  await app.register(view, {
+    engine: { eta: pages.eta },
+    templates: VIEWS_DIR,
+    production: config.production,
+    defaultContext: { assets: pages.assets },
+  })
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'redbin', version: '1.0.0', description: 'A pastebin on Redis. Burn-after-reading pastes are consumed by GET /{id}/raw and GET /api/pastes/{id}.' },
+    },
+  })
+
+  const rateLimiter = new CreateRateLimiter(store, config.rateLimitCreatesPerMinute)
+  const deps: RouteDeps = { config, pastes, pages, rateLimiter, metrics: app.metrics }
+  await app.register(opsRoutes, { redis, metrics: app.metrics })
+  await app.register(createRoutes, deps)
+  await app.register(apiRoutes, deps)
+  await app.register(rawRoutes, deps)
+  await app.register(pageRoutes, deps)
+
+  // Expired pastes leave the indexes in bounded batches on every write; this catches the rest.
+  let sweeper: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    sweeper = setInterval(() => {
+      pastes.sweepExpired().catch((err: Error) => app.log.warn({ err: err.message }, 'sweep failed'))
+    }, config.sweepIntervalMs)
+    sweeper.unref()
+  })
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper)
+    await code.close()
+  })
+  return app
+}

@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Eta } from 'eta'
+import { LANGUAGES } from './code.js'
+import type { PasteRecord } from './Paste.js'
+
+export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
+export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
+/** Where the paste template marks the per-view part (view count, the creator's Delete button). */
+const DYNAMIC_MARKER = '<!--dynamic-->'
+
+export interface PageMeta {
+  title: string
+  description: string
+  robots: string | null
+  canonical: string | null
+  ogType: 'website' | 'article'
+}
+
+/** A paste page rendered ahead of time, in the two parts around the per-view part. */
+export interface PastePageParts {
+  pageTop: string
+  pageBottom: string
+}
+
+export interface ListItem {
+  id: string
+  url: string
+  title: string
+  language: string
+  size: string
+  lines: number
+  createdAt: Date
+}
+
+const LANGUAGE_NAMES = new Map(LANGUAGES.map((l) => [l.id, l.name]))
+
+export function languageName(id: string): string {
+  return LANGUAGE_NAMES.get(id) ?? id
+}
+
+export function humanSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+}
+
+function fingerprint(...parts: (string | Buffer)[]): string {
+  const hash = createHash('sha256')
+  for (const part of parts) hash.update(part)
+  return hash.digest('base64url').slice(0, 12)
+}
+
+/**
+ * Renders every page with eta. Paste pages are rendered once, when the paste is created, and
+ * stored; a view only joins the stored parts around its view count. `version` fingerprints the
+ * templates, the assets and the code renderer, so a deploy that changes any of them makes old
+ * stored pages stale and they are rendered again on their next view.
+ */
+export class PageRenderer {
+  readonly eta: Eta
+  readonly assets: { css: string; js: string }
+  readonly version: string
+
+  constructor(readonly publicUrl: string, production: boolean) {
+    this.eta = new Eta({ views: VIEWS_DIR, cache: production, autoEscape: true, autoTrim: false })
+    const css = readFileSync(`${PUBLIC_DIR}style.css`)
+    const js = readFileSync(`${PUBLIC_DIR}app.js`)
+    this.assets = { css: `/static/style.css?v=${fingerprint(css)}`, js: `/static/app.js?v=${fingerprint(js)}` }
+    const templates = readdirSync(VIEWS_DIR, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .sort()
+      .map((path) => readFileSync(path))
+    const codeRenderer = readFileSync(new URL('./code.js', import.meta.url))
+    this.version = fingerprint(css, js, codeRenderer, ...templates)
+  }
+
+  private render(template: string, data: Record<string, unknown>): string {
+    return this.eta.render(template, { ...data, assets: this.assets })
+  }
+
+  /** Renders the paste page around its code block, minus the per-view part. */
+  pasteParts(paste: Omit<PasteRecord, 'content'>, codeHtml: string, description: string): PastePageParts {
+    const url = `${this.publicUrl}/${paste.id}`
+    const html = this.render('paste', {
+      meta: this.pasteMeta(paste, description),
+      paste: {
+        id: paste.id,
+        title: paste.title,
+        language: paste.language,
+        languageName: languageName(paste.language),
+        size: paste.size,
+        sizeHuman: humanSize(paste.size),
+        lines: paste.lines,
+        createdAt: paste.createdAt,
+        expiresAt: paste.expiresAt,
+        burn: paste.burn,
+        visibility: paste.visibility,
+        codeHtml,
+        url,
+        rawUrl: `/${paste.id}/raw`,
+        downloadUrl: `/${paste.id}/download`,
+        forkUrl: `/?fork=${paste.id}`,
+      },
+    })
+    const at = html.indexOf(DYNAMIC_MARKER)
+    if (at < 0) throw new Error(`views/paste.eta must contain ${DYNAMIC_MARKER} once`)
+    return { pageTop: html.slice(0, at), pageBottom: html.slice(at + DYNAMIC_MARKER.length) }
+  }
+
+  /** A stored paste page with this view's count and, for the creator, the Delete button. */
+  composePaste(parts: PastePageParts, id: string, views: number | null, owner: boolean): string {
+    const count = views === null ? '' : `<span class="paste-views"><span class="num">${views}</span> ${views === 1 ? 'view' : 'views'}</span>`
+    const remove = owner
+      ? `<form class="delete-form" method="post" action="/${id}/delete"><button type="submit" class="btn btn-danger">Delete</button></form>`
+      : ''
+    return parts.pageTop + count + remove + parts.pageBottom
+  }
+
+  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'>, description: string): PageMeta {
+    const title = paste.burn ? 'Burn after reading' : paste.title || `Untitled ${languageName(paste.language)} paste`
+    return {
+      title: `${title} · redbin`,
+      // Never a burn paste's content: link previews must not leak what is meant to be read once.
+      description: paste.burn ? 'A paste that is deleted once it is read.' : description,
+      robots: paste.burn || paste.visibility === 'unlisted' ? 'noindex, nofollow' : null,
+      canonical: `${this.publicUrl}/${paste.id}`,
+      ogType: 'article',
+    }
+  }
+
+  siteMeta(title: string, description: string, path: string, robots: string | null = null): PageMeta {
+    return { title, description, robots, canonical: `${this.publicUrl}${path}`, ogType: 'website' }
+  }
+}
+
+/** The first lines of a paste, for link previews. */
+export function describeContent(content: string): string {
+  const head = content.slice(0, 400).split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' ')
+  return head.length > 160 ? `${head.slice(0, 157)}…` : head || 'An empty-looking paste.'
+}
+
+export function toListItem(paste: Pick<PasteRecord, 'id' | 'title' | 'language' | 'size' | 'lines' | 'createdAt'>): ListItem {
+  return {
+    id: paste.id,
+    url: `/${paste.id}`,
+    title: paste.title,
+    language: languageName(paste.language),
+    size: humanSize(paste.size),
+    lines: paste.lines,
+    createdAt: paste.createdAt,
+  }
+}

@@ -1,0 +1,34 @@
+import { column, defineModel, type InferRecord } from '../model/index.js'
+
+export const VISIBILITIES = ['public', 'unlisted'] as const
+export type Visibility = (typeof VISIBILITIES)[number]
+
+/**
+ * A paste. The page a view serves is rendered once, off the request path, and stored in
+ * pageTop/pageBottom (the per-view parts go between them); renderVersion says which templates
+ * and assets rendered it, so a deploy that changes them re-renders old pastes on their next view.
+ */
+export const Paste = defineModel(
+  'paste',
+  {
+    id: column.string({ primaryKey: true }),
+    title: column.string({ default: '' }),
+    language: column.string({ required: true, index: true }),
+    visibility: column.enum(VISIBILITIES, { default: 'unlisted', index: true }),
+    burn: column.boolean({ default: false }),
+    content: column.string({ required: true }),
+    size: column.int({ required: true }),
+    lines: column.int({ required: true }),
+    createdAt: column.date({ required: true, sortable: true }),
+    expiresAt: column.date(),
+    views: column.int({ default: 0 }),
+    deleteTokenHash: column.string({ required: true }),
+    pageTop: column.string(),
+    pageBottom: column.string(),
+    renderVersion: column.string(),
+  },
+  // The list page filters public pastes by language: one sorted set answers it, newest first.
+  { defaultOrder: '-createdAt', indexes: [['visibility', 'language']] },
+)
+
+export type PasteRecord = InferRecord<typeof Paste>

@@ -1,0 +1,259 @@
+import { parseExpires } from '../config.js'
+import { DuplicateKeyError, type Store } from '../model/index.js'
+import { LANGUAGES } from './code.js'
+import type { CodeRenderer } from './CodeRenderer.js'
+import { detectLanguage } from './detectLanguage.js'
+import { PasteInputError } from './errors.js'
+import { newDeleteToken, newPasteId, tokenMatches } from './ids.js'
+import { describeContent, type PageRenderer, type PastePageParts } from './PageRenderer.js'
+import { Paste, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
+
+export interface PasteLimits {
+  maxPasteBytes: number
+  defaultExpiresSeconds: number | null
+  maxExpiresSeconds: number | null
+}
+
+/** What a client sends; every field is checked here, whatever route it came through. */
+export interface NewPaste {
+  /** Raw uploads arrive as bytes and must be valid UTF-8; forms and JSON arrive as text. */
+  content: string | Buffer | undefined
+  title?: string | undefined
+  language?: string | undefined
+  expires?: string | number | undefined
+  visibility?: string | undefined
+  burn?: string | boolean | undefined
+  /** An uploaded file's name: a language hint and, without a title, the title. */
+  fileName?: string | undefined
+}
+
+export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'pageTop' | 'pageBottom' | 'renderVersion'>
+export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
+export type PageView = { kind: 'page'; html: string } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
+
+const MAX_TITLE_CHARS = 200
+const DATA_COLUMNS = ['id', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views'] as const
+const LIST_COLUMNS = ['id', 'title', 'language', 'size', 'lines', 'createdAt'] as const
+const VIEW_COLUMNS = ['burn', 'pageTop', 'pageBottom', 'renderVersion', 'views', 'deleteTokenHash', 'title', 'visibility', 'language'] as const
+const LANGUAGE_IDS = new Set(LANGUAGES.map((l) => l.id))
+const LANGUAGE_BY_EXTENSION = new Map(LANGUAGES.map((l) => [l.ext, l.id]))
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+function countLines(text: string): number {
+  let lines = 1
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines++
+  return text.endsWith('\n') ? lines - 1 : lines
+}
+
+function parseBurn(value: string | boolean | undefined): boolean {
+  if (value === undefined || typeof value === 'boolean') return value ?? false
+  const v = value.toLowerCase()
+  if (v === '1' || v === 'on' || v === 'true') return true
+  if (v === '' || v === '0' || v === 'off' || v === 'false') return false
+  throw new PasteInputError(400, 'burn', `burn must be 1, on or true (or 0, off, false), got "${value.slice(0, 20)}"`)
+}
+
+/** The paste domain: create, view, reveal, read, delete and list pastes. */
+export class PasteService {
+  /** Renders in flight, so that a view racing its paste's render waits for it instead of redoing it. */
+  private readonly rendering = new Map<string, Promise<PastePageParts>>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly pages: PageRenderer,
+    private readonly code: CodeRenderer,
+    private readonly limits: PasteLimits,
+  ) {}
+
+  /**
+   * Stores a new paste and starts rendering its page off the request path. `waitForPageMs`
+   * lets a browser, which is redirected to the page at once, find it rendered.
+   */
+  async createPaste(input: NewPaste, waitForPageMs = 0): Promise<{ paste: PasteData; deleteToken: string }> {
+    const content = this.checkContent(input.content)
+    const size = Buffer.byteLength(content)
+    const title = this.checkTitle(input.title ?? input.fileName ?? '')
+    const language = this.checkLanguage(input.language ?? 'auto', content, input.fileName ?? title)
+    const expiresIn = this.checkExpires(input.expires)
+    const visibility = (input.visibility ?? 'unlisted') as Visibility
+    if (!VISIBILITIES.includes(visibility)) {
+      throw new PasteInputError(400, 'visibility', `visibility must be public or unlisted, got "${String(input.visibility).slice(0, 20)}"`)
+    }
+    const { token, hash } = newDeleteToken()
+    const createdAt = new Date()
+    const expiresAt = expiresIn === null ? null : new Date(createdAt.getTime() + expiresIn * 1000)
+    const record = {
+      title, language, visibility, content, size, createdAt, expiresAt,
+      burn: parseBurn(input.burn), lines: countLines(content), deleteTokenHash: hash,
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const paste = await Paste.create(this.store, { ...record, id: newPasteId() }, { expiresAt })
+        const page = this.renderPage(paste)
+        if (waitForPageMs > 0) await Promise.race([page.catch(() => {}), new Promise((r) => setTimeout(r, waitForPageMs))])
+        return { paste: dataOf(paste), deleteToken: token }
+      } catch (err) {
+        // 60 random bits make this vanishingly rare, and create never overwrites.
+        if (!(err instanceof DuplicateKeyError) || attempt === 3) throw err
+      }
+    }
+  }
+
+  /**
+   * The paste page in one round trip (its stored parts, bumping the view count), or the
+   * interstitial of a burn paste, which GET and HEAD never burn. Null when there is no paste.
+   * HEAD passes countView false: a link checker is not a reader.
+   */
+  async viewPage(id: string, ownerToken: string | undefined, countView = true): Promise<PageView | null> {
+    const view = await Paste.load(this.store, id, { select: VIEW_COLUMNS, increment: { views: countView ? 1 : 0 } })
+    if (!view) return null
+    if (view.burn) return { kind: 'burn', paste: { id, ...view } }
+    let parts: PastePageParts | null = view.pageTop !== null && view.pageBottom !== null && view.renderVersion === this.pages.version
+      ? { pageTop: view.pageTop, pageBottom: view.pageBottom }
+      : null
+    if (!parts) {
+      const paste = await Paste.load(this.store, id)
+      if (!paste) return null
+      parts = await this.pageNow(paste)
+    }
+    const owner = ownerToken !== undefined && tokenMatches(ownerToken, view.deleteTokenHash)
+    return { kind: 'page', html: this.pages.composePaste(parts, id, view.views, owner) }
+  }
+
+  /** Shows a burn paste once: of concurrent reveals, exactly one gets the page. */
+  async revealBurned(id: string): Promise<string | null> {
+    const paste = await Paste.take(this.store, id)
+    if (!paste) return null
+    const parts = paste.pageTop !== null && paste.pageBottom !== null && paste.renderVersion === this.pages.version
+      ? { pageTop: paste.pageTop, pageBottom: paste.pageBottom }
+      : await this.pageNow(paste)
+    return this.pages.composePaste(parts, id, null, false)
+  }
+
+  /**
+   * A paste's data for raw, download and the API. These are explicit programmatic reads, so on
+   * a burn paste they consume it, unless `consume` is false (HEAD).
+   */
+  async readPaste(id: string, consume = true): Promise<PasteData | null> {
+    const paste = await Paste.load(this.store, id, { select: DATA_COLUMNS })
+    if (!paste?.burn || !consume) return paste
+    const taken = await Paste.take(this.store, id)
+    return taken && dataOf(taken)
+  }
+
+  async deletePaste(id: string, token: string): Promise<'deleted' | 'forbidden' | 'missing'> {
+    const paste = await Paste.load(this.store, id, { select: ['deleteTokenHash'] })
+    if (!paste) return 'missing'
+    if (!tokenMatches(token, paste.deleteTokenHash)) return 'forbidden'
+    return (await Paste.delete(this.store, id)) ? 'deleted' : 'missing'
+  }
+
+  /** Public pastes, newest first: one query that never loads a paste's content. */
+  async listPublic(options: { language?: string | undefined; offset: number; limit: number }): Promise<{ items: ListedPaste[]; total: number }> {
+    const page = await Paste.query(this.store)
+      .filter(options.language ? { visibility: 'public', language: options.language } : { visibility: 'public' })
+      .orderBy('-createdAt')
+      .offset(options.offset)
+      .limit(options.limit)
+      .select(...LIST_COLUMNS)
+      .page()
+    return page
+  }
+
+  /** What a fork pre-fills. A burn paste cannot be forked: that would read it without burning it. */
+  async forkSource(id: string): Promise<{ content: string; title: string; language: string } | null> {
+    const paste = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'burn'] })
+    return paste && !paste.burn ? { content: paste.content, title: paste.title, language: paste.language } : null
+  }
+
+  /** Unindexes expired pastes; the server runs this on a timer. */
+  sweepExpired(): Promise<number> {
+    return Paste.sweepExpired(this.store)
+  }
+
+  /** Renders the page on the worker and stores it; concurrent callers share one render. */
+  private renderPage(paste: PasteRecord): Promise<PastePageParts> {
+    let pending = this.rendering.get(paste.id)
+    if (!pending) {
+      pending = this.code.render(paste.content, paste.language, paste.size)
+        .then(async (code) => {
+          const parts = this.pages.pasteParts(paste, code.html, describeContent(paste.content))
+          await Paste.patch(this.store, paste.id, { ...parts, renderVersion: this.pages.version })
+          return parts
+        })
+        .finally(() => this.rendering.delete(paste.id))
+      this.rendering.set(paste.id, pending)
+    }
+    return pending
+  }
+
+  /** A page needed now: the worker's if it delivers within a second, else plain text rendered here. */
+  private async pageNow(paste: PasteRecord): Promise<PastePageParts> {
+    const rendered = this.renderPage(paste).catch(() => null)
+    const parts = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, 1000, null))])
+    if (parts) return parts
+    const plain = this.code.renderPlainNow(paste.content, paste.language)
+    return this.pages.pasteParts(paste, plain.html, describeContent(paste.content))
+  }
+
+  private checkContent(raw: string | Buffer | undefined): string {
+    if (raw === undefined) throw new PasteInputError(400, 'content', 'content is required')
+    const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length
+    if (size > this.limits.maxPasteBytes) {
+      throw new PasteInputError(413, 'content', `content is ${size} bytes; the limit is ${this.limits.maxPasteBytes} bytes`)
+    }
+    let content: string
+    try {
+      content = typeof raw === 'string' ? raw : utf8.decode(raw)
+    } catch {
+      throw new PasteInputError(400, 'content', 'content must be valid UTF-8 text')
+    }
+    if (!content.isWellFormed()) throw new PasteInputError(400, 'content', 'content must be valid UTF-8 text')
+    if (content.trim() === '') throw new PasteInputError(400, 'content', 'content is empty')
+    return content
+  }
+
+  private checkTitle(raw: string): string {
+    // eslint-disable-next-line no-control-regex
+    const title = raw.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
+    if (title.length > MAX_TITLE_CHARS) {
+      throw new PasteInputError(400, 'title', `title must be at most ${MAX_TITLE_CHARS} characters, got ${title.length}`)
+    }
+    if (!title.isWellFormed()) throw new PasteInputError(400, 'title', 'title must be valid UTF-8 text')
+    return title
+  }
+
+  private checkLanguage(raw: string, content: string, fileName: string): string {
+    const wanted = raw.trim().toLowerCase()
+    if (wanted === 'auto' || wanted === '') return detectLanguage(content, fileName)
+    const language = LANGUAGE_IDS.has(wanted) ? wanted : LANGUAGE_BY_EXTENSION.get(wanted)
+    if (!language) {
+      throw new PasteInputError(400, 'language', `language must be auto or one of ${[...LANGUAGE_IDS].join(', ')}; got "${raw.slice(0, 30)}"`)
+    }
+    return language
+  }
+
+  private checkExpires(raw: string | number | undefined): number | null {
+    let seconds: number | null
+    if (raw === undefined || raw === '') {
+      seconds = this.limits.defaultExpiresSeconds
+    } else {
+      try {
+        seconds = parseExpires(String(raw))
+      } catch (err) {
+        throw new PasteInputError(400, 'expires', `expires ${(err as Error).message}; got "${String(raw).slice(0, 20)}"`)
+      }
+    }
+    const max = this.limits.maxExpiresSeconds
+    if (max !== null && (seconds === null || seconds > max)) {
+      throw new PasteInputError(400, 'expires', `expires must be at most ${max} seconds on this server`)
+    }
+    return seconds
+  }
+}
+
+function dataOf(paste: PasteRecord): PasteData {
+  const { deleteTokenHash: _t, pageTop: _a, pageBottom: _b, renderVersion: _v, ...data } = paste
+  return data
+}
+

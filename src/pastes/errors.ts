@@ -1,0 +1,12 @@
+/** A request the paste domain refuses, with the HTTP status and the field it concerns. */
+export class PasteInputError extends Error {
+  override name = 'PasteInputError'
+  constructor(
+    readonly status: 400 | 413 | 429,
+    readonly field: string | null,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message)
+  }
+}

@@ -1,0 +1,101 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+
+/** Latency buckets in seconds: fine below 10 ms, where a healthy request lands. */
+const BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+class RouteLatency {
+  readonly counts = new Array<number>(BUCKETS.length).fill(0)
+  sum = 0
+  total = 0
+  observe(seconds: number) {
+    this.total++
+    this.sum += seconds
+    const i = BUCKETS.findIndex((b) => seconds <= b)
+    if (i >= 0) this.counts[i] = (this.counts[i] ?? 0) + 1
+  }
+}
+
+/** Counters the app bumps; exported as `redbin_<name>_total`. */
+export class Metrics {
+  readonly counters = { pastes_created: 0, paste_views: 0, pastes_burned: 0, redis_errors: 0 }
+  readonly requests = new Map<string, number>()
+  readonly latency = new Map<string, RouteLatency>()
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 5 })
+
+  constructor() {
+    this.loopDelay.enable()
+  }
+
+  count(name: keyof Metrics['counters']) {
+    this.counters[name]++
+  }
+
+  observe(method: string, route: string, status: number, seconds: number) {
+    const key = `method="${method}",route="${route}",status="${status}"`
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1)
+    const latencyKey = `method="${method}",route="${route}"`
+    let histogram = this.latency.get(latencyKey)
+    if (!histogram) this.latency.set(latencyKey, (histogram = new RouteLatency()))
+    histogram.observe(seconds)
+  }
+
+  /**
+   * Prometheus text format. Event-loop delay percentiles cover the time since the previous
+   * scrape (the histogram restarts), so each scrape reports recent behaviour.
+   */
+  render(): string {
+    const lines: string[] = []
+    for (const [name, value] of Object.entries(this.counters)) {
+      lines.push(`# TYPE redbin_${name}_total counter`, `redbin_${name}_total ${value}`)
+    }
+    lines.push('# TYPE redbin_http_requests_total counter')
+    for (const [labels, value] of this.requests) lines.push(`redbin_http_requests_total{${labels}} ${value}`)
+    lines.push('# TYPE redbin_http_request_duration_seconds histogram')
+    for (const [labels, h] of this.latency) {
+      let cumulative = 0
+      BUCKETS.forEach((bound, i) => {
+        cumulative += h.counts[i] ?? 0
+        lines.push(`redbin_http_request_duration_seconds_bucket{${labels},le="${bound}"} ${cumulative}`)
+      })
+      lines.push(`redbin_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.total}`)
+      lines.push(`redbin_http_request_duration_seconds_sum{${labels}} ${h.sum}`)
+      lines.push(`redbin_http_request_duration_seconds_count{${labels}} ${h.total}`)
+    }
+    const d = this.loopDelay
+    lines.push('# TYPE redbin_event_loop_delay_seconds summary')
+    for (const q of [50, 90, 99]) {
+      lines.push(`redbin_event_loop_delay_seconds{quantile="${q / 100}"} ${d.percentile(q) / 1e9}`)
+    }
+    lines.push('# TYPE redbin_event_loop_delay_max_seconds gauge', `redbin_event_loop_delay_max_seconds ${d.max / 1e9}`)
+    const memory = process.memoryUsage()
+    lines.push('# TYPE redbin_process_resident_memory_bytes gauge', `redbin_process_resident_memory_bytes ${memory.rss}`)
+    d.reset()
+    return `${lines.join('\n')}\n`
+  }
+
+  close() {
+    this.loopDelay.disable()
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics
+  }
+}
+
+/** Times every request by its route pattern (never the raw URL: ids would explode the labels). */
+export const metricsPlugin = fp(
+  async (app: FastifyInstance) => {
+    const metrics = new Metrics()
+    app.decorate('metrics', metrics)
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched'
+      metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
+    })
+    app.addHook('onClose', async () => metrics.close())
+  },
+  { name: 'redbin-metrics' },
+)

@@ -1,0 +1,92 @@
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { isPasteId } from '../pastes/ids.js'
+import { CreatedJson, CreateJson, createFor, ErrorBody, IdParams, pasteJson, PasteWithContentJson, type RouteDeps } from './shared.js'
+
+const MAX_LIMIT = 100
+const MAX_OFFSET = 1_000_000
+
+/** The JSON API under /api/pastes. */
+export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>()
+  const { pastes, config } = deps
+  const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'No such paste: it may have expired, been deleted, or been read once already.' })
+
+  typed.post('/api/pastes', {
+    // JSON escapes can double the bytes of the text; the paste's own size is checked decoded.
+    bodyLimit: config.maxPasteBytes * 2 + 64 * 1024,
+    schema: {
+      summary: 'Create a paste',
+      body: CreateJson,
+      response: { 201: CreatedJson, 400: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+    },
+  }, async (request, reply) => {
+    const { paste, deleteToken } = await createFor(request, deps, request.body)
+    reply.header('location', `${config.publicUrl}/${paste.id}`)
+    return reply.code(201).send({ ...pasteJson(paste, config.publicUrl), deleteToken })
+  })
+
+  typed.get('/api/pastes/:id', {
+    schema: {
+      summary: 'A paste with its content (consumes a burn paste: this is an explicit read)',
+      params: IdParams,
+      response: { 200: PasteWithContentJson, 404: ErrorBody, 503: ErrorBody },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params
+    if (!isPasteId(id)) return notFound(reply)
+    const paste = await pastes.readPaste(id, request.method !== 'HEAD')
+    if (!paste) return notFound(reply)
+    reply.header('cache-control', paste.burn ? 'no-store' : 'private, no-cache')
+    return { ...pasteJson(paste, config.publicUrl), content: paste.content }
+  })
+
+  typed.get('/api/pastes', {
+    schema: {
+      summary: 'Public pastes, newest first',
+      querystring: Type.Object({
+        language: Type.Optional(Type.String({ maxLength: 40 })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: 20 })),
+        offset: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 })),
+      }),
+      response: {
+        200: Type.Object({
+          items: Type.Array(Type.Object({
+            id: Type.String(), url: Type.String(), title: Type.String(), language: Type.String(),
+            size: Type.Integer(), lines: Type.Integer(), createdAt: Type.String({ format: 'date-time' }),
+          })),
+          total: Type.Integer(),
+        }),
+        400: ErrorBody,
+        503: ErrorBody,
+      },
+    },
+  }, async (request) => {
+    const { language, limit = 20, offset = 0 } = request.query
+    const page = await pastes.listPublic({ language: language || undefined, offset, limit })
+    return {
+      items: page.items.map((p) => ({ ...p, url: `${config.publicUrl}/${p.id}`, createdAt: p.createdAt.toISOString() })),
+      total: page.total,
+    }
+  })
+
+  typed.delete('/api/pastes/:id', {
+    schema: {
+      summary: 'Delete a paste (Authorization: Bearer <deleteToken>)',
+      params: IdParams,
+      headers: Type.Object({ authorization: Type.Optional(Type.String()) }),
+      response: { 204: Type.Null(), 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params
+    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
+    if (!token) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'Send the delete token as "Authorization: Bearer <token>".' })
+    }
+    if (!isPasteId(id)) return notFound(reply)
+    const outcome = await pastes.deletePaste(id, token)
+    if (outcome === 'missing') return notFound(reply)
+    if (outcome === 'forbidden') return reply.code(403).send({ error: 'That delete token does not match this paste.' })
+    return reply.code(204).send(null)
+  })
+}

@@ -1,0 +1,105 @@
+import type {} from '@fastify/multipart'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { PasteInputError } from '../pastes/errors.js'
+import type { NewPaste } from '../pastes/PasteService.js'
+import { CreateOptions, createFor, ErrorBody, sendCreated, type RouteDeps } from './shared.js'
+
+type Options = Static<typeof CreateOptions>
+
+/** A browser is redirected to its new paste at once: give its page this long to render. */
+const BROWSER_WAIT_FOR_PAGE_MS = 1500
+
+function missingContent(publicUrl: string): PasteInputError {
+  return new PasteInputError(400, 'content',
+    'The form has no "content" field. To paste a file as it is, send it raw:\n' +
+    `  curl -T notes.txt ${publicUrl}/\n` +
+    `  curl --data-binary @notes.txt -H 'Content-Type: text/plain' ${publicUrl}/\n` +
+    `or as a form field: curl -F content=@notes.txt ${publicUrl}/`)
+}
+
+function fromFields(fields: Record<string, unknown>): Omit<NewPaste, 'content'> {
+  const text = (name: string) => (typeof fields[name] === 'string' ? (fields[name] as string) : undefined)
+  return { title: text('title'), language: text('language'), expires: text('expires'), visibility: text('visibility'), burn: text('burn') }
+}
+
+/** Reads a multipart form; `content` may be a text field or a file (curl -F content=@file). */
+async function fromMultipart(request: FastifyRequest, publicUrl: string): Promise<NewPaste> {
+  const fields: Record<string, string> = {}
+  let content: Buffer | string | undefined
+  let fileName: string | undefined
+  for await (const part of request.parts()) {
+    if (part.type === 'file') {
+      const bytes = await part.toBuffer()
+      if (part.fieldname === 'content') {
+        content = bytes
+        fileName = part.filename || undefined
+      }
+    } else if (typeof part.value === 'string') {
+      if (part.fieldname === 'content') content = part.value
+      else fields[part.fieldname] = part.value
+    }
+  }
+  if (content === undefined) throw missingContent(publicUrl)
+  return { ...fromFields(fields), content, fileName }
+}
+
+const createResponses = {
+  201: Type.String({ description: 'The paste URL, then a newline. Headers: Location, X-Delete-Token, X-Expires' }),
+  303: Type.Null({ description: 'Browsers are redirected to the new paste' }),
+  400: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody,
+}
+
+/** POST / from forms and raw bodies; PUT / and PUT /<name> from `curl -T`. */
+export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>()
+  const { publicUrl, maxPasteBytes } = deps.config
+
+  // Body limits are set per parser (app.ts): raw bodies stop at MAX_PASTE_BYTES while being read.
+  typed.post('/', {
+    schema: {
+      summary: 'Create a paste from a form (urlencoded or multipart) or a raw text/plain or octet-stream body',
+      querystring: CreateOptions,
+      consumes: ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain', 'application/octet-stream'],
+      response: createResponses,
+    },
+  }, async (request, reply) => {
+    // Options may come from the query string with any body (`curl -F content=@f 'URL/?expires=1h'`);
+    // a form's own fields win.
+    let input: NewPaste
+    if (request.isMultipart()) {
+      input = await fromMultipart(request, publicUrl)
+    } else if (Buffer.isBuffer(request.body)) {
+      input = { content: request.body }
+    } else {
+      const fields = (request.body ?? {}) as Record<string, unknown>
+      if (typeof fields.content !== 'string') throw missingContent(publicUrl)
+      input = { ...fromFields(fields), content: fields.content }
+    }
+    const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined))
+    const created = await createFor(request, deps, { ...request.query, ...defined } as NewPaste, BROWSER_WAIT_FOR_PAGE_MS)
+    return sendCreated(request, reply, deps, created)
+  })
+
+  // `curl -T file URL/` sends PUT /file: every body is the raw content, whatever its type.
+  await app.register(async (raw) => {
+    raw.removeAllContentTypeParsers()
+    raw.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxPasteBytes }, (_request, body, done) => done(null, body))
+    const typedRaw = raw.withTypeProvider<TypeBoxTypeProvider>()
+    const upload = (request: FastifyRequest, query: Options, name: string | undefined) => {
+      const content = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+      return createFor(request, deps, { ...query, content, fileName: name })
+    }
+    typedRaw.put('/', {
+      schema: { summary: 'Create a paste from the raw body (curl -T file URL)', querystring: CreateOptions, response: createResponses },
+    }, async (request, reply) => sendCreated(request, reply, deps, await upload(request, request.query, undefined)))
+    typedRaw.put('/:name', {
+      schema: {
+        summary: 'Create a paste from the raw body; the name is its title and a language hint (curl -T notes.py URL/)',
+        querystring: CreateOptions,
+        params: Type.Object({ name: Type.String() }),
+        response: createResponses,
+      },
+    }, async (request, reply) => sendCreated(request, reply, deps, await upload(request, request.query, request.params.name)))
+  })
+}

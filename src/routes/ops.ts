@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify'
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Cluster, Redis } from 'ioredis'
+import type { Metrics } from '../plugins/metrics.js'
+
+const READY_TIMEOUT_MS = 500
+
+/** Liveness, readiness, Prometheus metrics and the OpenAPI document. */
+export async function opsRoutes(app: FastifyInstance, deps: { redis: Redis | Cluster; metrics: Metrics }) {
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>()
+  const Status = Type.Object({ status: Type.String() })
+
+  typed.get('/healthz', { schema: { summary: 'The process is up', response: { 200: Status } } }, async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+    return { status: 'ok' }
+  })
+
+  typed.get('/readyz', {
+    schema: { summary: 'Redis answers PING in time', response: { 200: Status, 503: Status } },
+  }, async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS)
+    })
+    try {
+      await Promise.race([deps.redis.ping(), timeout])
+      return { status: 'ok' }
+    } catch {
+      return reply.code(503).send({ status: 'redis unavailable' })
+    } finally {
+      clearTimeout(timer)
+    }
+  })
+
+  typed.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: true } }, async (_request, reply) =>
+    reply.type('text/plain; version=0.0.4; charset=utf-8').header('cache-control', 'no-store').send(deps.metrics.render()))
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}

@@ -1,0 +1,145 @@
+import type {} from '@fastify/cookie'
+import type {} from '@fastify/swagger'
+import type {} from '@fastify/view'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { EXPIRES_PRESETS } from '../config.js'
+import { sendError } from '../plugins/errors.js'
+import { LANGUAGES } from '../pastes/code.js'
+import { isPasteId } from '../pastes/ids.js'
+import { toListItem } from '../pastes/PageRenderer.js'
+import { IdParams, ownerCookie, type RouteDeps } from './shared.js'
+
+const LIST_PAGE_SIZE = 20
+const MAX_LIST_PAGE = 10_000
+const RECENT_ON_HOME = 10
+const EXPIRES_LABELS: Record<string, string> = {
+  '10m': '10 minutes', '1h': '1 hour', '1d': '1 day', '1w': '1 week', '30d': '30 days', '1y': '1 year', never: 'Never',
+}
+const HTML = 'text/html; charset=utf-8'
+
+/** The home page, the paste page, burn-after-reading, delete, and the list of public pastes. */
+export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>()
+  const { pages, pastes, config } = deps
+  const notFound = (request: FastifyRequest, reply: FastifyReply) =>
+    sendError(request, reply, 404, 'This paste does not exist. It may have expired, been deleted, or been read once already.', pages)
+
+  const languageChoices = LANGUAGES.map((l) => ({ id: l.id, name: l.name }))
+  const expiresOptions = Object.keys(EXPIRES_PRESETS)
+    .filter((value) => {
+      const seconds = EXPIRES_PRESETS[value] ?? null
+      return config.maxExpiresSeconds === null || (seconds !== null && seconds <= config.maxExpiresSeconds)
+    })
+    .map((value) => ({ value, label: EXPIRES_LABELS[value] ?? value }))
+  const defaultExpires = Object.keys(EXPIRES_PRESETS).find((k) => EXPIRES_PRESETS[k] === config.defaultExpiresSeconds) ?? expiresOptions[0]?.value ?? 'never'
+
+  typed.get('/', {
+    schema: { summary: 'The new-paste form and the newest public pastes', querystring: Type.Object({ fork: Type.Optional(Type.String()) }), hide: true },
+  }, async (request, reply) => {
+    const forkId = request.query.fork
+    const [recent, fork] = await Promise.all([
+      pastes.listPublic({ offset: 0, limit: RECENT_ON_HOME }),
+      forkId && isPasteId(forkId) ? pastes.forkSource(forkId) : null,
+    ])
+    return reply.header('cache-control', 'no-cache').viewAsync('home', {
+      meta: pages.siteMeta('redbin · paste text and code', 'A fast, no-nonsense pastebin: share code and text with a link.', '/'),
+      recent: recent.items.map(toListItem),
+      languages: [{ id: 'auto', name: 'Auto-detect' }, ...languageChoices],
+      expiresOptions,
+      values: {
+        content: fork?.content ?? '',
+        title: fork ? `Fork of ${fork.title || forkId}`.slice(0, 200) : '',
+        language: fork?.language ?? 'auto',
+        expires: defaultExpires,
+        visibility: 'unlisted',
+        burn: false,
+      },
+      error: null,
+      maxPasteBytes: config.maxPasteBytes,
+      forkOf: fork ? forkId : null,
+    })
+  })
+
+  typed.get('/pastes', {
+    schema: {
+      summary: 'Public pastes, newest first, 20 a page',
+      querystring: Type.Object({
+        language: Type.Optional(Type.String({ maxLength: 40 })),
+        page: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIST_PAGE, default: 1 })),
+      }),
+      hide: true,
+    },
+  }, async (request, reply) => {
+    const language = request.query.language || ''
+    const page = request.query.page ?? 1
+    const { items, total } = await pastes.listPublic({ language: language || undefined, offset: (page - 1) * LIST_PAGE_SIZE, limit: LIST_PAGE_SIZE })
+    const pageCount = Math.max(1, Math.ceil(total / LIST_PAGE_SIZE))
+    const link = (p: number) => `/pastes?${new URLSearchParams({ ...(language ? { language } : {}), page: String(p) })}`
+    return reply.header('cache-control', 'no-cache').viewAsync('list', {
+      meta: pages.siteMeta(page > 1 ? `Recent pastes, page ${page} · redbin` : 'Recent pastes · redbin', 'The newest public pastes on redbin.', page > 1 ? link(page) : '/pastes'),
+      items: items.map(toListItem),
+      total,
+      page,
+      pages: pageCount,
+      language,
+      languages: [{ id: '', name: 'All languages' }, ...languageChoices],
+      prevUrl: page > 1 ? link(Math.min(page - 1, pageCount)) : null,
+      nextUrl: page < pageCount ? link(page + 1) : null,
+    })
+  })
+
+  typed.get('/:id', {
+    schema: { summary: 'The paste page (a burn paste shows a warning first)', params: IdParams, hide: true },
+  }, async (request, reply) => {
+    const { id } = request.params
+    if (!isPasteId(id)) return notFound(request, reply)
+    const view = await pastes.viewPage(id, request.cookies[ownerCookie(id)], request.method === 'GET')
+    if (!view) return notFound(request, reply)
+    reply.type(HTML).header('cache-control', 'private, no-cache')
+    if (view.kind === 'burn') {
+      reply.header('x-robots-tag', 'noindex, nofollow')
+      return reply.viewAsync('burn', { id, meta: pages.pasteMeta(view.paste, '') })
+    }
+    deps.metrics.count('paste_views')
+    return reply.send(view.html)
+  })
+
+  typed.post('/:id/reveal', {
+    schema: { summary: 'Show a burn-after-reading paste and delete it, atomically', params: IdParams, hide: true },
+  }, async (request, reply) => {
+    const { id } = request.params
+    if (!isPasteId(id)) return notFound(request, reply)
+    const html = await pastes.revealBurned(id)
+    if (html === null) return notFound(request, reply)
+    deps.metrics.count('pastes_burned')
+    return reply.type(HTML).header('cache-control', 'no-store').header('x-robots-tag', 'noindex, nofollow').send(html)
+  })
+
+  typed.post('/:id/delete', {
+    schema: {
+      summary: 'Delete a paste with its token (form field `token`, or the creator\'s cookie)',
+      params: IdParams,
+      body: Type.Optional(Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) })),
+      hide: true,
+    },
+  }, async (request, reply) => {
+    const { id } = request.params
+    if (!isPasteId(id)) return notFound(request, reply)
+    const token = request.body?.token || request.cookies[ownerCookie(id)]
+    if (!token) return sendError(request, reply, 403, 'A delete token is needed to delete this paste.', pages)
+    const outcome = await pastes.deletePaste(id, token)
+    if (outcome === 'missing') return notFound(request, reply)
+    if (outcome === 'forbidden') return sendError(request, reply, 403, 'That delete token does not match this paste.', pages)
+    reply.clearCookie(ownerCookie(id), { path: `/${id}` })
+    if (request.headers.accept?.includes('text/html')) return reply.code(303).header('location', '/?deleted=1').send()
+    return reply.type('text/plain; charset=utf-8').send('deleted\n')
+  })
+
+  app.get('/robots.txt', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/plain; charset=utf-8').header('cache-control', 'public, max-age=86400')
+      .send('User-agent: *\nAllow: /\nDisallow: /api/\nDisallow: /*/raw\nDisallow: /*/download\n'))
+
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) =>
+    reply.code(301).header('location', '/static/favicon.svg').header('cache-control', 'public, max-age=86400').send())
+}

@@ -1,0 +1,118 @@
+import { Type, type Static } from '@fastify/type-provider-typebox'
+import type {} from '@fastify/cookie'
+import type {} from '@fastify/swagger'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../config.js'
+import type { Metrics } from '../plugins/metrics.js'
+import { wantsHtml } from '../plugins/errors.js'
+import type { CreateRateLimiter } from '../pastes/CreateRateLimiter.js'
+import { ID_PATTERN_SOURCE } from '../pastes/ids.js'
+import type { PageRenderer } from '../pastes/PageRenderer.js'
+import type { NewPaste, PasteData, PasteService } from '../pastes/PasteService.js'
+
+/** What every route plugin is given. */
+export interface RouteDeps {
+  config: Config
+  pastes: PasteService
+  pages: PageRenderer
+  rateLimiter: CreateRateLimiter
+  metrics: Metrics
+}
+
+export const IdParams = Type.Object({
+  id: Type.String({ description: `A paste id: ${ID_PATTERN_SOURCE}` }),
+})
+
+export const ErrorBody = Type.Object({ error: Type.String() }, { description: 'What went wrong, in a sentence' })
+
+const Expires = Type.String({
+  description: 'One of 10m, 1h, 1d, 1w, 30d, 1y, never, or a whole number of seconds ≥ 1',
+  examples: ['1h', '86400', 'never'],
+})
+
+/** The create options, as query string, form fields or JSON (content aside). */
+export const CreateOptions = Type.Object({
+  title: Type.Optional(Type.String({ maxLength: 1000 })),
+  language: Type.Optional(Type.String({ description: "'auto' (default) or a language id such as python", maxLength: 40 })),
+  expires: Type.Optional(Expires),
+  visibility: Type.Optional(Type.Union([Type.Literal('public'), Type.Literal('unlisted')], { default: 'unlisted' })),
+  burn: Type.Optional(Type.String({ description: '1, on or true: delete the paste once it is read' })),
+})
+
+export const CreateJson = Type.Object({
+  content: Type.String({ description: 'The text to paste' }),
+  title: Type.Optional(Type.String({ maxLength: 1000 })),
+  language: Type.Optional(Type.String({ maxLength: 40 })),
+  expires: Type.Optional(Type.Union([Expires, Type.Integer({ minimum: 1 })])),
+  visibility: Type.Optional(Type.Union([Type.Literal('public'), Type.Literal('unlisted')])),
+  burn: Type.Optional(Type.Boolean()),
+})
+
+export const PasteJson = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  rawUrl: Type.String(),
+  title: Type.String(),
+  language: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  burn: Type.Boolean(),
+  visibility: Type.Union([Type.Literal('public'), Type.Literal('unlisted')]),
+  size: Type.Integer({ description: 'Bytes of UTF-8' }),
+  lines: Type.Integer(),
+})
+
+export const CreatedJson = Type.Object({ ...PasteJson.properties, deleteToken: Type.String({ description: 'Shown once: keep it to delete the paste' }) })
+export const PasteWithContentJson = Type.Object({ ...PasteJson.properties, content: Type.String() })
+
+export function pasteJson(paste: PasteData, publicUrl: string): Static<typeof PasteJson> {
+  return {
+    id: paste.id,
+    url: `${publicUrl}/${paste.id}`,
+    rawUrl: `${publicUrl}/${paste.id}/raw`,
+    title: paste.title,
+    language: paste.language,
+    createdAt: paste.createdAt.toISOString(),
+    expiresAt: paste.expiresAt?.toISOString() ?? null,
+    burn: paste.burn,
+    visibility: paste.visibility,
+    size: paste.size,
+    lines: paste.lines,
+  }
+}
+
+/** The name of the cookie that lets the creator's browser delete a paste. */
+export function ownerCookie(id: string): string {
+  return `owner_${id}`
+}
+
+/** Rate-limits, creates, counts. Every create route goes through here. */
+export async function createFor(request: FastifyRequest, deps: RouteDeps, input: NewPaste, waitForPageMs = 0) {
+  await deps.rateLimiter.check(request.ip)
+  const created = await deps.pastes.createPaste(input, waitForPageMs)
+  deps.metrics.count('pastes_created')
+  return created
+}
+
+/**
+ * The answer to a form or raw create: a browser is sent to the paste (and keeps the delete
+ * token in an HttpOnly cookie scoped to it); any other client gets the URL as plain text.
+ */
+export function sendCreated(request: FastifyRequest, reply: FastifyReply, deps: RouteDeps, created: { paste: PasteData; deleteToken: string }) {
+  const { paste, deleteToken } = created
+  const url = `${deps.config.publicUrl}/${paste.id}`
+  if (wantsHtml(request)) {
+    const maxAge = paste.expiresAt ? Math.ceil((paste.expiresAt.getTime() - Date.now()) / 1000) : 365 * 86_400
+    reply.setCookie(ownerCookie(paste.id), deleteToken, {
+      path: `/${paste.id}`,
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: deps.config.publicUrl.startsWith('https:'),
+      maxAge,
+    })
+    return reply.code(303).header('location', `/${paste.id}`).send()
+  }
+  reply.code(201).header('location', url).header('x-delete-token', deleteToken)
+  if (paste.expiresAt) reply.header('x-expires', paste.expiresAt.toISOString())
+  return reply.type('text/plain; charset=utf-8').send(`${url}\n`)
+}
