@@ -322,13 +322,32 @@ export class Model<S extends Schema> {
     }
     const { id, fields, entries, claims } = this.stored(record)
     const keys = store.keys(this.name)
-    const reply = await store.redis.redbinModelWrite(
-      keys.record(id), keys.memo(id), keys.expiry,
-      keys.base, id, mode, expireArg, store.sweepBatchOnWrite,
-      fields.length / 2, ...fields,
+    const entryArgs = [
       entries.length, ...entries.flatMap(([suffix, score]) => [suffix, scoreArg(score)]),
       claims.length, ...claims.flat(),
+    ]
+    if (!store.cluster) {
+      const reply = await store.redis.redbinModelWrite(
+        keys.record(id), keys.memo(id), keys.expiry,
+        keys.base, id, mode, expireArg, store.sweepBatchOnWrite, fields.length / 2, ...fields, ...entryArgs,
+      )
+      this.throwRefusal(id, reply)
+      return
+    }
+    // Redis Cluster: the record and the indexes live on different shards, so this is two
+    // scripts and NOT atomic. The index side goes first (it decides duplicates and unique
+    // claims before anything is visible); until the record lands, queries may meet this id
+    // without a record, or with old values, and skip it. If the second step fails the caller
+    // gets the error: a create leaves a dangling entry that queries repair after a grace
+    // period; a save leaves the record out of queries for its new values until saved again.
+    const reply = await store.redis.redbinModelWriteIndex(
+      keys.memo(id), keys.expiry, keys.base, id, mode, expireArg, store.sweepBatchOnWrite, ...entryArgs,
     )
+    this.throwRefusal(id, reply)
+    await store.redis.redbinModelWriteRecord(keys.record(id), String(reply[2] ?? ''), ...fields)
+  }
+
+  private throwRefusal(id: string, reply: (string | number)[]) {
     if (reply[0] === 'duplicate') throw new DuplicateKeyError(this.name, id)
     if (reply[0] === 'unique') throw new UniqueConstraintError(this.name, String(reply[1]))
   }
@@ -336,10 +355,26 @@ export class Model<S extends Schema> {
   private async remove(store: Store, id: Id, returning: boolean) {
     const encoded = this.encodeId(id)
     const keys = store.keys(this.name)
-    return store.redis.redbinModelDelete(
-      keys.record(encoded), keys.memo(encoded), keys.expiry,
-      keys.base, encoded, returning ? '1' : '0', store.sweepBatchOnWrite,
-    )
+    const flag = returning ? '1' : '0'
+    if (!store.cluster) {
+      return store.redis.redbinModelDelete(
+        keys.record(encoded), keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite,
+      )
+    }
+    // Redis Cluster: the record goes first (so of concurrent takes exactly one gets it), then
+    // its index entries; in between, queries meet a dangling entry and skip it.
+    const data = await store.redis.redbinModelDeleteRecord(keys.record(encoded), '', encoded, flag, 0)
+    await this.unindex(store, [encoded], 0)
+    return data
+  }
+
+  /**
+   * @internal Removes ids from the indexes (cluster only). With `graceMs`, ids whose entries are
+   * younger are left alone: their create may still be on its way to the record's shard.
+   */
+  async unindex(store: Store, ids: string[], graceMs: number): Promise<number> {
+    const keys = store.keys(this.name)
+    return store.redis.redbinModelUnindex(keys.expiry, keys.base, graceMs, store.sweepBatchOnWrite, ...ids)
   }
 }
 

@@ -10,10 +10,14 @@ export type Filter<S extends Schema> = { [K in keyof S]?: FilterValue<ValueOf<S[
 /** An IN list over a composite index becomes one key per combination; beyond this, intersect. */
 const MAX_COMPOSITE_KEYS = 64
 const PAGE_SIZE = 100
+/** On a cluster, an index entry without a record is repaired once it is older than this. */
+const DANGLING_GRACE_MS = 10_000
 
 interface Plan {
   /** AND of groups; a group is an OR of index keys (suffixes). Empty: every record. */
   groups: string[][]
+  /** The filter's encoded values per column (null: unset). */
+  values: Map<string, (string | null)[]>
   orderSuffix: string
   orderIsDefault: boolean
   desc: boolean
@@ -116,10 +120,18 @@ export class Query<S extends Schema, K extends keyof S> {
     if (!plan) return { items: [], total: 0 }
     const select = this.columns ? this.model.selection(this.columns) : null
     if (this.store.cluster) {
-      // Records live on other shards than the indexes: ids first, then the records.
+      // Records live on other shards than the indexes: ids first, then the records. Between
+      // the two steps of a write, an index entry may point at a record that is gone or holds
+      // other values: such records are skipped, and entries left dangling are repaired.
       const [total, ids] = await this.execute(plan, { fetch: false, count })
       const records = await this.model.loadMany(this.store, ids as string[])
-      const items = records.filter((r) => r !== null).map((r) => (select ? pick(r, select) : r))
+      const missing = (ids as string[]).filter((_, i) => records[i] === null)
+      if (missing.length > 0) {
+        this.model.unindex(this.store, missing, DANGLING_GRACE_MS).catch(() => {})
+      }
+      const items = records
+        .filter((r): r is RecordOf<S> => r !== null && this.matches(r, plan.values))
+        .map((r) => (select ? pick(r, select) : r))
       return { items: items as Pick<RecordOf<S>, K>[], total }
     }
     const [total, flat] = await this.execute(plan, { fetch: true, count, select })
@@ -186,12 +198,22 @@ export class Query<S extends Schema, K extends keyof S> {
     const desc = order?.startsWith('-') ?? model.defaultOrder?.desc ?? false
     const orderColumn = order ? (desc ? order.slice(1) : order) : (model.defaultOrder?.column ?? null)
     if (orderColumn === null || orderColumn === model.defaultOrder?.column) {
-      return { groups, orderSuffix: indexSuffix.all, orderIsDefault: true, desc }
+      return { groups, values, orderSuffix: indexSuffix.all, orderIsDefault: true, desc }
     }
     if (!model.column(orderColumn).options.sortable) {
       throw new QueryError(`cannot order ${model.name} by "${orderColumn}": it is not sortable (declare sortable: true)`)
     }
-    return { groups, orderSuffix: indexSuffix.sort(orderColumn), orderIsDefault: false, desc }
+    return { groups, values, orderSuffix: indexSuffix.sort(orderColumn), orderIsDefault: false, desc }
+  }
+
+  /** Whether a loaded record still has the values the index promised (cluster reads). */
+  private matches(record: RecordOf<S>, values: Map<string, (string | null)[]>): boolean {
+    for (const [name, wanted] of values) {
+      const value = (record as Record<string, unknown>)[name]
+      const encoded = value === null || value === undefined ? null : this.model.column(name).encode(value)
+      if (!wanted.includes(encoded)) return false
+    }
+    return true
   }
 
   private state() {

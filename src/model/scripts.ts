@@ -19,7 +19,7 @@ local function unindex(base, id)
     local key, kind = memo[i], memo[i + 1]
     if kind == 'z' then
       redis.call('ZREM', key, id)
-    else
+    elseif string.sub(kind, 1, 1) == 'u' then
       local value = string.sub(kind, 2)
       if redis.call('HGET', key, value) == id then redis.call('HDEL', key, value) end
     end
@@ -34,90 +34,176 @@ local function sweep(base, now, batch)
   for _, id in ipairs(ids) do unindex(base, id) end
   return #ids
 end
+
+-- Where the index entries and unique claims start in ARGV, given where their counts are.
+local function entry_args(pos)
+  local n_index = tonumber(ARGV[pos]); local index_at = pos + 1; pos = index_at + 2 * n_index
+  local n_unique = tonumber(ARGV[pos])
+  return index_at, n_index, pos + 1, n_unique
+end
+
+-- The column of the first unique value that another live record holds, or nil.
+-- Called before anything changes: a Lua error does not roll back.
+local function claim_conflict(base, id, unique_at, n_unique, now)
+  for i = unique_at, unique_at + 2 * n_unique - 1, 2 do
+    local owner = redis.call('HGET', base .. 'uniq:' .. ARGV[i], ARGV[i + 1])
+    if owner and owner ~= id then
+      local owner_expiry = redis.call('ZSCORE', base .. 'expiry', owner)
+      if owner_expiry and tonumber(owner_expiry) < now then
+        unindex(base, owner) -- an expired record no longer holds its claims
+      else
+        return ARGV[i]
+      end
+    end
+  end
+  return nil
+end
+
+-- Puts id into its index keys, unique claims and expiry set, with a memo listing them all.
+-- stamp (epoch ms, or nil) records when, so that a dangling entry can be told from a write
+-- still in progress on a cluster.
+local function index(base, id, expire_at, index_at, n_index, unique_at, n_unique, stamp)
+  if expire_at ~= '' then redis.call('ZADD', base .. 'expiry', expire_at, id) end
+  local memo = {}
+  for i = index_at, index_at + 2 * n_index - 1, 2 do
+    local key = base .. ARGV[i]
+    redis.call('ZADD', key, ARGV[i + 1], id)
+    memo[#memo + 1] = key
+    memo[#memo + 1] = 'z'
+  end
+  for i = unique_at, unique_at + 2 * n_unique - 1, 2 do
+    local key = base .. 'uniq:' .. ARGV[i]
+    redis.call('HSET', key, ARGV[i + 1], id)
+    memo[#memo + 1] = key
+    memo[#memo + 1] = 'u' .. ARGV[i + 1]
+  end
+  if stamp then
+    memo[#memo + 1] = '~written'
+    memo[#memo + 1] = 't' .. stamp
+  end
+  if #memo > 0 then redis.call('HSET', base .. 'memo:' .. id, unpack(memo)) end
+end
+
+-- Replaces a record's hash and sets its expiry.
+local function write_record(record_key, fields_at, n_fields, expire_at)
+  redis.call('DEL', record_key)
+  redis.call('HSET', record_key, unpack(ARGV, fields_at, fields_at + 2 * n_fields - 1))
+  if expire_at ~= '' then redis.call('PEXPIREAT', record_key, expire_at) end
+end
 `
 
 /**
- * Create or save one record.
+ * Create or save one record, on a single Redis: record, indexes, memo and claims in one step.
  * KEYS: record, memo, expiry
  * ARGV: base, id, mode ('create' | 'save'), expireAt (epoch ms, '' for none, 'keep'), sweepBatch,
  *       nFields, field, value, ...,  nIndex, suffix, score, ...,  nUnique, column, value, ...
  * Returns {'ok', existed} | {'duplicate'} | {'unique', column}
  */
 const WRITE = `${LIBRARY}
-local record_key, memo_key, expiry_key = KEYS[1], KEYS[2], KEYS[3]
+local record_key, expiry_key = KEYS[1], KEYS[3]
 local base, id, mode, expire_at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = now_ms()
 sweep(base, now, tonumber(ARGV[5]))
 
 local existed = redis.call('EXISTS', record_key) == 1
 if mode == 'create' and existed then return {'duplicate'} end
-
-local pos = 6
-local n_fields = tonumber(ARGV[pos]); local fields_at = pos + 1; pos = fields_at + 2 * n_fields
-local n_index = tonumber(ARGV[pos]); local index_at = pos + 1; pos = index_at + 2 * n_index
-local n_unique = tonumber(ARGV[pos]); local unique_at = pos + 1
-
--- Check every unique claim before changing anything: a Lua error does not roll back.
-for i = unique_at, unique_at + 2 * n_unique - 1, 2 do
-  local owner = redis.call('HGET', base .. 'uniq:' .. ARGV[i], ARGV[i + 1])
-  if owner and owner ~= id then
-    local owner_expiry = redis.call('ZSCORE', expiry_key, owner)
-    if owner_expiry and tonumber(owner_expiry) < now then
-      unindex(base, owner) -- an expired record no longer holds its claims
-    else
-      return {'unique', ARGV[i]}
-    end
-  end
-end
+local n_fields = tonumber(ARGV[6])
+local fields_at = 7
+local index_at, n_index, unique_at, n_unique = entry_args(fields_at + 2 * n_fields)
+local conflict = claim_conflict(base, id, unique_at, n_unique, now)
+if conflict then return {'unique', conflict} end
 
 if expire_at == 'keep' then
   expire_at = (existed and redis.call('ZSCORE', expiry_key, id)) or ''
 end
-
 unindex(base, id)
-redis.call('DEL', record_key)
-redis.call('HSET', record_key, unpack(ARGV, fields_at, fields_at + 2 * n_fields - 1))
-if expire_at ~= '' then
-  redis.call('PEXPIREAT', record_key, expire_at)
-  redis.call('ZADD', expiry_key, expire_at, id)
-end
-
-local memo = {}
-for i = index_at, index_at + 2 * n_index - 1, 2 do
-  local key = base .. ARGV[i]
-  redis.call('ZADD', key, ARGV[i + 1], id)
-  memo[#memo + 1] = key
-  memo[#memo + 1] = 'z'
-end
-for i = unique_at, unique_at + 2 * n_unique - 1, 2 do
-  local key = base .. 'uniq:' .. ARGV[i]
-  redis.call('HSET', key, ARGV[i + 1], id)
-  memo[#memo + 1] = key
-  memo[#memo + 1] = 'u' .. ARGV[i + 1]
-end
-if #memo > 0 then redis.call('HSET', memo_key, unpack(memo)) end
+write_record(record_key, fields_at, n_fields, expire_at)
+index(base, id, expire_at, index_at, n_index, unique_at, n_unique, nil)
 return {'ok', existed and 1 or 0}
 `
 
 /**
+ * Cluster, step 1 of a create or save: the index side, on the model's shard. The memo stands
+ * for the record there: a record is never written before its memo (step 2 follows), and is
+ * deleted before it, so "memo exists and has not expired" means "the record exists".
+ * KEYS: memo, expiry
+ * ARGV: base, id, mode, expireAt ('' | ms | 'keep'), sweepBatch, nIndex, ..., nUnique, ...
+ * Returns {'ok', existed, expireAt to give the record} | {'duplicate'} | {'unique', column}
+ */
+const WRITE_INDEX = `${LIBRARY}
+local memo_key, expiry_key = KEYS[1], KEYS[2]
+local base, id, mode, expire_at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now = now_ms()
+sweep(base, now, tonumber(ARGV[5]))
+
+local expiry = redis.call('ZSCORE', expiry_key, id)
+local existed = redis.call('EXISTS', memo_key) == 1 and not (expiry and tonumber(expiry) < now)
+if mode == 'create' and existed then return {'duplicate'} end
+local index_at, n_index, unique_at, n_unique = entry_args(6)
+local conflict = claim_conflict(base, id, unique_at, n_unique, now)
+if conflict then return {'unique', conflict} end
+
+if expire_at == 'keep' then expire_at = (existed and expiry) or '' end
+unindex(base, id)
+index(base, id, expire_at, index_at, n_index, unique_at, n_unique, now)
+return {'ok', existed and 1 or 0, expire_at}
+`
+
+/**
+ * Cluster, step 2 of a create or save: the record, on its own shard.
+ * KEYS: record
+ * ARGV: expireAt ('' | ms), field, value, ...
+ */
+const WRITE_RECORD = `${LIBRARY}
+write_record(KEYS[1], 2, (#ARGV - 1) / 2, ARGV[1])
+return 1
+`
+
+/**
  * Delete one record, optionally returning it (load-and-delete, for read-once records).
- * KEYS: record, memo, expiry
- * ARGV: base, id, returning ('1' | '0'), sweepBatch
+ * On a single Redis, record and indexes go together. On a cluster this is step 1 (KEYS holds
+ * the record only, ARGV[1] is '' and nothing is unindexed): the record goes first, so readers
+ * can only meet a dangling index entry until UNINDEX (step 2) runs.
+ * KEYS: record[, memo, expiry]
+ * ARGV: base ('' on a cluster), id, returning ('1' | '0'), sweepBatch
  * Returns nil when there was no live record; else 1, or the record's HGETALL when returning.
  */
 const DELETE = `${LIBRARY}
 local record_key = KEYS[1]
 local base, id = ARGV[1], ARGV[2]
-sweep(base, now_ms(), tonumber(ARGV[4]))
-if redis.call('EXISTS', record_key) == 0 then
-  unindex(base, id)
-  return false
+if base ~= '' then sweep(base, now_ms(), tonumber(ARGV[4])) end
+local data = false
+if redis.call('EXISTS', record_key) == 1 then
+  data = 1
+  if ARGV[3] == '1' then data = redis.call('HGETALL', record_key) end
+  redis.call('DEL', record_key)
 end
-local data = 1
-if ARGV[3] == '1' then data = redis.call('HGETALL', record_key) end
-unindex(base, id)
-redis.call('DEL', record_key)
+if base ~= '' then unindex(base, id) end
 return data
+`
+
+/**
+ * Cluster: remove ids from the indexes (step 2 of a delete), or repair dangling entries a
+ * query met. With a grace period, an id is left alone while its index entries are younger
+ * than that: its create may still be writing the record.
+ * KEYS: expiry
+ * ARGV: base, graceMs (0: unconditionally), sweepBatch, id, ...
+ * Returns how many ids were unindexed.
+ */
+const UNINDEX = `${LIBRARY}
+local base, grace = ARGV[1], tonumber(ARGV[2])
+local now = now_ms()
+sweep(base, now, tonumber(ARGV[3]))
+local removed = 0
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local written = redis.call('HGET', base .. 'memo:' .. id, '~written')
+  if grace == 0 or not written or tonumber(string.sub(written, 2)) < now - grace then
+    unindex(base, id)
+    removed = removed + 1
+  end
+end
+return removed
 `
 
 /**
@@ -302,7 +388,11 @@ type Args = (string | number)[]
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     redbinModelWrite(k1: string, k2: string, k3: string, ...args: Args): Result<(string | number)[], Context>
+    redbinModelWriteIndex(k1: string, k2: string, ...args: Args): Result<(string | number)[], Context>
+    redbinModelWriteRecord(k1: string, ...args: Args): Result<1, Context>
     redbinModelDelete(k1: string, k2: string, k3: string, ...args: Args): Result<1 | string[] | null, Context>
+    redbinModelDeleteRecord(k1: string, ...args: Args): Result<1 | string[] | null, Context>
+    redbinModelUnindex(k1: string, ...args: Args): Result<number, Context>
     redbinModelLoad(k1: string, ...args: Args): Result<(string | null)[] | null, Context>
     redbinModelPatch(k1: string, ...args: Args): Result<0 | 1, Context>
     redbinModelQuery(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
@@ -313,6 +403,10 @@ declare module 'ioredis' {
 const COMMANDS = {
   redbinModelWrite: { numberOfKeys: 3, lua: WRITE },
   redbinModelDelete: { numberOfKeys: 3, lua: DELETE },
+  redbinModelDeleteRecord: { numberOfKeys: 1, lua: DELETE },
+  redbinModelWriteIndex: { numberOfKeys: 2, lua: WRITE_INDEX },
+  redbinModelWriteRecord: { numberOfKeys: 1, lua: WRITE_RECORD },
+  redbinModelUnindex: { numberOfKeys: 1, lua: UNINDEX },
   redbinModelLoad: { numberOfKeys: 1, lua: LOAD },
   redbinModelPatch: { numberOfKeys: 1, lua: PATCH },
   redbinModelQuery: { numberOfKeys: 2, lua: QUERY },

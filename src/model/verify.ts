@@ -1,3 +1,4 @@
+import { Cluster } from 'ioredis'
 import type { Schema } from './columns.js'
 import type { Model } from './Model.js'
 import type { Store } from './Store.js'
@@ -9,13 +10,17 @@ export interface VerifyReport {
 }
 
 async function scanKeys(store: Store, pattern: string): Promise<string[]> {
+  // SCAN reads one server: on a cluster, ask every master.
+  const servers = store.redis instanceof Cluster ? store.redis.nodes('master') : [store.redis]
   const found: string[] = []
-  let cursor = '0'
-  do {
-    const [next, keys] = await store.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-    cursor = next
-    found.push(...keys)
-  } while (cursor !== '0')
+  for (const server of servers) {
+    let cursor = '0'
+    do {
+      const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+      cursor = next
+      found.push(...keys)
+    } while (cursor !== '0')
+  }
   return found
 }
 
@@ -51,6 +56,7 @@ export async function verifyModel<S extends Schema>(model: Model<S>, store: Stor
     }
     const form = model.stored(model.decode(hash))
     const memo = await redis.hgetall(keys.memo(id))
+    delete memo['~written'] // a cluster write's timestamp, not an entry
     const wantMemo: Record<string, string> = {}
     for (const [suffix, score] of form.entries) {
       const key = keys.base + suffix
