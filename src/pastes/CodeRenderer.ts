@@ -19,6 +19,7 @@ const DETECT_CHARS = 64 * 1024
 export class CodeRenderer {
   private readonly pool: Piscina
   private readonly maxLines: number
+  private inFlight = 0
 
   constructor(private readonly options: CodeRendererOptions) {
     this.maxLines = options.maxAnchoredLines ?? 50_000
@@ -33,7 +34,8 @@ export class CodeRenderer {
 
   /** Renders on the worker; rejects when the queue is full or the worker fails. */
   render(text: string, language: string, byteSize: number): Promise<RenderedCode> {
-    return this.pool.run({ text, language, options: this.taskOptions(byteSize) })
+    this.inFlight++
+    return this.pool.run({ text, language, options: this.taskOptions(byteSize) }).finally(() => this.inFlight--)
   }
 
   /**
@@ -46,6 +48,11 @@ export class CodeRenderer {
 
   get queued(): number {
     return this.pool.queueSize
+  }
+
+  /** Renders submitted and not yet settled: queued plus running (a gauge in /metrics). */
+  get pending(): number {
+    return this.inFlight
   }
 
   close(): Promise<void> {

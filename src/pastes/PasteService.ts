@@ -89,8 +89,10 @@ export class PasteService {
     for (let attempt = 1; ; attempt++) {
       try {
         const paste = await Paste.create(this.store, { ...record, id: newPasteId() }, { expiresAt })
-        const page = this.renderPage(paste)
-        if (waitForPageMs > 0) await Promise.race([page.catch(() => {}), new Promise((r) => setTimeout(r, waitForPageMs))])
+        // A render that fails (full queue, shutdown) is not the create's failure: the first view
+        // renders the page again. Handled here, so it can never become an unhandled rejection.
+        const page = this.renderPage(paste).catch(() => {})
+        if (waitForPageMs > 0) await Promise.race([page, new Promise((r) => setTimeout(r, waitForPageMs))])
         return { paste: dataOf(paste), deleteToken: token }
       } catch (err) {
         // 60 random bits make this vanishingly rare, and create never overwrites.
@@ -120,8 +122,15 @@ export class PasteService {
     return { kind: 'page', html: this.pages.composePaste(parts, id, view.views, owner) }
   }
 
-  /** Shows a burn paste once: of concurrent reveals, exactly one gets the page. */
-  async revealBurned(id: string): Promise<string | null> {
+  /**
+   * Shows a burn paste once: of concurrent reveals, exactly one gets the page. Any other paste
+   * is left alone ('not-burn'): a reveal needs no token, so it must never delete one.
+   * (The burn flag never changes, so checking it before the atomic take is race-free.)
+   */
+  async revealBurned(id: string): Promise<string | 'not-burn' | null> {
+    const flag = await Paste.load(this.store, id, { select: ['burn'] })
+    if (!flag) return null
+    if (!flag.burn) return 'not-burn'
     const paste = await Paste.take(this.store, id)
     if (!paste) return null
     const parts = paste.pageTop !== null && paste.pageBottom !== null && paste.renderVersion === this.pages.version
@@ -243,6 +252,10 @@ export class PasteService {
       } catch (err) {
         throw new PasteInputError(400, 'expires', `expires ${(err as Error).message}; got "${String(raw).slice(0, 20)}"`)
       }
+    }
+    // Beyond what a Date can hold (~275,000 years), the model would refuse "paste.expiresAt".
+    if (seconds !== null && Number.isNaN(new Date(Date.now() + seconds * 1000).getTime())) {
+      throw new PasteInputError(400, 'expires', 'expires is too far in the future; use never')
     }
     const max = this.limits.maxExpiresSeconds
     if (max !== null && (seconds === null || seconds > max)) {

@@ -12,6 +12,8 @@ const SAMPLE_LINES = 400
 const MIN_SCORE = 8
 /** A sign counts at most this many times, so one repetitive file cannot swamp the vote. */
 const MAX_HITS = 4
+/** Line shapes are the main sign of data formats: they may count more often. */
+const MAX_LINE_HITS = 8
 
 const EXTENSIONS: Record<string, string> = {
   mjs: 'javascript', cjs: 'javascript', jsx: 'javascript', tsx: 'typescript', mts: 'typescript', cts: 'typescript',
@@ -122,8 +124,9 @@ const SIGNS: Record<string, Signs> = {
     extends: 'css',
     symbols: { '@mixin': 6, '@include': 6, '&:': 4, '&.': 3 },
   },
-  yaml: { lines: { yamlKey: 1, yamlItem: 2, yamlDoc: 3 } },
-  markdown: { lines: { mdHeading: 3, mdFence: 4, mdLink: 3, mdBullet: 1 } },
+  yaml: { lines: { yamlKey: 2, yamlItem: 2, yamlDoc: 3 } },
+  // A `# heading` reads the same as a Perl, Python or shell comment: it weighs little.
+  markdown: { lines: { mdHeading: 1, mdFence: 4, mdLink: 3, mdBullet: 1 } },
   dockerfile: { lines: { dockerFrom: 6, dockerInstr: 4 } },
   makefile: { symbols: { '.PHONY': 8, '$(': 1, '$@': 4, '$<': 4 }, lines: { makeRule: 2, makeRecipe: 1 } },
   diff: { lines: { diffHunk: 8, diffFile: 6 } },
@@ -218,7 +221,7 @@ function countLines(sample: string): Record<LineShape, number> {
       if (/^- [\w.-]+:(\s|$)/.test(text)) add('yamlItem')
     } else if (text.endsWith('{') && (first === '.' || first === '#' || first === '@') && !text.includes('(')) add('cssRule')
     else if (/^[\w-]+\s*:\s*[^;{}]+;$/.test(text)) add('cssDecl')
-    else if (/^[\w.-]+:(\s|$)/.test(line)) {
+    else if (/^[\w.-]+:(\s|$)/.test(text) && !/[,;]$/.test(text)) {
       add('yamlKey')
       if (/^[\w.%/-]+:( [\w.%/$()-]+)*$/.test(line) && !line.includes(': ')) add('makeRule')
     } else if (/^[\w.-]+\s*=\s*\S/.test(text)) add('iniPair')
@@ -260,7 +263,7 @@ export function detectLanguage(text: string, fileName?: string): string {
     let total = table.base ? (scores.get(table.base) ?? 0) : 0
     for (const [word, weight] of table.words) total += weight * Math.min(MAX_HITS, words.get(word) ?? 0)
     for (const [symbol, weight] of table.symbols) total += weight * countSymbol(sample, symbol)
-    for (const [shape, weight] of table.lines) total += weight * Math.min(MAX_HITS, lines[shape] ?? 0)
+    for (const [shape, weight] of table.lines) total += weight * Math.min(MAX_LINE_HITS, lines[shape] ?? 0)
     scores.set(table.language, total)
     const judged = table.isCode ? total * codeFactor : total
     // Strictly greater: a base language (listed first) wins ties against those extending it.

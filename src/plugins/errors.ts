@@ -5,8 +5,12 @@ import { QueryError, ValidationError } from '../model/index.js'
 import { PasteInputError } from '../pastes/errors.js'
 import type { PageRenderer } from '../pastes/PageRenderer.js'
 
-/** Errors that mean "Redis cannot answer now": the request gets a 503, never a 500 or a hang. */
-const REDIS_DOWN = /Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries|connect ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|^(OOM|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY)\b|None of the startup nodes/
+/**
+ * Errors that mean "Redis cannot answer now": the request gets a 503, never a 500 or a hang.
+ * The last group is ioredis' Cluster: no node reachable, not ready yet, or a slot whose master
+ * is down (retried while the slot map is refreshed, then "Too many Cluster redirections").
+ */
+const REDIS_DOWN = /Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries|connect ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|^(OOM|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY)\b|None of (the )?startup nodes|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|Cluster is (disconnect|ended)/
 
 export function isRedisUnavailable(err: unknown): boolean {
   return err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN.test(err.message))
@@ -63,6 +67,11 @@ function classify(err: FastifyError | Error): { status: number; message: string 
     const field = first?.instancePath?.replace(/^\//, '').replace(/\//g, '.') || String(first?.params?.missingProperty ?? '')
     const where = field || e.validationContext || 'request'
     return { status: 400, message: `${where} ${first?.message ?? 'is invalid'}` }
+  }
+  // busboy throws plain Errors for a broken multipart body (no boundary, cut short): the
+  // client's fault, so a 400, never a 500.
+  if (/^Multipart: Boundary not found|unexpected end of multipart data/i.test(e.message)) {
+    return { status: 400, message: 'The multipart form is malformed or incomplete.' }
   }
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -22,6 +22,7 @@ export class Metrics {
   readonly counters = { pastes_created: 0, paste_views: 0, pastes_burned: 0, redis_errors: 0 }
   readonly requests = new Map<string, number>()
   readonly latency = new Map<string, RouteLatency>()
+  private readonly gauges = new Map<string, () => number>()
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 5 })
 
   constructor() {
@@ -30,6 +31,11 @@ export class Metrics {
 
   count(name: keyof Metrics['counters']) {
     this.counters[name]++
+  }
+
+  /** A value read at each scrape; exported as `redbin_<name>`. */
+  gauge(name: string, read: () => number) {
+    this.gauges.set(name, read)
   }
 
   observe(method: string, route: string, status: number, seconds: number) {
@@ -63,6 +69,7 @@ export class Metrics {
       lines.push(`redbin_http_request_duration_seconds_sum{${labels}} ${h.sum}`)
       lines.push(`redbin_http_request_duration_seconds_count{${labels}} ${h.total}`)
     }
+    for (const [name, read] of this.gauges) lines.push(`# TYPE redbin_${name} gauge`, `redbin_${name} ${read()}`)
     const d = this.loopDelay
     lines.push('# TYPE redbin_event_loop_delay_seconds summary')
     for (const q of [50, 90, 99]) {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { isPasteId } from '../pastes/ids.js'
 import { CreatedJson, CreateJson, createFor, ErrorBody, IdParams, pasteJson, PasteWithContentJson, type RouteDeps } from './shared.js'
 
@@ -15,6 +15,9 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
   typed.post('/api/pastes', {
     // JSON escapes can double the bytes of the text; the paste's own size is checked decoded.
     bodyLimit: config.maxPasteBytes * 2 + 64 * 1024,
+    // JSON has types: check them strictly. Fastify's default Ajv coerces (content: ["x"] or 123
+    // would become the text "x" or "123", burn: "1" true), which a JSON API must answer with 400.
+    validatorCompiler: TypeBoxValidatorCompiler,
     schema: {
       summary: 'Create a paste',
       body: CreateJson,

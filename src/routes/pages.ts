@@ -35,7 +35,12 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
   const defaultExpires = Object.keys(EXPIRES_PRESETS).find((k) => EXPIRES_PRESETS[k] === config.defaultExpiresSeconds) ?? expiresOptions[0]?.value ?? 'never'
 
   typed.get('/', {
-    schema: { summary: 'The new-paste form and the newest public pastes', querystring: Type.Object({ fork: Type.Optional(Type.String()) }), hide: true },
+    schema: {
+      summary: 'The new-paste form and the newest public pastes',
+      // deleted=1: where a browser lands after deleting a paste, told that it worked.
+      querystring: Type.Object({ fork: Type.Optional(Type.String()), deleted: Type.Optional(Type.String()) }),
+      hide: true,
+    },
   }, async (request, reply) => {
     const forkId = request.query.fork
     const [recent, fork] = await Promise.all([
@@ -58,6 +63,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
       error: null,
       maxPasteBytes: config.maxPasteBytes,
       forkOf: fork ? forkId : null,
+      deleted: request.query.deleted === '1',
     })
   })
 
@@ -112,6 +118,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
     if (!isPasteId(id)) return notFound(request, reply)
     const html = await pastes.revealBurned(id)
     if (html === null) return notFound(request, reply)
+    if (html === 'not-burn') return reply.code(303).header('location', `/${id}`).send()
     deps.metrics.count('pastes_burned')
     return reply.type(HTML).header('cache-control', 'no-store').header('x-robots-tag', 'noindex, nofollow').send(html)
   })
@@ -122,6 +129,11 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
       params: IdParams,
       body: Type.Optional(Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) })),
       hide: true,
+    },
+    // A POST with no body at all (the cookie alone) is valid: Fastify would validate `undefined`
+    // against the object schema and answer 400 "body must be object".
+    preValidation: async (request) => {
+      request.body ??= {}
     },
   }, async (request, reply) => {
     const { id } = request.params

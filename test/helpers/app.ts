@@ -30,7 +30,8 @@ export async function buildTestApp(db: TestRedis, env: Record<string, string> = 
     config,
     url: '',
     async listen() {
-      const address = await app.listen({ port: 0, host: '127.0.0.1' })
+      // A pre-picked PORT (so PUBLIC_URL can name it) is used; otherwise any free port.
+      const address = await app.listen({ port: env.PORT ? config.port : 0, host: '127.0.0.1' })
       testApp.url = address
       return address
     },

@@ -1,20 +1,34 @@
 // A real Redis for each test file: a throwaway redis-server on a free port with no persistence,
 // killed afterwards. With REDIS_URL set, that server is used instead, under a unique key prefix,
 // and only keys under that prefix are ever deleted: never flush a Redis this helper did not start.
+//
+// With REDIS_CLUSTER_NODES set (npm run test:cluster sets it, see test/cluster/globalSetup.ts),
+// the test runs against that Redis Cluster: `redis` and `connect()` give Cluster clients, and
+// clear() deletes the prefix's keys on every master. Such a cluster is shared, so `owned` is false.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll } from 'vitest'
+import { loadConfig, type HostPort } from '../../src/config.js'
+import { connectCluster, connectRedis } from '../../src/redis/client.js'
 
 export interface TestRedis {
+  /** The server's URL; on a cluster, the URL of its first node (a single-server client there meets MOVED). */
   url: string
   prefix: string
-  /** A client for the test's own use, closed in afterAll. */
-  redis: Redis
-  /** A new client with the app's fail-fast settings; the caller closes it. */
-  connect(): Redis
+  /** A client for the test's own use, closed in afterAll. A Cluster in cluster mode. */
+  redis: Redis | Cluster
+  /** A new client with ioredis' defaults (offline queue on), closed in afterAll. A Cluster in cluster mode. */
+  connect(): Redis | Cluster
+  /**
+   * A new, connected client with the app's fail-fast settings (src/redis/client.ts), of the
+   * kind production would use here: a Cluster in cluster mode. Closed in afterAll.
+   */
+  connectApp(): Promise<Redis | Cluster>
+  /** The cluster's nodes when running against a Redis Cluster, else undefined. */
+  clusterNodes: HostPort[] | undefined
   /** Stops the throwaway server (to test outages); restart() brings it back on the same port. */
   stop(): Promise<void>
   restart(): Promise<void>
@@ -70,13 +84,57 @@ export async function stopRedisServer(child: ChildProcess): Promise<void> {
   await exited
 }
 
+/** The cluster the tests run against (REDIS_CLUSTER_NODES), or undefined. */
+export function testClusterNodes(): HostPort[] | undefined {
+  const raw = process.env.REDIS_CLUSTER_NODES
+  return raw ? loadConfig({ REDIS_CLUSTER_NODES: raw }).redisClusterNodes : undefined
+}
+
+/** True when this run uses a Redis Cluster (npm run test:cluster). */
+export const clusterMode = testClusterNodes() !== undefined
+
+/**
+ * Every key matching `pattern`, sorted (SCAN, never KEYS). On a Cluster client, every master is
+ * scanned: SCAN only ever reads the one server it is sent to.
+ */
+export async function scanKeys(redis: Redis | Cluster, pattern = '*'): Promise<string[]> {
+  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis]
+  const found: string[] = []
+  for (const server of servers) {
+    let cursor = '0'
+    do {
+      const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+      cursor = next
+      found.push(...keys)
+    } while (cursor !== '0')
+  }
+  return found.sort()
+}
+
+/** A Cluster client with ioredis' defaults (offline queue on, so it can be used before it is ready). */
+function clusterClient(nodes: HostPort[]): Cluster {
+  const client = new Cluster(nodes)
+  client.on('error', () => {})
+  return client
+}
+
 /** Starts (or attaches to) a Redis for the current test file. */
 export function useTestRedis(): TestRedis {
   const shared = process.env.REDIS_URL
-  const state = {} as TestRedis & { child?: ChildProcess; port?: number }
-  const clients: Redis[] = []
+  const clusterNodes = testClusterNodes()
+  const state = { clusterNodes } as TestRedis & { child?: ChildProcess; port?: number }
+  const clients: (Redis | Cluster)[] = []
 
   beforeAll(async () => {
+    if (clusterNodes) {
+      const first = clusterNodes[0] as HostPort
+      state.url = `redis://${first.host}:${first.port}`
+      state.owned = false
+      state.prefix = `test:${randomBytes(6).toString('hex')}:`
+      state.redis = clusterClient(clusterNodes)
+      clients.push(state.redis)
+      return
+    }
     if (shared) {
       state.url = shared
       state.owned = false
@@ -98,7 +156,12 @@ export function useTestRedis(): TestRedis {
   })
 
   state.connect = () => {
-    const client = new Redis(state.url)
+    const client = clusterNodes ? clusterClient(clusterNodes) : new Redis(state.url)
+    clients.push(client)
+    return client
+  }
+  state.connectApp = async () => {
+    const client = clusterNodes ? await connectCluster(clusterNodes) : await connectRedis(state.url)
     clients.push(client)
     return client
   }
@@ -107,18 +170,33 @@ export function useTestRedis(): TestRedis {
       await state.redis.flushall()
       return
     }
+    const client = state.redis
+    if (client instanceof Cluster) {
+      // Keys of different slots cannot go in one UNLINK, even on one node: one key per command.
+      for (const node of client.nodes('master')) {
+        let cursor = '0'
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${state.prefix}*`, 'COUNT', 1000)
+          cursor = next
+          await Promise.all(keys.map((key) => node.unlink(key)))
+        } while (cursor !== '0')
+      }
+      return
+    }
     let cursor = '0'
     do {
-      const [next, keys] = await state.redis.scan(cursor, 'MATCH', `${state.prefix}*`, 'COUNT', 1000)
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${state.prefix}*`, 'COUNT', 1000)
       cursor = next
-      if (keys.length > 0) await state.redis.unlink(...keys)
+      if (keys.length > 0) await client.unlink(...keys)
     } while (cursor !== '0')
   }
   state.stop = async () => {
+    if (clusterNodes) throw new Error('stop() needs a single Redis this helper started (this run uses a shared cluster)')
     if (!state.child || state.port === undefined) throw new Error('stop() needs a Redis this helper started')
     await stopRedisServer(state.child)
   }
   state.restart = async () => {
+    if (clusterNodes) throw new Error('restart() needs a single Redis this helper started (this run uses a shared cluster)')
     if (state.port === undefined) throw new Error('restart() needs a Redis this helper started')
     state.child = await startRedisServer(state.port)
   }
