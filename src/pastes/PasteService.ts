@@ -79,12 +79,14 @@ export class PasteService {
     if (!VISIBILITIES.includes(visibility)) {
       throw new PasteInputError(400, 'visibility', `visibility must be public or unlisted, got "${String(input.visibility).slice(0, 20)}"`)
     }
+    const burn = parseBurn(input.burn)
     const { token, hash } = newDeleteToken()
     const createdAt = new Date()
     const expiresAt = expiresIn === null ? null : new Date(createdAt.getTime() + expiresIn * 1000)
     const record = {
-      title, language, visibility, content, size, createdAt, expiresAt,
-      burn: parseBurn(input.burn), lines: countLines(content), deleteTokenHash: hash,
+      // A burn paste is never listed: anyone browsing the list could burn it.
+      title, language, visibility: burn ? 'unlisted' as const : visibility, content, size, createdAt, expiresAt, burn,
+      lines: countLines(content), deleteTokenHash: hash,
     }
     for (let attempt = 1; ; attempt++) {
       try {
@@ -160,7 +162,7 @@ export class PasteService {
   /** Public pastes, newest first: one query that never loads a paste's content. */
   async listPublic(options: { language?: string | undefined; offset: number; limit: number }): Promise<{ items: ListedPaste[]; total: number }> {
     const page = await Paste.query(this.store)
-      .filter(options.language ? { visibility: 'public', language: options.language } : { visibility: 'public' })
+      .filter(options.language ? { visibility: 'public', language: options.language.toLowerCase() } : { visibility: 'public' })
       .orderBy('-createdAt')
       .offset(options.offset)
       .limit(options.limit)

@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { PasteInputError } from '../pastes/errors.js'
 import type { NewPaste } from '../pastes/PasteService.js'
+import { wantsHtml } from '../plugins/errors.js'
+import { homeRenderer, type FormValues } from './home.js'
 import { CreateOptions, createFor, ErrorBody, sendCreated, type RouteDeps } from './shared.js'
 
 type Options = Static<typeof CreateOptions>
@@ -16,6 +18,26 @@ function missingContent(publicUrl: string): PasteInputError {
     `  curl -T notes.txt ${publicUrl}/\n` +
     `  curl --data-binary @notes.txt -H 'Content-Type: text/plain' ${publicUrl}/\n` +
     `or as a form field: curl -F content=@notes.txt ${publicUrl}/`)
+}
+
+/**
+ * Browsers send a textarea's line breaks as CRLF whatever the text had, so form text gets LF.
+ * Raw uploads and uploaded files keep their bytes exactly.
+ */
+function fromTextarea(text: string): string {
+  return text.replace(/\r\n?/g, '\n')
+}
+
+/** What the form shows again after a refused create. */
+function formValues(paste: NewPaste): Partial<FormValues> {
+  return {
+    content: typeof paste.content === 'string' ? paste.content : '',
+    title: paste.title ?? '',
+    language: paste.language ?? 'auto',
+    expires: paste.expires === undefined ? undefined : String(paste.expires),
+    visibility: paste.visibility,
+    burn: paste.burn === true || paste.burn === '1' || paste.burn === 'on' || paste.burn === 'true',
+  }
 }
 
 function fromFields(fields: Record<string, unknown>): Omit<NewPaste, 'content'> {
@@ -36,7 +58,7 @@ async function fromMultipart(request: FastifyRequest, publicUrl: string): Promis
         fileName = part.filename || undefined
       }
     } else if (typeof part.value === 'string') {
-      if (part.fieldname === 'content') content = part.value
+      if (part.fieldname === 'content') content = fromTextarea(part.value)
       else fields[part.fieldname] = part.value
     }
   }
@@ -54,6 +76,7 @@ const createResponses = {
 export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>()
   const { publicUrl, maxPasteBytes } = deps.config
+  const showHome = homeRenderer(deps)
 
   // Body limits are set per parser (app.ts): raw bodies stop at MAX_PASTE_BYTES while being read.
   typed.post('/', {
@@ -74,11 +97,18 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
     } else {
       const fields = (request.body ?? {}) as Record<string, unknown>
       if (typeof fields.content !== 'string') throw missingContent(publicUrl)
-      input = { ...fromFields(fields), content: fields.content }
+      input = { ...fromFields(fields), content: fromTextarea(fields.content) }
     }
     const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined))
-    const created = await createFor(request, deps, { ...request.query, ...defined } as NewPaste, BROWSER_WAIT_FOR_PAGE_MS)
-    return sendCreated(request, reply, deps, created)
+    const paste = { ...request.query, ...defined } as NewPaste
+    try {
+      return sendCreated(request, reply, deps, await createFor(request, deps, paste, BROWSER_WAIT_FOR_PAGE_MS))
+    } catch (err) {
+      // A person gets the form back with the reason and their text, not a bare error page.
+      if (!(err instanceof PasteInputError) || !wantsHtml(request)) throw err
+      if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds))
+      return showHome(reply, { status: err.status, error: err.message, values: formValues(paste) })
+    }
   })
 
   // `curl -T file URL/` sends PUT /file: every body is the raw content, whatever its type.

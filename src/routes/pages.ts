@@ -3,36 +3,24 @@ import type {} from '@fastify/swagger'
 import type {} from '@fastify/view'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { EXPIRES_PRESETS } from '../config.js'
 import { sendError } from '../plugins/errors.js'
-import { LANGUAGES } from '../pastes/code.js'
 import { isPasteId } from '../pastes/ids.js'
 import { toListItem } from '../pastes/PageRenderer.js'
+import { homeRenderer, LANGUAGE_CHOICES } from './home.js'
 import { IdParams, ownerCookie, type RouteDeps } from './shared.js'
 
 const LIST_PAGE_SIZE = 20
 const MAX_LIST_PAGE = 10_000
-const RECENT_ON_HOME = 10
-const EXPIRES_LABELS: Record<string, string> = {
-  '10m': '10 minutes', '1h': '1 hour', '1d': '1 day', '1w': '1 week', '30d': '30 days', '1y': '1 year', never: 'Never',
-}
 const HTML = 'text/html; charset=utf-8'
 
 /** The home page, the paste page, burn-after-reading, delete, and the list of public pastes. */
 export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>()
-  const { pages, pastes, config } = deps
+  const { pages, pastes } = deps
   const notFound = (request: FastifyRequest, reply: FastifyReply) =>
     sendError(request, reply, 404, 'This paste does not exist. It may have expired, been deleted, or been read once already.', pages)
 
-  const languageChoices = LANGUAGES.map((l) => ({ id: l.id, name: l.name }))
-  const expiresOptions = Object.keys(EXPIRES_PRESETS)
-    .filter((value) => {
-      const seconds = EXPIRES_PRESETS[value] ?? null
-      return config.maxExpiresSeconds === null || (seconds !== null && seconds <= config.maxExpiresSeconds)
-    })
-    .map((value) => ({ value, label: EXPIRES_LABELS[value] ?? value }))
-  const defaultExpires = Object.keys(EXPIRES_PRESETS).find((k) => EXPIRES_PRESETS[k] === config.defaultExpiresSeconds) ?? expiresOptions[0]?.value ?? 'never'
+  const showHome = homeRenderer(deps)
 
   typed.get('/', {
     schema: {
@@ -43,25 +31,9 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
     },
   }, async (request, reply) => {
     const forkId = request.query.fork
-    const [recent, fork] = await Promise.all([
-      pastes.listPublic({ offset: 0, limit: RECENT_ON_HOME }),
-      forkId && isPasteId(forkId) ? pastes.forkSource(forkId) : null,
-    ])
-    return reply.header('cache-control', 'no-cache').viewAsync('home', {
-      meta: pages.siteMeta('redbin · paste text and code', 'A fast, no-nonsense pastebin: share code and text with a link.', '/'),
-      recent: recent.items.map(toListItem),
-      languages: [{ id: 'auto', name: 'Auto-detect' }, ...languageChoices],
-      expiresOptions,
-      values: {
-        content: fork?.content ?? '',
-        title: fork ? `Fork of ${fork.title || forkId}`.slice(0, 200) : '',
-        language: fork?.language ?? 'auto',
-        expires: defaultExpires,
-        visibility: 'unlisted',
-        burn: false,
-      },
-      error: null,
-      maxPasteBytes: config.maxPasteBytes,
+    const fork = forkId && isPasteId(forkId) ? await pastes.forkSource(forkId) : null
+    return showHome(reply, {
+      values: fork ? { content: fork.content, title: `Fork of ${fork.title || forkId}`.slice(0, 200), language: fork.language } : {},
       forkOf: fork ? forkId : null,
       deleted: request.query.deleted === '1',
     })
@@ -89,7 +61,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
       page,
       pages: pageCount,
       language,
-      languages: [{ id: '', name: 'All languages' }, ...languageChoices],
+      languages: [{ id: '', name: 'All languages' }, ...LANGUAGE_CHOICES],
       prevUrl: page > 1 ? link(Math.min(page - 1, pageCount)) : null,
       nextUrl: page < pageCount ? link(page + 1) : null,
     })

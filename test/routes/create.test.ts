@@ -55,7 +55,8 @@ describe('POST / from a non-browser client', () => {
     const id = idFromUrl(res.body)
     // A burn paste is consumed by the API read, so read it once, here.
     const paste = await stored(id)
-    expect(paste).toMatchObject({ content: 'print(1)\n', title: 'T', language: 'python', visibility: 'public', burn: true })
+    // A burn paste is never listed, so it is stored unlisted whatever the form asked.
+    expect(paste).toMatchObject({ content: 'print(1)\n', title: 'T', language: 'python', visibility: 'unlisted', burn: true })
     expect(Date.parse(paste.expiresAt ?? '')).toBeGreaterThan(Date.now() + 590_000)
   })
 
@@ -105,6 +106,24 @@ describe('POST / from a browser', () => {
     expect(String(cookie?.sameSite).toLowerCase()).toBe('lax')
     expect(cookie?.value).toMatch(/^[A-Za-z0-9_-]{22,}$/)
     expect((await stored(id)).content).toBe('from a browser')
+  })
+
+  it('stores form text with LF line ends: browsers send a textarea as CRLF whatever it held', async () => {
+    const res = await app.inject({ method: 'POST', url: '/', headers: { ...FORM, accept: HTML_ACCEPT }, payload: 'content=a%0D%0Ab%0D%0A' })
+    expect((await stored(String(res.headers.location).slice(1))).content).toBe('a\nb\n')
+  })
+
+  it('shows the form again with the reason and the text when a create is refused', async () => {
+    const res = await app.inject({
+      method: 'POST', url: '/', headers: { ...FORM, accept: HTML_ACCEPT },
+      payload: new URLSearchParams({ content: 'keep <this> text', title: 'Mine', expires: 'soon' }).toString(),
+    })
+    expect(res.statusCode).toBe(400)
+    expect(res.headers['content-type']).toMatch(/^text\/html/)
+    expect(res.body).toContain('id="paste-form"')
+    expect(res.body).toMatch(/role="alert">.*Your paste was not created.*expires/)
+    expect(res.body).toContain('keep &lt;this&gt; text')
+    expect(res.body).toContain('value="Mine"')
   })
 
   it('gives an expiring paste a cookie that lives no longer than the paste', async () => {

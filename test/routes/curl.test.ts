@@ -94,7 +94,7 @@ describe('curl', () => {
     const res = await curlI('-F', 'content=@notes.py', '-F', 'title=Mine', '-F', 'visibility=public', `${base}/?expires=10m&burn=1`)
     expect(res.status).toBe(201)
     expect(res.headers['x-expires']).toBeTruthy()
-    expect(await stored(idFromUrl(res.body))).toMatchObject({ title: 'Mine', visibility: 'public', burn: true })
+    expect(await stored(idFromUrl(res.body))).toMatchObject({ title: 'Mine', visibility: 'unlisted', burn: true })
   })
 
   it('curl -d content=... URL/ (a plain form) works', async () => {

@@ -153,6 +153,16 @@ describe('GET /api/pastes', () => {
     for (const p of unlisted) expect(ids).not.toContain(p.id)
   })
 
+  it('never lists a burn paste, even one created public: browsing must not burn it', async () => {
+    const burn = await createPaste(app, { content: 'read once', language: 'python', visibility: 'public', burn: true })
+    expect(burn.visibility).toBe('unlisted')
+    expect((await list('?limit=100')).items.map((i) => i.id)).not.toContain(burn.id)
+  })
+
+  it('matches the language filter case-insensitively', async () => {
+    expect((await list('?language=PYTHON&limit=100')).total).toBe((await list('?language=python&limit=100')).total)
+  })
+
   it.each([
     ['limit=0', 'limit'], ['limit=101', 'limit'], ['limit=abc', 'limit'], ['offset=-1', 'offset'], ['offset=1.5', 'offset'],
     ['offset=1000001', 'offset'], [`language=${'x'.repeat(41)}`, 'language'],
