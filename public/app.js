@@ -66,7 +66,13 @@ document.documentElement.classList.add('js');
     }, 2000));
   };
 
-  const codeText = () => $$('#code .lc').map((el) => el.textContent).join('\n');
+  // The code as shown; a paste too long for per-line markup is a single plain block.
+  const codeText = () => {
+    const lines = $$('#code .lc');
+    if (lines.length) return lines.map((el) => el.textContent).join('\n');
+    const block = $('#code code');
+    return block ? block.textContent : '';
+  };
 
   const copyButton = $('#copy-btn');
   if (copyButton) {
@@ -250,7 +256,8 @@ document.documentElement.classList.add('js');
         pending = false;
         const bytes = encoder.encode(editor.value).length;
         const over = bytes > maxBytes;
-        counter.textContent = formatBytes(bytes) + ' of ' + formatBytes(maxBytes) + (over ? ' — too large' : '');
+        // Rounded sizes alone would read "1 MiB of 1 MiB" just over the limit: say by how much.
+        counter.textContent = formatBytes(bytes) + ' of ' + formatBytes(maxBytes) + (over ? ' — ' + formatBytes(bytes - maxBytes) + ' too large' : '');
         counter.classList.toggle('over', over);
         if (over) editor.setAttribute('aria-invalid', 'true');
         else editor.removeAttribute('aria-invalid');
@@ -410,13 +417,11 @@ document.documentElement.classList.add('js');
 
   // ---------- list filter ----------
 
+  // The filter applies with its button, not on change: a keyboard user moving through the
+  // options with the arrow keys would otherwise be sent to a new page at every step.
   const filter = $('#filter-form');
   const filterSelect = filter && filter.elements.namedItem('language');
   if (filter && filterSelect) {
-    filterSelect.addEventListener('change', () => {
-      if (typeof filter.requestSubmit === 'function') filter.requestSubmit();
-      else filter.submit();
-    });
     filter.addEventListener('submit', (event) => {
       // "All languages" is the bare list URL rather than ?language=
       if (filterSelect.value === '') {
