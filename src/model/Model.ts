@@ -42,6 +42,13 @@ interface StoredForm {
   claims: [column: string, value: string][]
 }
 
+/**
+ * Cluster: how long a delete's tombstone outlives the record, keeping earlier writes of the id
+ * that are still on their way from recreating it. Such a write is at most a few command
+ * timeouts late; a minute is far beyond that.
+ */
+const TOMBSTONE_MS = 60_000
+
 function scoreArg(score: number): string {
   return score === -Infinity ? '-inf' : String(score)
 }
@@ -66,6 +73,8 @@ export class Model<S extends Schema> {
     if (pkKind !== 'string' && pkKind !== 'int') throw new Error(`${name}.${this.primaryKey}: a primary key is a string or an int`)
 
     for (const c of this.columnNames) {
+      // The record hash keeps its cluster write version in ~v (see scripts.ts).
+      if (c.startsWith('~')) throw new Error(`${name}.${c}: column names starting with ~ are reserved`)
       if (this.column(c).options.sortable && !this.column(c).score) {
         throw new Error(`${name}.${c}: only numbers, dates and booleans can be sortable`)
       }
@@ -336,15 +345,19 @@ export class Model<S extends Schema> {
     }
     // Redis Cluster: the record and the indexes live on different shards, so this is two
     // scripts and NOT atomic. The index side goes first (it decides duplicates and unique
-    // claims before anything is visible); until the record lands, queries may meet this id
-    // without a record, or with old values, and skip it. If the second step fails the caller
-    // gets the error: a create leaves a dangling entry that queries repair after a grace
+    // claims before anything is visible, and numbers the write); until the record lands,
+    // queries may meet this id without a record, or with old values, and skip it. The record
+    // step lands only if no later write or delete of this id reached the record first, so
+    // concurrent writes end as the index side ordered them. If the second step fails, the
+    // caller gets the error: a create leaves a dangling entry that queries repair after a grace
     // period; a save leaves the record out of queries for its new values until saved again.
     const reply = await store.redis.redbinModelWriteIndex(
-      keys.memo(id), keys.expiry, keys.base, id, mode, expireArg, store.sweepBatchOnWrite, ...entryArgs,
+      keys.memo(id), keys.expiry, keys.version, keys.base, id, mode, expireArg, store.sweepBatchOnWrite, ...entryArgs,
     )
     this.throwRefusal(id, reply)
-    await store.redis.redbinModelWriteRecord(keys.record(id), String(reply[2] ?? ''), ...fields)
+    await store.redis.redbinModelWriteRecord(
+      keys.record(id), keys.tombstone(id), String(reply[2] ?? ''), String(reply[3]), ...fields,
+    )
   }
 
   private throwRefusal(id: string, reply: (string | number)[]) {
@@ -361,20 +374,30 @@ export class Model<S extends Schema> {
         keys.record(encoded), keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite,
       )
     }
-    // Redis Cluster: the record goes first (so of concurrent takes exactly one gets it), then
-    // its index entries; in between, queries meet a dangling entry and skip it.
-    const data = await store.redis.redbinModelDeleteRecord(keys.record(encoded), '', encoded, flag, 0)
-    await this.unindex(store, [encoded], 0)
+    // Redis Cluster: three steps, NOT atomic. The delete takes a version on the model's shard
+    // (ordering it among the writes of this id), then removes the record (so of concurrent takes
+    // exactly one gets it) and leaves a tombstone that keeps earlier writes still on their way
+    // from bringing it back, then removes its index entries unless a later write put them
+    // there. Between the last two steps, queries meet a dangling entry and skip it; if the last
+    // step fails, queries repair the entry.
+    const version = await store.redis.incr(keys.version)
+    const data = await store.redis.redbinModelDeleteRecord(
+      keys.record(encoded), keys.tombstone(encoded), '', encoded, flag, 0, version, TOMBSTONE_MS,
+    )
+    await this.unindex(store, [encoded], { upToVersion: version })
     return data
   }
 
   /**
    * @internal Removes ids from the indexes (cluster only). With `graceMs`, ids whose entries are
-   * younger are left alone: their create may still be on its way to the record's shard.
+   * younger are left alone: their create may still be on its way to the record's shard. With
+   * `upToVersion`, ids indexed by a later write are left alone.
    */
-  async unindex(store: Store, ids: string[], graceMs: number): Promise<number> {
+  async unindex(store: Store, ids: string[], { graceMs = 0, upToVersion }: { graceMs?: number; upToVersion?: number } = {}): Promise<number> {
     const keys = store.keys(this.name)
-    return store.redis.redbinModelUnindex(keys.expiry, keys.base, graceMs, store.sweepBatchOnWrite, ...ids)
+    return store.redis.redbinModelUnindex(
+      keys.expiry, keys.base, graceMs, store.sweepBatchOnWrite, upToVersion ?? '', ...ids,
+    )
   }
 }
 

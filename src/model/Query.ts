@@ -73,6 +73,11 @@ export class Query<S extends Schema, K extends keyof S> {
     return new Query<S, C>(this.model, this.store, { ...this.state(), columns })
   }
 
+  /**
+   * The matching records. On a cluster, an index entry whose record is gone or no longer
+   * matches (a write or delete between its two steps) is skipped, so a page may hold fewer
+   * than `limit` records while others follow.
+   */
   async all(): Promise<Pick<RecordOf<S>, K>[]> {
     return (await this.run(false)).items
   }
@@ -96,9 +101,10 @@ export class Query<S extends Schema, K extends keyof S> {
     return total
   }
 
-  /** One page and the total count, in one round trip. */
+  /** One page and the total count, in one round trip (two on a cluster). */
   async page(): Promise<{ items: Pick<RecordOf<S>, K>[]; total: number }> {
-    return this.run(true)
+    const { items, total } = await this.run(true)
+    return { items, total }
   }
 
   /** Streams every match in pages of 100. Concurrent writes may shift records between pages. */
@@ -107,32 +113,36 @@ export class Query<S extends Schema, K extends keyof S> {
     let remaining = this.take ?? Infinity
     while (remaining > 0) {
       const size = Math.min(PAGE_SIZE, remaining)
-      const items = await this.with({ skip: position, take: size }).all()
+      // Pages move by the index entries read, not the records returned: on a cluster a page
+      // may skip dangling entries, and a short page must not end the iteration.
+      const { items, read } = await this.with({ skip: position, take: size }).run(false)
       yield* items
-      if (items.length < size) return
-      position += items.length
+      if (read < size) return
+      position += read
       remaining -= items.length
     }
   }
 
-  private async run(count: boolean): Promise<{ items: Pick<RecordOf<S>, K>[]; total: number }> {
+  /** The page, the total (when asked) and how many index entries were read for it. */
+  private async run(count: boolean): Promise<{ items: Pick<RecordOf<S>, K>[]; total: number; read: number }> {
     const plan = this.plan()
-    if (!plan) return { items: [], total: 0 }
+    if (!plan) return { items: [], total: 0, read: 0 }
     const select = this.columns ? this.model.selection(this.columns) : null
     if (this.store.cluster) {
       // Records live on other shards than the indexes: ids first, then the records. Between
-      // the two steps of a write, an index entry may point at a record that is gone or holds
-      // other values: such records are skipped, and entries left dangling are repaired.
-      const [total, ids] = await this.execute(plan, { fetch: false, count })
-      const records = await this.model.loadMany(this.store, ids as string[])
-      const missing = (ids as string[]).filter((_, i) => records[i] === null)
+      // the steps of a write or delete, an index entry may point at a record that is gone or
+      // holds other values: such records are skipped, and entries left dangling are repaired.
+      const [total, found] = await this.execute(plan, { fetch: false, count })
+      const ids = found as string[]
+      const records = await this.loadRecords(ids, select, plan)
+      const missing = ids.filter((_, i) => records[i] === null)
       if (missing.length > 0) {
-        this.model.unindex(this.store, missing, DANGLING_GRACE_MS).catch(() => {})
+        this.model.unindex(this.store, missing, { graceMs: DANGLING_GRACE_MS }).catch(() => {})
       }
       const items = records
         .filter((r): r is RecordOf<S> => r !== null && this.matches(r, plan.values))
         .map((r) => (select ? pick(r, select) : r))
-      return { items: items as Pick<RecordOf<S>, K>[], total }
+      return { items: items as Pick<RecordOf<S>, K>[], total, read: ids.length }
     }
     const [total, flat] = await this.execute(plan, { fetch: true, count, select })
     const items: Pick<RecordOf<S>, K>[] = []
@@ -140,7 +150,7 @@ export class Query<S extends Schema, K extends keyof S> {
       const values = flat[i + 1] as unknown[]
       items.push(select ? this.model.decodeSelected<K>(select, values) : this.model.decodeFlat(values))
     }
-    return { items, total }
+    return { items, total, read: flat.length / 2 }
   }
 
   private execute(
@@ -204,6 +214,25 @@ export class Query<S extends Schema, K extends keyof S> {
       throw new QueryError(`cannot order ${model.name} by "${orderColumn}": it is not sortable (declare sortable: true)`)
     }
     return { groups, values, orderSuffix: indexSuffix.sort(orderColumn), orderIsDefault: false, desc }
+  }
+
+  /**
+   * Cluster reads: the records of (already encoded) ids, or null where there is none, one
+   * command per record, auto-pipelined into one round trip per shard. With a selection, only
+   * its columns and the filtered ones (to re-check them) are read, as the single-Redis query
+   * script does: a list of pastes never reads their content.
+   */
+  private async loadRecords(ids: string[], select: string[] | null, plan: Plan): Promise<(RecordOf<S> | null)[]> {
+    const keys = this.store.keys(this.model.name)
+    const redis = this.store.redis
+    if (!select) {
+      const hashes = await Promise.all(ids.map((id) => redis.hgetall(keys.record(id))))
+      return hashes.map((hash) => (Object.keys(hash).length === 0 ? null : this.model.decode(hash)))
+    }
+    // The selection leads with the primary key, which every record has: null means no record.
+    const fields = [...new Set([...select, ...plan.values.keys()])]
+    const rows = await Promise.all(ids.map((id) => redis.hmget(keys.record(id), ...fields)))
+    return rows.map((values) => (values[0] === null ? null : (this.model.decodeSelected(fields, values) as RecordOf<S>)))
   }
 
   /** Whether a loaded record still has the values the index promised (cluster reads). */

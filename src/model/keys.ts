@@ -13,6 +13,11 @@ import { createHash } from 'node:crypto'
  *   P {M}:tmp:N                zset     scratch space of one query script, deleted before it returns
  *
  * Everything under `{M}` shares one hash tag, so every index script runs on one cluster shard.
+ *
+ * On Redis Cluster only (writes there take several steps, ordered by a version, see scripts.ts):
+ *   P {M}:version              string   the model's write counter, taken by every index step
+ *   P M:{id}:deleted           string   a delete's version, kept for a minute after it removed the record
+ * and the record hash carries its version in the field `~v`, the memo in `~v` and `~written`.
  */
 export class ModelKeys {
   /** The shared prefix of every index-side key; scripts build key names from it. */
@@ -20,6 +25,8 @@ export class ModelKeys {
   readonly memoPrefix: string
   readonly expiry: string
   readonly tmp: string
+  /** Cluster only: the model's write counter (see scripts.ts, WRITE_INDEX). */
+  readonly version: string
   private readonly recordPrefix: string
 
   constructor(prefix: string, model: string) {
@@ -31,10 +38,20 @@ export class ModelKeys {
     this.memoPrefix = `${this.base}memo:`
     this.expiry = `${this.base}expiry`
     this.tmp = `${this.base}tmp`
+    this.version = `${this.base}version`
   }
 
   record(id: string): string {
     return `${this.recordPrefix}${id}}`
+  }
+
+  /**
+   * Cluster only: where a delete leaves its version, in the record's slot. An id starting with
+   * `}` gives its record key an empty hash tag, so Redis hashes that whole key and no other key
+   * is sure to share its slot: such ids get no tombstone (the record key is returned instead).
+   */
+  tombstone(id: string): string {
+    return id.startsWith('}') ? this.record(id) : `${this.record(id)}:deleted`
   }
 
   memo(id: string): string {

@@ -1,6 +1,12 @@
 // The model layer's Lua scripts. Each write is one script, so on a single Redis a record, its
 // index entries, its memo and its unique claims change together or not at all.
 //
+// On Redis Cluster a record and its model's indexes live in different slots, which no script
+// can span: a create or save is WRITE_INDEX then WRITE_RECORD, a delete INCR then DELETE then
+// UNINDEX. Each script is still atomic on its shard; the sequence is not. Versions taken on the
+// model's shard order the steps, so concurrent writes of an id end as that shard ordered them
+// (see README.md, "On Redis Cluster").
+//
 // Scripts read the clock with TIME (Redis 7 replicates scripts by effects, so this is allowed)
 // so that "expired" means the same thing here as it does to PEXPIREAT: expireAt < now.
 import type { Cluster, Redis, Result } from 'ioredis'
@@ -60,9 +66,9 @@ local function claim_conflict(base, id, unique_at, n_unique, now)
 end
 
 -- Puts id into its index keys, unique claims and expiry set, with a memo listing them all.
--- stamp (epoch ms, or nil) records when, so that a dangling entry can be told from a write
--- still in progress on a cluster.
-local function index(base, id, expire_at, index_at, n_index, unique_at, n_unique, stamp)
+-- On a cluster, stamp (epoch ms) records when, so that a dangling entry can be told from a write
+-- still in progress, and version which write of the model this was (see WRITE_INDEX).
+local function index(base, id, expire_at, index_at, n_index, unique_at, n_unique, stamp, version)
   if expire_at ~= '' then redis.call('ZADD', base .. 'expiry', expire_at, id) end
   local memo = {}
   for i = index_at, index_at + 2 * n_index - 1, 2 do
@@ -80,6 +86,8 @@ local function index(base, id, expire_at, index_at, n_index, unique_at, n_unique
   if stamp then
     memo[#memo + 1] = '~written'
     memo[#memo + 1] = 't' .. stamp
+    memo[#memo + 1] = '~v'
+    memo[#memo + 1] = version
   end
   if #memo > 0 then redis.call('HSET', base .. 'memo:' .. id, unpack(memo)) end
 end
@@ -89,6 +97,17 @@ local function write_record(record_key, fields_at, n_fields, expire_at)
   redis.call('DEL', record_key)
   redis.call('HSET', record_key, unpack(ARGV, fields_at, fields_at + 2 * n_fields - 1))
   if expire_at ~= '' then redis.call('PEXPIREAT', record_key, expire_at) end
+end
+
+-- Cluster: whether a step with this version is older than what the record's shard has seen of
+-- the id: the record's own version, or the tombstone a delete left. A stale step must not land.
+-- A tombstone key equal to the record key means none (see ModelKeys.tombstone).
+local function superseded(record_key, tombstone_key, version)
+  local current = redis.call('HGET', record_key, '~v')
+  if current and tonumber(current) > version then return true end
+  if tombstone_key == record_key then return false end
+  local deleted = redis.call('GET', tombstone_key)
+  return deleted ~= false and tonumber(deleted) > version
 end
 `
 
@@ -126,12 +145,18 @@ return {'ok', existed and 1 or 0}
  * Cluster, step 1 of a create or save: the index side, on the model's shard. The memo stands
  * for the record there: a record is never written before its memo (step 2 follows), and is
  * deleted before it, so "memo exists and has not expired" means "the record exists".
- * KEYS: memo, expiry
+ *
+ * Index steps of one model run one after another on its shard, so they define the order of
+ * its writes: each takes the next version from the model's counter (KEYS[3]) and hands it to
+ * step 2, which lands only if the record's shard has seen no later version of that id. Without
+ * it, two concurrent saves of one id could reach the index in one order and the record in the
+ * other, leaving the record in index entries of values it does not have.
+ * KEYS: memo, expiry, version counter
  * ARGV: base, id, mode, expireAt ('' | ms | 'keep'), sweepBatch, nIndex, ..., nUnique, ...
- * Returns {'ok', existed, expireAt to give the record} | {'duplicate'} | {'unique', column}
+ * Returns {'ok', existed, expireAt to give the record, version} | {'duplicate'} | {'unique', column}
  */
 const WRITE_INDEX = `${LIBRARY}
-local memo_key, expiry_key = KEYS[1], KEYS[2]
+local memo_key, expiry_key, version_key = KEYS[1], KEYS[2], KEYS[3]
 local base, id, mode, expire_at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = now_ms()
 sweep(base, now, tonumber(ARGV[5]))
@@ -144,34 +169,47 @@ local conflict = claim_conflict(base, id, unique_at, n_unique, now)
 if conflict then return {'unique', conflict} end
 
 if expire_at == 'keep' then expire_at = (existed and expiry) or '' end
+local version = redis.call('INCR', version_key)
 unindex(base, id)
-index(base, id, expire_at, index_at, n_index, unique_at, n_unique, now)
-return {'ok', existed and 1 or 0, expire_at}
+index(base, id, expire_at, index_at, n_index, unique_at, n_unique, now, version)
+return {'ok', existed and 1 or 0, expire_at, version}
 `
 
 /**
- * Cluster, step 2 of a create or save: the record, on its own shard.
- * KEYS: record
- * ARGV: expireAt ('' | ms), field, value, ...
+ * Cluster, step 2 of a create or save: the record, on its own shard, unless a later write or
+ * delete of the id (a higher version from WRITE_INDEX) got there first. The record keeps its
+ * version in the hash field ~v (column names cannot start with ~).
+ * KEYS: record, tombstone
+ * ARGV: expireAt ('' | ms), version, field, value, ...
+ * Returns 1 when written, 0 when superseded.
  */
 const WRITE_RECORD = `${LIBRARY}
-write_record(KEYS[1], 2, (#ARGV - 1) / 2, ARGV[1])
+if superseded(KEYS[1], KEYS[2], tonumber(ARGV[2])) then return 0 end
+write_record(KEYS[1], 3, (#ARGV - 2) / 2, ARGV[1])
+redis.call('HSET', KEYS[1], '~v', ARGV[2])
 return 1
 `
 
 /**
  * Delete one record, optionally returning it (load-and-delete, for read-once records).
- * On a single Redis, record and indexes go together. On a cluster this is step 1 (KEYS holds
- * the record only, ARGV[1] is '' and nothing is unindexed): the record goes first, so readers
- * can only meet a dangling index entry until UNINDEX (step 2) runs.
- * KEYS: record[, memo, expiry]
- * ARGV: base ('' on a cluster), id, returning ('1' | '0'), sweepBatch
+ * On a single Redis, record and indexes go together (KEYS: record, memo, expiry).
+ *
+ * On a cluster this is step 2 of 3 (KEYS: record, tombstone; ARGV[1] is '' and nothing is
+ * unindexed). Step 1 took a version from the model's counter; this step removes the record
+ * unless a later write of the id already landed, and leaves a tombstone holding the version for
+ * tombstoneMs, so that an earlier write still on its way cannot bring the record back. Step 3
+ * (UNINDEX) removes the index entries; until then, readers can only meet a dangling entry.
+ * ARGV: base ('' on a cluster), id, returning ('1' | '0'), sweepBatch[, version, tombstoneMs]
  * Returns nil when there was no live record; else 1, or the record's HGETALL when returning.
  */
 const DELETE = `${LIBRARY}
 local record_key = KEYS[1]
 local base, id = ARGV[1], ARGV[2]
 if base ~= '' then sweep(base, now_ms(), tonumber(ARGV[4])) end
+if base == '' then
+  if superseded(record_key, KEYS[2], tonumber(ARGV[5])) then return false end
+  if KEYS[2] ~= record_key then redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6]) end
+end
 local data = false
 if redis.call('EXISTS', record_key) == 1 then
   data = 1
@@ -183,22 +221,27 @@ return data
 `
 
 /**
- * Cluster: remove ids from the indexes (step 2 of a delete), or repair dangling entries a
- * query met. With a grace period, an id is left alone while its index entries are younger
- * than that: its create may still be writing the record.
+ * Cluster: remove ids from the indexes (step 3 of a delete), or repair dangling entries a
+ * query met. A delete passes its version: entries indexed by a later write stay. A repair
+ * passes a grace period instead: an id is left alone while its index entries are younger than
+ * that, as its create may still be on its way to the record.
  * KEYS: expiry
- * ARGV: base, graceMs (0: unconditionally), sweepBatch, id, ...
+ * ARGV: base, graceMs (0: none), sweepBatch, upToVersion ('': any), id, ...
  * Returns how many ids were unindexed.
  */
 const UNINDEX = `${LIBRARY}
-local base, grace = ARGV[1], tonumber(ARGV[2])
+local base, grace, up_to = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
 local now = now_ms()
 sweep(base, now, tonumber(ARGV[3]))
 local removed = 0
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local id = ARGV[i]
-  local written = redis.call('HGET', base .. 'memo:' .. id, '~written')
-  if grace == 0 or not written or tonumber(string.sub(written, 2)) < now - grace then
+  local memo_key = base .. 'memo:' .. id
+  local written = redis.call('HGET', memo_key, '~written')
+  local version = tonumber(redis.call('HGET', memo_key, '~v') or '0')
+  local young = grace > 0 and written and tonumber(string.sub(written, 2)) >= now - grace
+  local later = up_to and version > up_to
+  if not young and not later then
     unindex(base, id)
     removed = removed + 1
   end
@@ -388,10 +431,10 @@ type Args = (string | number)[]
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     redbinModelWrite(k1: string, k2: string, k3: string, ...args: Args): Result<(string | number)[], Context>
-    redbinModelWriteIndex(k1: string, k2: string, ...args: Args): Result<(string | number)[], Context>
-    redbinModelWriteRecord(k1: string, ...args: Args): Result<1, Context>
+    redbinModelWriteIndex(k1: string, k2: string, k3: string, ...args: Args): Result<(string | number)[], Context>
+    redbinModelWriteRecord(k1: string, k2: string, ...args: Args): Result<0 | 1, Context>
     redbinModelDelete(k1: string, k2: string, k3: string, ...args: Args): Result<1 | string[] | null, Context>
-    redbinModelDeleteRecord(k1: string, ...args: Args): Result<1 | string[] | null, Context>
+    redbinModelDeleteRecord(k1: string, k2: string, ...args: Args): Result<1 | string[] | null, Context>
     redbinModelUnindex(k1: string, ...args: Args): Result<number, Context>
     redbinModelLoad(k1: string, ...args: Args): Result<(string | null)[] | null, Context>
     redbinModelPatch(k1: string, ...args: Args): Result<0 | 1, Context>
@@ -403,9 +446,9 @@ declare module 'ioredis' {
 const COMMANDS = {
   redbinModelWrite: { numberOfKeys: 3, lua: WRITE },
   redbinModelDelete: { numberOfKeys: 3, lua: DELETE },
-  redbinModelDeleteRecord: { numberOfKeys: 1, lua: DELETE },
-  redbinModelWriteIndex: { numberOfKeys: 2, lua: WRITE_INDEX },
-  redbinModelWriteRecord: { numberOfKeys: 1, lua: WRITE_RECORD },
+  redbinModelDeleteRecord: { numberOfKeys: 2, lua: DELETE },
+  redbinModelWriteIndex: { numberOfKeys: 3, lua: WRITE_INDEX },
+  redbinModelWriteRecord: { numberOfKeys: 2, lua: WRITE_RECORD },
   redbinModelUnindex: { numberOfKeys: 1, lua: UNINDEX },
   redbinModelLoad: { numberOfKeys: 1, lua: LOAD },
   redbinModelPatch: { numberOfKeys: 1, lua: PATCH },

@@ -56,7 +56,8 @@ export async function verifyModel<S extends Schema>(model: Model<S>, store: Stor
     }
     const form = model.stored(model.decode(hash))
     const memo = await redis.hgetall(keys.memo(id))
-    delete memo['~written'] // a cluster write's timestamp, not an entry
+    delete memo['~written'] // a cluster write's timestamp and version, not entries
+    delete memo['~v']
     const wantMemo: Record<string, string> = {}
     for (const [suffix, score] of form.entries) {
       const key = keys.base + suffix

@@ -7,10 +7,12 @@ import type { PageRenderer } from '../pastes/PageRenderer.js'
 
 /**
  * Errors that mean "Redis cannot answer now": the request gets a 503, never a 500 or a hang.
- * The last group is ioredis' Cluster: no node reachable, not ready yet, or a slot whose master
- * is down (retried while the slot map is refreshed, then "Too many Cluster redirections").
+ * The rest are ioredis' Cluster: no node reachable, not ready yet, or a slot whose master is
+ * down. A command for such a slot is retried while the slot map is refreshed, then fails with
+ * "Too many Cluster redirections"; an auto-pipelined batch of commands for several of its slots
+ * is not retried (their MOVED replies differ) and fails at once with the MOVED (or ASK) reply.
  */
-const REDIS_DOWN = /Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries|connect ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|^(OOM|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY)\b|None of (the )?startup nodes|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|Cluster is (disconnect|ended)/
+const REDIS_DOWN = /Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries|connect ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|^(OOM|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|MOVED|ASK)\b|None of (the )?startup nodes|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|Cluster is (disconnect|ended)/
 
 export function isRedisUnavailable(err: unknown): boolean {
   return err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN.test(err.message))

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 
 export interface ClientSettings {
   /** Per-command deadline in ms: a command that Redis does not answer in time fails. */
@@ -40,4 +40,62 @@ export async function connectRedis(target: string, settings: ClientSettings = {}
   client.on('error', () => {})
   await client.connect()
   return client
+}
+
+export interface ClusterNode {
+  host: string
+  port: number
+}
+
+/**
+ * Cluster options with the same fail-fast behaviour as a single connection:
+ * - each node connection gets failFastOptions' command timeout and single retry; ioredis never
+ *   reconnects a lost node by itself, it refreshes the slot map and follows MOVED instead;
+ * - the cluster-wide offline queue is off, so nothing piles up while the cluster is unreachable;
+ * - a command for a slot whose master is down is retried while the slot map is refreshed,
+ *   at most `maxRedirections` times `retryDelayOnFailover` (≈ 0.8 s), then fails; a batch of
+ *   auto-pipelined commands for several such slots fails at once with their MOVED replies
+ *   (ioredis retries a batch only when all its errors agree); commands for slots of the other
+ *   masters are not affected;
+ * - the slot map is refreshed every few seconds as well, so a master that comes back (or a
+ *   replica promoted in its place) is found even when no single command hits a MOVED;
+ * - when every node is gone, the cluster reconnects forever with a capped back-off;
+ * - reads and writes go to masters only (`scaleReads: 'master'`): a replica may lag, and the
+ *   model's scripts must see their own writes.
+ */
+export function clusterOptions(settings: ClientSettings = {}): ClusterOptions {
+  const {
+    retryStrategy: _perNode,
+    enableOfflineQueue: _queue,
+    enableAutoPipelining,
+    lazyConnect: _lazy,
+    ...redisOptions
+  } = failFastOptions(settings)
+  return {
+    redisOptions,
+    enableAutoPipelining,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    scaleReads: 'master',
+    maxRedirections: 8,
+    retryDelayOnFailover: 100,
+    slotsRefreshInterval: 5000,
+    clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
+  }
+}
+
+/**
+ * Connects to a Redis Cluster through any of `nodes` (the rest are discovered). Resolves once
+ * the slot map is known and the cluster reports itself ok.
+ */
+export async function connectCluster(nodes: readonly ClusterNode[], settings: ClientSettings = {}): Promise<Cluster> {
+  const cluster = new Cluster(nodes.map(({ host, port }) => ({ host, port })), clusterOptions(settings))
+  cluster.on('error', () => {})
+  try {
+    await cluster.connect()
+  } catch (err) {
+    cluster.disconnect()
+    throw err
+  }
+  return cluster
 }

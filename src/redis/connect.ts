@@ -1,10 +1,11 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { Config } from '../config.js'
-import { connectRedis, type ClientSettings } from './client.js'
+import { connectCluster, connectRedis, type ClientSettings } from './client.js'
 import { EmbeddedRedis } from './EmbeddedRedis.js'
 
 export interface RedisConnection {
-  redis: Redis
+  /** A Cluster client with REDIS_CLUSTER_NODES, else a single connection. */
+  redis: Redis | Cluster
   /** Set when redbin runs its own redis-server. */
   embedded?: EmbeddedRedis
   /** Quits the client, then stops the embedded server if there is one. */
@@ -16,12 +17,17 @@ export type RedisConfig = Pick<
   'redisUrl' | 'redisClusterNodes' | 'redisCommandTimeoutMs' | 'dataDir' | 'redisAppendfsync'
 >
 
-/** Connects to the Redis the configuration names: REDIS_URL if set, else an embedded server. */
+/**
+ * Connects to the Redis the configuration names: the cluster of REDIS_CLUSTER_NODES, else
+ * REDIS_URL, else an embedded server. Setting both REDIS_CLUSTER_NODES and REDIS_URL is refused:
+ * quietly picking one could put pastes somewhere the operator did not mean.
+ */
 export async function openRedis(config: RedisConfig): Promise<RedisConnection> {
   const settings: ClientSettings = { commandTimeoutMs: config.redisCommandTimeoutMs }
   if (config.redisClusterNodes !== undefined) {
-    // Refuse rather than quietly run on a single embedded server the operator did not ask for.
-    throw new Error('REDIS_CLUSTER_NODES is not supported by this version of redbin; unset it or use REDIS_URL')
+    if (config.redisUrl !== undefined) throw new Error('set either REDIS_CLUSTER_NODES or REDIS_URL, not both')
+    const redis = await connectCluster(config.redisClusterNodes, settings)
+    return { redis, close: () => quit(redis) }
   }
   if (config.redisUrl !== undefined) return openUrl(config.redisUrl, settings)
   return openEmbedded(config, settings)
@@ -52,6 +58,6 @@ async function openEmbedded(config: RedisConfig, settings: ClientSettings): Prom
 }
 
 // QUIT lets in-flight replies arrive first; if the connection is already down, just drop it.
-async function quit(redis: Redis): Promise<void> {
+async function quit(redis: Redis | Cluster): Promise<void> {
   await redis.quit().catch(() => redis.disconnect())
 }

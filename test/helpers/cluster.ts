@@ -1,7 +1,8 @@
 // A throwaway Redis Cluster on loopback: N masters (no replicas) on free ports, joined with
 // `redis-cli --cluster create`, without persistence, in a temporary directory. Used by
 // `npm run test:cluster` (one cluster for the whole run, see test/cluster/globalSetup.ts) and by
-// tests that need a cluster of their own (failover kills and restarts masters).
+// tests that need a cluster of their own (useTestCluster in redis.ts; failover kills masters).
+// No vitest imports here: globalSetup runs outside the test workers.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -67,13 +68,20 @@ export class LocalCluster {
   private readonly killAll = () => {
     for (const child of this.children.values()) child.kill('SIGKILL')
   }
+  // A test process that is told to stop takes its nodes along, then stops as it was told.
+  private readonly killAllAndStop = (signal: NodeJS.Signals) => {
+    this.killAll()
+    process.kill(process.pid, signal)
+  }
 
   private constructor(
     readonly dir: string,
     readonly ports: number[],
   ) {
-    // A crashed test run must not leave redis-servers behind.
+    // A crashed or interrupted test run must not leave redis-servers behind.
     process.once('exit', this.killAll)
+    process.once('SIGTERM', this.killAllAndStop)
+    process.once('SIGINT', this.killAllAndStop)
   }
 
   /** Starts `masters` nodes, joins them and waits until every node says cluster_state:ok. */
@@ -116,15 +124,26 @@ export class LocalCluster {
     await exited
   }
 
-  /** Starts a killed node again: same port, same nodes.conf, so it rejoins holding its slots. */
+  /** Whether the node on `port` is running. */
+  running(port: number): boolean {
+    const child = this.children.get(port)
+    return child !== undefined && child.exitCode === null && child.signalCode === null
+  }
+
+  /**
+   * Starts a killed node again: same port, same nodes.conf, so it rejoins holding its slots
+   * (empty: there is no persistence). A running node is left as it is.
+   */
   async restart(port: number): Promise<void> {
-    await this.startNode(port)
+    if (!this.running(port)) await this.startNode(port)
     await this.waitUntilOk()
   }
 
   /** Kills every node and removes the directory. */
   async stop(): Promise<void> {
     process.off('exit', this.killAll)
+    process.off('SIGTERM', this.killAllAndStop)
+    process.off('SIGINT', this.killAllAndStop)
     await Promise.all(this.ports.map((port) => this.kill(port)))
     await rm(this.dir, { recursive: true, force: true })
   }

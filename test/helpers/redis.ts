@@ -13,6 +13,7 @@ import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll } from 'vitest'
 import { loadConfig, type HostPort } from '../../src/config.js'
 import { connectCluster, connectRedis } from '../../src/redis/client.js'
+import { LocalCluster } from './cluster.js'
 
 export interface TestRedis {
   /** The server's URL; on a cluster, the URL of its first node (a single-server client there meets MOVED). */
@@ -118,21 +119,30 @@ function clusterClient(nodes: HostPort[]): Cluster {
   return client
 }
 
+export interface TestRedisOptions {
+  /**
+   * The cluster to use, asked in beforeAll (so a cluster started by an earlier beforeAll can
+   * answer); by default REDIS_CLUSTER_NODES. Undefined: a single Redis.
+   */
+  clusterNodes?: () => HostPort[] | undefined
+}
+
 /** Starts (or attaches to) a Redis for the current test file. */
-export function useTestRedis(): TestRedis {
+export function useTestRedis(options: TestRedisOptions = {}): TestRedis {
   const shared = process.env.REDIS_URL
-  const clusterNodes = testClusterNodes()
-  const state = { clusterNodes } as TestRedis & { child?: ChildProcess; port?: number }
+  const state = {} as TestRedis & { child?: ChildProcess; port?: number }
   const clients: (Redis | Cluster)[] = []
 
   beforeAll(async () => {
-    if (clusterNodes) {
-      const first = clusterNodes[0] as HostPort
+    state.clusterNodes = options.clusterNodes ? options.clusterNodes() : testClusterNodes()
+    if (state.clusterNodes) {
+      const first = state.clusterNodes[0] as HostPort
       state.url = `redis://${first.host}:${first.port}`
       state.owned = false
       state.prefix = `test:${randomBytes(6).toString('hex')}:`
-      state.redis = clusterClient(clusterNodes)
+      state.redis = clusterClient(state.clusterNodes)
       clients.push(state.redis)
+      await state.redis.ping() // so that clear() knows every master even if the test never used this client
       return
     }
     if (shared) {
@@ -156,12 +166,12 @@ export function useTestRedis(): TestRedis {
   })
 
   state.connect = () => {
-    const client = clusterNodes ? clusterClient(clusterNodes) : new Redis(state.url)
+    const client = state.clusterNodes ? clusterClient(state.clusterNodes) : new Redis(state.url)
     clients.push(client)
     return client
   }
   state.connectApp = async () => {
-    const client = clusterNodes ? await connectCluster(clusterNodes) : await connectRedis(state.url)
+    const client = state.clusterNodes ? await connectCluster(state.clusterNodes) : await connectRedis(state.url)
     clients.push(client)
     return client
   }
@@ -191,14 +201,37 @@ export function useTestRedis(): TestRedis {
     } while (cursor !== '0')
   }
   state.stop = async () => {
-    if (clusterNodes) throw new Error('stop() needs a single Redis this helper started (this run uses a shared cluster)')
+    if (state.clusterNodes) throw new Error('stop() needs a single Redis this helper started (this run uses a shared cluster)')
     if (!state.child || state.port === undefined) throw new Error('stop() needs a Redis this helper started')
     await stopRedisServer(state.child)
   }
   state.restart = async () => {
-    if (clusterNodes) throw new Error('restart() needs a single Redis this helper started (this run uses a shared cluster)')
+    if (state.clusterNodes) throw new Error('restart() needs a single Redis this helper started (this run uses a shared cluster)')
     if (state.port === undefined) throw new Error('restart() needs a Redis this helper started')
     state.child = await startRedisServer(state.port)
   }
   return state
+}
+
+export interface TestCluster extends TestRedis {
+  /** The cluster this file started, whose nodes it may kill and restart; undefined on a shared one. */
+  local: LocalCluster | undefined
+}
+
+/**
+ * A TestRedis on a Redis Cluster for this test file: the run's cluster under
+ * `npm run test:cluster` (REDIS_CLUSTER_NODES), else a local 3-master cluster of its own. With
+ * `own`, always a cluster of its own (needed to kill nodes without disturbing other files).
+ */
+export function useTestCluster({ own = false } = {}): TestCluster {
+  let local: LocalCluster | undefined
+  // Registered before useTestRedis's hooks: the cluster starts first and stops last.
+  beforeAll(async () => {
+    if (own || !testClusterNodes()) local = await LocalCluster.start(3)
+  }, 60_000)
+  afterAll(async () => {
+    await local?.stop()
+  })
+  const db = useTestRedis({ clusterNodes: () => local?.nodes ?? testClusterNodes() })
+  return Object.defineProperty(db as TestCluster, 'local', { get: () => local })
 }

@@ -10,7 +10,7 @@ import {
   UniqueConstraintError,
 } from '../../src/model/index.js'
 import { useTestRedis } from '../helpers/redis.js'
-import { freshPrefix, freshStore, pickOne, rejection, scanAll, seeded, User } from './fixtures.js'
+import { freshPrefix, freshStore, pickOne, rejection, scanAll, scanRecordsAndIndexes, seeded, User } from './fixtures.js'
 
 const db = useTestRedis()
 
@@ -76,7 +76,7 @@ describe('create, save and delete', () => {
     expect(await User.query(s).count()).toBe(0)
     expect(await User.query(s).filter({ country: 'US', gender: 'other' }).count()).toBe(0)
     // Nothing is left of it: no record, no memo, no index key, no claim.
-    expect(await scanAll(db.redis, `${s.prefix}*`)).toEqual([])
+    expect(await scanRecordsAndIndexes(db.redis, `${s.prefix}*`)).toEqual([])
   })
 
   it('shows a concurrent reader either the old or the new record, never a mix', async () => {

@@ -1,8 +1,8 @@
 // Shared models and helpers of the model test suite (not a test file itself).
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { expect } from 'vitest'
 import { column, defineModel, Store, type StoreOptions } from '../../src/model/index.js'
-import type { TestRedis } from '../helpers/redis.js'
+import { clusterMode, scanKeys, type TestRedis } from '../helpers/redis.js'
 
 /** The model of most tests: every column kind, indexes of each sort, a unique column. */
 export const User = defineModel(
@@ -29,7 +29,7 @@ let stores = 0
  * A store under a prefix of its own (inside the test Redis's prefix), so that tests in one file
  * never see each other's records, sweeps or index keys.
  */
-export function freshStore(db: TestRedis, options: StoreOptions = {}, client: Redis = db.redis): Store {
+export function freshStore(db: TestRedis, options: StoreOptions = {}, client: Redis | Cluster = db.redis): Store {
   return new Store(client, { ...options, prefix: freshPrefix(db) })
 }
 
@@ -57,16 +57,20 @@ export function pickOne<T>(random: () => number, items: readonly T[]): T {
   return item
 }
 
-/** Every key in the test Redis under `pattern` (SCAN, never KEYS). */
-export async function scanAll(redis: Redis, pattern = '*'): Promise<string[]> {
-  const found: string[] = []
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-    cursor = next
-    found.push(...keys)
-  } while (cursor !== '0')
-  return found.sort()
+/** Every key in the test Redis under `pattern` (SCAN, never KEYS; on a cluster, every master). */
+export function scanAll(redis: Redis | Cluster, pattern = '*'): Promise<string[]> {
+  return scanKeys(redis, pattern)
+}
+
+/**
+ * scanAll without the keys that only cluster mode writes and keeps by design (see
+ * src/model/keys.ts): each model's write counter, and delete tombstones, which expire after a
+ * minute. On a single Redis, every key.
+ */
+export async function scanRecordsAndIndexes(redis: Redis | Cluster, pattern = '*'): Promise<string[]> {
+  const keys = await scanAll(redis, pattern)
+  if (!clusterMode) return keys
+  return keys.filter((key) => !/^[^{]*\{[^}]*\}:version$/.test(key) && !key.endsWith(':deleted'))
 }
 
 /** Awaits `promise`, expecting it to reject with an instance of `type`; returns the error. */

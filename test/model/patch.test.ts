@@ -2,7 +2,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { QueryError, Store, ValidationError } from '../../src/model/index.js'
 import { useTestRedis } from '../helpers/redis.js'
-import { freshPrefix, freshStore, rejection, scanAll, User } from './fixtures.js'
+import { freshPrefix, freshStore, rejection, scanRecordsAndIndexes, User } from './fixtures.js'
 
 const db = useTestRedis()
 
@@ -26,7 +26,7 @@ describe('patch()', () => {
     await User.create(store, { id: 'gone', name: 'G', age: 1 })
     await User.delete(store, 'gone')
     expect(await User.patch(store, 'gone', { bio: 'back?' })).toBe(false)
-    expect(await scanAll(db.redis, `${store.prefix}*`)).toEqual([])
+    expect(await scanRecordsAndIndexes(db.redis, `${store.prefix}*`)).toEqual([])
   })
 
   it('keeps the record\'s expiry', async () => {

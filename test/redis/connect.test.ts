@@ -39,8 +39,15 @@ describe('openRedis', () => {
     expect(() => process.kill(connection.embedded?.pid ?? -1, 0)).toThrow()
   })
 
-  it('refuses REDIS_CLUSTER_NODES instead of ignoring it', async () => {
-    await expect(openRedis(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000' }))).rejects.toThrow(/REDIS_CLUSTER_NODES/)
+  // Connecting to a real cluster: test/cluster/connect.test.ts.
+  it('refuses REDIS_CLUSTER_NODES together with REDIS_URL instead of picking one', async () => {
+    await expect(openRedis(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: testRedis.url }))).rejects.toThrow(/either REDIS_CLUSTER_NODES or REDIS_URL/)
+  })
+
+  it('fails fast when no node of REDIS_CLUSTER_NODES answers', async () => {
+    const started = Date.now()
+    await expect(openRedis(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:1,127.0.0.1:2' }))).rejects.toThrow(/None of startup nodes is available/)
+    expect(Date.now() - started).toBeLessThan(3000)
   })
 })
 
