@@ -1,6 +1,5 @@
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
-import helmet from '@fastify/helmet'
 import multipart from '@fastify/multipart'
 import fastifyStatic from '@fastify/static'
 import swagger from '@fastify/swagger'
@@ -15,6 +14,7 @@ import { PageRenderer, PUBLIC_DIR, VIEWS_DIR } from './pastes/PageRenderer.js'
 import { PasteService } from './pastes/PasteService.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { metricsPlugin } from './plugins/metrics.js'
+import { securityHeadersPlugin } from './plugins/securityHeaders.js'
 import { apiRoutes } from './routes/api.js'
 import { createRoutes } from './routes/create.js'
 import { opsRoutes } from './routes/ops.js'
@@ -53,25 +53,27 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   // The bench waits for this to reach 0 before it measures page views.
   app.metrics.gauge('render_queue', () => code.pending)
   await app.register(errorsPlugin, { pages, onRedisError: () => app.metrics.count('redis_errors') })
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        fontSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
+  await app.register(securityHeadersPlugin, {
+    helmet: {
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          connectSrc: ["'self'"],
+          fontSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+        },
       },
+      referrerPolicy: { policy: 'no-referrer' },
+      frameguard: { action: 'deny' },
+      strictTransportSecurity: config.publicUrl.startsWith('https:'),
     },
-    referrerPolicy: { policy: 'no-referrer' },
-    frameguard: { action: 'deny' },
-    strictTransportSecurity: config.publicUrl.startsWith('https:'),
   })
   await app.register(cookie)
   // Forms carry their text percent-encoded (up to 3 bytes per byte); raw bodies stop at the

@@ -37,7 +37,7 @@ type Entry = [suffix: string, score: number]
 /** A validated record in stored form: hash fields, index entries and unique claims. */
 interface StoredForm {
   id: string
-  fields: string[]
+  fields: (string | Buffer)[]
   entries: Entry[]
   claims: [column: string, value: string][]
 }
@@ -59,6 +59,8 @@ export class Model<S extends Schema> {
   /** The default order column and direction; null orders by id. */
   readonly defaultOrder: { column: ColumnName<S>; desc: boolean } | null
   readonly composites: readonly (readonly ColumnName<S>[])[]
+  /** The model has bytes columns: its records are read as Buffers (see decodeValue). */
+  readonly binary: boolean
 
   constructor(
     readonly name: string,
@@ -78,7 +80,12 @@ export class Model<S extends Schema> {
       if (this.column(c).options.sortable && !this.column(c).score) {
         throw new Error(`${name}.${c}: only numbers, dates and booleans can be sortable`)
       }
+      const o = this.column(c).options
+      if (this.column(c).kind === 'bytes' && (o.index || o.unique || o.sortable || o.primaryKey)) {
+        throw new Error(`${name}.${c}: a bytes column cannot be a key, indexed, sortable or unique`)
+      }
     }
+    this.binary = this.columnNames.some((c) => this.column(c).kind === 'bytes')
     if (options.defaultOrder) {
       const desc = options.defaultOrder.startsWith('-')
       const column = (desc ? options.defaultOrder.slice(1) : options.defaultOrder) as ColumnName<S>
@@ -88,7 +95,10 @@ export class Model<S extends Schema> {
       this.defaultOrder = null
     }
     this.composites = (options.indexes ?? []).map((cols) => {
-      for (const c of cols) if (!schema[c]) throw new Error(`${name}: composite index names unknown column ${c}`)
+      for (const c of cols) {
+        if (!schema[c]) throw new Error(`${name}: composite index names unknown column ${c}`)
+        if (schema[c].kind === 'bytes') throw new Error(`${name}.${c}: a bytes column cannot be indexed`)
+      }
       return cols
     })
   }
@@ -120,10 +130,7 @@ export class Model<S extends Schema> {
   async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K> = {}) {
     const key = store.keys(this.name).record(this.encodeId(id))
     const increments = Object.entries(options.increment ?? {}) as [string, number][]
-    if (!options.select && increments.length === 0) {
-      const hash = await store.redis.hgetall(key)
-      return Object.keys(hash).length === 0 ? null : this.decode(hash)
-    }
+    if (!options.select && increments.length === 0) return this.readRecord(store, key)
     const args: (string | number)[] = [increments.length]
     for (const [name, by] of increments) {
       const column = this.plainColumn(name, 'incremented')
@@ -134,7 +141,9 @@ export class Model<S extends Schema> {
       args.push(name, by, column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT')
     }
     const select = options.select ? this.selection(options.select) : undefined
-    const reply = await store.redis.redbinModelLoad(key, ...args, ...(select ?? []))
+    const reply = this.binary
+      ? await store.redis.redbinModelLoadBuffer(key, ...args, ...(select ?? []))
+      : await store.redis.redbinModelLoad(key, ...args, ...(select ?? []))
     if (!reply) return null
     return select ? this.decodeSelected(select, reply) : this.decodeFlat(reply)
   }
@@ -144,7 +153,7 @@ export class Model<S extends Schema> {
    * expiry. Never recreates a deleted record. Returns false when there is none.
    */
   async patch(store: Store, id: Id, values: Partial<InputOf<S>>): Promise<boolean> {
-    const set: string[] = []
+    const set: (string | Buffer)[] = []
     const unset: string[] = []
     for (const [name, value] of Object.entries(values)) {
       if (value === undefined) continue
@@ -166,8 +175,7 @@ export class Model<S extends Schema> {
   async loadMany(store: Store, ids: readonly Id[]): Promise<(RecordOf<S> | null)[]> {
     const keys = store.keys(this.name)
     // Auto-pipelining sends these together: one round trip (one per shard on a cluster).
-    const hashes = await Promise.all(ids.map((id) => store.redis.hgetall(keys.record(this.encodeId(id)))))
-    return hashes.map((hash) => (Object.keys(hash).length === 0 ? null : this.decode(hash)))
+    return Promise.all(ids.map((id) => this.readRecord(store, keys.record(this.encodeId(id)))))
   }
 
   /** Deletes the record with its index entries and claims; true when it existed. */
@@ -207,21 +215,22 @@ export class Model<S extends Schema> {
     const column = this.column(this.primaryKey)
     const problem = column.problem(id)
     if (problem !== null) throw new ValidationError(this.name, this.primaryKey, problem)
-    return column.encode(id)
+    return column.encode(id) as string // a key is a string or an int, never bytes
   }
 
   /** @internal The stored form: hash fields, the index entries it belongs in, its unique claims. */
   stored(record: RecordOf<S>): StoredForm {
-    const fields: string[] = []
+    const fields: (string | Buffer)[] = []
     const claims: [string, string][] = []
     const encoded: Record<string, string | null> = {}
     for (const name of this.columnNames) {
       const value = record[name]
-      const text = value === null || value === undefined ? null : this.column(name).encode(value)
-      encoded[name] = text
-      if (text === null) continue
-      fields.push(name, text)
-      if (this.column(name).options.unique) claims.push([name, text])
+      const stored = value === null || value === undefined ? null : this.column(name).encode(value)
+      if (stored === null) continue
+      fields.push(name, stored)
+      if (Buffer.isBuffer(stored)) continue // bytes are never indexed
+      encoded[name] = stored
+      if (this.column(name).options.unique) claims.push([name, stored])
     }
     const score = (name: string): number => {
       const value = record[name]
@@ -268,20 +277,17 @@ export class Model<S extends Schema> {
     return record as RecordOf<S>
   }
 
-  /** @internal Reads a record from a hash (HGETALL as an object). */
-  decode(hash: Record<string, string>): RecordOf<S> {
+  /** @internal Reads a record from a hash (HGETALL as an object, of strings or Buffers). */
+  decode(hash: Record<string, string | Buffer>): RecordOf<S> {
     const record: Record<string, unknown> = {}
-    for (const name of this.columnNames) {
-      const raw = hash[name]
-      record[name] = raw === undefined ? this.missing(name) : this.column(name).decode(raw)
-    }
+    for (const name of this.columnNames) record[name] = this.decodeValue(name, hash[name])
     return record as RecordOf<S>
   }
 
   /** @internal Reads a record from a flat [field, value, ...] reply. */
   decodeFlat(flat: readonly unknown[]): RecordOf<S> {
-    const hash: Record<string, string> = {}
-    for (let i = 0; i + 1 < flat.length; i += 2) hash[String(flat[i])] = String(flat[i + 1])
+    const hash: Record<string, string | Buffer> = {}
+    for (let i = 0; i + 1 < flat.length; i += 2) hash[String(flat[i])] = flat[i + 1] as string | Buffer
     return this.decode(hash)
   }
 
@@ -289,10 +295,23 @@ export class Model<S extends Schema> {
   decodeSelected<K extends keyof S>(columns: readonly string[], values: readonly unknown[]): Pick<RecordOf<S>, K> {
     const record: Record<string, unknown> = {}
     columns.forEach((name, i) => {
-      const raw = values[i]
-      record[name] = raw === null || raw === undefined ? this.missing(name) : this.column(name).decode(String(raw))
+      record[name] = this.decodeValue(name, values[i] as string | Buffer | null | undefined)
     })
     return record as Pick<RecordOf<S>, K>
+  }
+
+  /** @internal The record at `key` (HGETALL, as Buffers for a binary model), or null. */
+  async readRecord(store: Store, key: string): Promise<RecordOf<S> | null> {
+    const hash = this.binary ? await store.redis.hgetallBuffer(key) : await store.redis.hgetall(key)
+    return Object.keys(hash).length === 0 ? null : this.decode(hash)
+  }
+
+  // Bytes columns keep their Buffer; every other column reads its text.
+  private decodeValue(name: string, raw: string | Buffer | null | undefined): unknown {
+    if (raw === null || raw === undefined) return this.missing(name)
+    const column = this.column(name)
+    if (column.kind === 'bytes') return Buffer.isBuffer(raw) ? raw : Buffer.from(raw)
+    return column.decode(typeof raw === 'string' ? raw : raw.toString())
   }
 
   /** @internal The columns to fetch for a selection: always led by the primary key. */
@@ -370,9 +389,8 @@ export class Model<S extends Schema> {
     const keys = store.keys(this.name)
     const flag = returning ? '1' : '0'
     if (!store.cluster) {
-      return store.redis.redbinModelDelete(
-        keys.record(encoded), keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite,
-      )
+      const args = [keys.record(encoded), keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite] as const
+      return this.binary ? store.redis.redbinModelDeleteBuffer(...args) : store.redis.redbinModelDelete(...args)
     }
     // Redis Cluster: three steps, NOT atomic. The delete takes a version on the model's shard
     // (ordering it among the writes of this id), then removes the record (so of concurrent takes
@@ -381,9 +399,8 @@ export class Model<S extends Schema> {
     // there. Between the last two steps, queries meet a dangling entry and skip it; if the last
     // step fails, queries repair the entry.
     const version = await store.redis.incr(keys.version)
-    const data = await store.redis.redbinModelDeleteRecord(
-      keys.record(encoded), keys.tombstone(encoded), '', encoded, flag, 0, version, TOMBSTONE_MS,
-    )
+    const args = [keys.record(encoded), keys.tombstone(encoded), '', encoded, flag, 0, version, TOMBSTONE_MS] as const
+    const data = this.binary ? await store.redis.redbinModelDeleteRecordBuffer(...args) : await store.redis.redbinModelDeleteRecord(...args)
     await this.unindex(store, [encoded], { upToVersion: version })
     return data
   }

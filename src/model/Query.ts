@@ -165,7 +165,10 @@ export class Query<S extends Schema, K extends keyof S> {
     ]
     for (const group of plan.groups) args.push(group.length, ...group)
     if (opts.fetch) args.push(...keys.recordPattern(), ...(opts.select ?? []))
-    return this.store.redis.redbinModelQuery(keys.expiry, keys.tmp, ...args)
+    // Records of a model with bytes columns come back as Buffers (ids stay text: not fetched).
+    return opts.fetch && this.model.binary
+      ? this.store.redis.redbinModelQueryBuffer(keys.expiry, keys.tmp, ...args)
+      : this.store.redis.redbinModelQuery(keys.expiry, keys.tmp, ...args)
   }
 
   /** Which sorted sets answer this query; null when it can match nothing. */
@@ -181,7 +184,7 @@ export class Query<S extends Schema, K extends keyof S> {
         if (v === null) return null
         const problem = column.problem(v)
         if (problem !== null) throw new QueryError(`filter on ${model.name}.${name}: value ${problem}`)
-        return column.encode(v)
+        return column.encode(v) as string // indexed columns are never bytes
       }))])
     }
 
@@ -225,13 +228,11 @@ export class Query<S extends Schema, K extends keyof S> {
   private async loadRecords(ids: string[], select: string[] | null, plan: Plan): Promise<(RecordOf<S> | null)[]> {
     const keys = this.store.keys(this.model.name)
     const redis = this.store.redis
-    if (!select) {
-      const hashes = await Promise.all(ids.map((id) => redis.hgetall(keys.record(id))))
-      return hashes.map((hash) => (Object.keys(hash).length === 0 ? null : this.model.decode(hash)))
-    }
+    if (!select) return Promise.all(ids.map((id) => this.model.readRecord(this.store, keys.record(id))))
     // The selection leads with the primary key, which every record has: null means no record.
     const fields = [...new Set([...select, ...plan.values.keys()])]
-    const rows = await Promise.all(ids.map((id) => redis.hmget(keys.record(id), ...fields)))
+    const read = (key: string) => (this.model.binary ? redis.hmgetBuffer(key, ...fields) : redis.hmget(key, ...fields))
+    const rows = await Promise.all(ids.map((id) => read(keys.record(id))))
     return rows.map((values) => (values[0] === null ? null : (this.model.decodeSelected(fields, values) as RecordOf<S>)))
   }
 
@@ -239,7 +240,7 @@ export class Query<S extends Schema, K extends keyof S> {
   private matches(record: RecordOf<S>, values: Map<string, (string | null)[]>): boolean {
     for (const [name, wanted] of values) {
       const value = (record as Record<string, unknown>)[name]
-      const encoded = value === null || value === undefined ? null : this.model.column(name).encode(value)
+      const encoded = value === null || value === undefined ? null : (this.model.column(name).encode(value) as string)
       if (!wanted.includes(encoded)) return false
     }
     return true

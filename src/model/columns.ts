@@ -1,7 +1,7 @@
 // Typed columns: how a value is checked, stored in a Redis hash field, read back, and scored
 // in a sorted set. Every stored form round-trips exactly.
 
-export type ColumnKind = 'string' | 'int' | 'float' | 'boolean' | 'date' | 'enum'
+export type ColumnKind = 'string' | 'int' | 'float' | 'boolean' | 'date' | 'enum' | 'bytes'
 
 export interface ColumnOptions<T> {
   primaryKey?: boolean
@@ -22,7 +22,8 @@ export interface Column<T, O extends ColumnOptions<T> = ColumnOptions<T>> {
   readonly values?: readonly string[]
   /** Returns what is wrong with `value`, or null when it is a valid T. */
   problem(value: unknown): string | null
-  encode(value: T): string
+  /** The stored form: text, or the bytes themselves for a bytes column. */
+  encode(value: T): string | Buffer
   decode(raw: string): T
   /** The sorted-set score; only numeric kinds have one. */
   score?(value: T): number
@@ -135,6 +136,19 @@ export const column = {
       encode: (v) => String(v.getTime()),
       decode: (raw) => new Date(Number(raw)),
       score: (v) => v.getTime(),
+    })
+  },
+
+  /**
+   * Bytes, stored and read back as a Buffer without any text decoding: for data that is
+   * written once and served as it is (e.g. a pre-rendered page). Cannot be indexed, sorted or
+   * unique.
+   */
+  bytes<const O extends ColumnOptions<Buffer>>(options: O = {} as O): Column<Buffer, O> {
+    return make('bytes', options, {
+      problem: (v) => (Buffer.isBuffer(v) ? null : `must be a Buffer, got ${describe(v)}`),
+      encode: (v) => v,
+      decode: (raw) => Buffer.from(raw),
     })
   },
 

@@ -427,7 +427,7 @@ const SWEEP = `${LIBRARY}
 return sweep(ARGV[1], now_ms(), tonumber(ARGV[2]))
 `
 
-type Args = (string | number)[]
+type Args = (string | number | Buffer)[]
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     redbinModelWrite(k1: string, k2: string, k3: string, ...args: Args): Result<(string | number)[], Context>
@@ -435,6 +435,12 @@ declare module 'ioredis' {
     redbinModelWriteRecord(k1: string, k2: string, ...args: Args): Result<0 | 1, Context>
     redbinModelDelete(k1: string, k2: string, k3: string, ...args: Args): Result<1 | string[] | null, Context>
     redbinModelDeleteRecord(k1: string, k2: string, ...args: Args): Result<1 | string[] | null, Context>
+    // The same scripts with bulk replies as Buffers (ioredis defines them with every command),
+    // for models with bytes columns.
+    redbinModelDeleteBuffer(k1: string, k2: string, k3: string, ...args: Args): Result<1 | Buffer[] | null, Context>
+    redbinModelDeleteRecordBuffer(k1: string, k2: string, ...args: Args): Result<1 | Buffer[] | null, Context>
+    redbinModelLoadBuffer(k1: string, ...args: Args): Result<(Buffer | null)[] | null, Context>
+    redbinModelQueryBuffer(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
     redbinModelUnindex(k1: string, ...args: Args): Result<number, Context>
     redbinModelLoad(k1: string, ...args: Args): Result<(string | null)[] | null, Context>
     redbinModelPatch(k1: string, ...args: Args): Result<0 | 1, Context>

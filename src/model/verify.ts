@@ -48,13 +48,13 @@ export async function verifyModel<S extends Schema>(model: Model<S>, store: Stor
   const ids = await redis.zrange(keys.base + 'all', 0, -1)
   const memoIds = (await scanKeys(store, `${keys.memoPrefix}*`)).map((k) => k.slice(keys.memoPrefix.length))
   for (const id of new Set([...ids, ...memoIds])) {
-    const hash = await redis.hgetall(keys.record(id))
+    const record = await model.readRecord(store, keys.record(id))
     const expired = (expiry.get(id) ?? Infinity) <= now + 1000
-    if (Object.keys(hash).length === 0) {
+    if (!record) {
       if (!expired) problems.push(`${id}: indexed, but the record does not exist`)
       continue
     }
-    const form = model.stored(model.decode(hash))
+    const form = model.stored(record)
     const memo = await redis.hgetall(keys.memo(id))
     delete memo['~written'] // a cluster write's timestamp and version, not entries
     delete memo['~v']

@@ -21,8 +21,8 @@ export interface PageMeta {
 
 /** A paste page rendered ahead of time, in the two parts around the per-view part. */
 export interface PastePageParts {
-  pageTop: string
-  pageBottom: string
+  pageTop: Buffer
+  pageBottom: Buffer
 }
 
 export interface ListItem {
@@ -108,16 +108,19 @@ export class PageRenderer {
     })
     const at = html.indexOf(DYNAMIC_MARKER)
     if (at < 0) throw new Error(`views/paste.eta must contain ${DYNAMIC_MARKER} once`)
-    return { pageTop: html.slice(0, at), pageBottom: html.slice(at + DYNAMIC_MARKER.length) }
+    return { pageTop: Buffer.from(html.slice(0, at)), pageBottom: Buffer.from(html.slice(at + DYNAMIC_MARKER.length)) }
   }
 
-  /** A stored paste page with this view's count and, for the creator, the Delete button. */
-  composePaste(parts: PastePageParts, id: string, views: number | null, owner: boolean): string {
+  /**
+   * A stored paste page with this view's count and, for the creator, the Delete button: the
+   * stored bytes go out as they are, only the small part between them is encoded.
+   */
+  composePaste(parts: PastePageParts, id: string, views: number | null, owner: boolean): Buffer {
     const count = views === null ? '' : `<span class="paste-views"><span class="num">${views}</span> ${views === 1 ? 'view' : 'views'}</span>`
     const remove = owner
       ? `<form class="delete-form" method="post" action="/${id}/delete"><button type="submit" class="btn btn-danger">Delete</button></form>`
       : ''
-    return parts.pageTop + count + remove + parts.pageBottom
+    return Buffer.concat([parts.pageTop, Buffer.from(count + remove), parts.pageBottom])
   }
 
   pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'>, description: string): PageMeta {

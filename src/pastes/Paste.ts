@@ -16,15 +16,17 @@ export const Paste = defineModel(
     language: column.string({ required: true, index: true }),
     visibility: column.enum(VISIBILITIES, { default: 'unlisted', index: true }),
     burn: column.boolean({ default: false }),
-    content: column.string({ required: true }),
+    // The paste's UTF-8 bytes (checked to be valid text on create), served as they are.
+    content: column.bytes({ required: true }),
     size: column.int({ required: true }),
     lines: column.int({ required: true }),
     createdAt: column.date({ required: true, sortable: true }),
     expiresAt: column.date(),
     views: column.int({ default: 0 }),
     deleteTokenHash: column.string({ required: true }),
-    pageTop: column.string(),
-    pageBottom: column.string(),
+    // Bytes, not text: a view sends them as they are, with no decoding and re-encoding.
+    pageTop: column.bytes(),
+    pageBottom: column.bytes(),
     renderVersion: column.string(),
   },
   // The list page filters public pastes by language: one sorted set answers it, newest first.

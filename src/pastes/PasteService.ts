@@ -29,7 +29,7 @@ export interface NewPaste {
 
 export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'pageTop' | 'pageBottom' | 'renderVersion'>
 export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
-export type PageView = { kind: 'page'; html: string } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
+export type PageView = { kind: 'page'; html: Buffer } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
 
 const MAX_TITLE_CHARS = 200
 const DATA_COLUMNS = ['id', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views'] as const
@@ -70,10 +70,12 @@ export class PasteService {
    * lets a browser, which is redirected to the page at once, find it rendered.
    */
   async createPaste(input: NewPaste, waitForPageMs = 0): Promise<{ paste: PasteData; deleteToken: string }> {
-    const content = this.checkContent(input.content)
-    const size = Buffer.byteLength(content)
+    const text = this.checkContent(input.content)
+    // A raw upload is stored as the very bytes it came in; form and JSON text is encoded once.
+    const content = Buffer.isBuffer(input.content) ? input.content : Buffer.from(text)
+    const size = content.length
     const title = this.checkTitle(input.title ?? input.fileName ?? '')
-    const language = this.checkLanguage(input.language ?? 'auto', content, input.fileName ?? title)
+    const language = this.checkLanguage(input.language ?? 'auto', text, input.fileName ?? title)
     const expiresIn = this.checkExpires(input.expires)
     const visibility = (input.visibility ?? 'unlisted') as Visibility
     if (!VISIBILITIES.includes(visibility)) {
@@ -86,14 +88,14 @@ export class PasteService {
     const record = {
       // A burn paste is never listed: anyone browsing the list could burn it.
       title, language, visibility: burn ? 'unlisted' as const : visibility, content, size, createdAt, expiresAt, burn,
-      lines: countLines(content), deleteTokenHash: hash,
+      lines: countLines(text), deleteTokenHash: hash,
     }
     for (let attempt = 1; ; attempt++) {
       try {
         const paste = await Paste.create(this.store, { ...record, id: newPasteId() }, { expiresAt })
         // A render that fails (full queue, shutdown) is not the create's failure: the first view
         // renders the page again. Handled here, so it can never become an unhandled rejection.
-        const page = this.renderPage(paste).catch(() => {})
+        const page = this.renderPage(paste, text).catch(() => {})
         if (waitForPageMs > 0) await Promise.race([page, new Promise((r) => setTimeout(r, waitForPageMs))])
         return { paste: dataOf(paste), deleteToken: token }
       } catch (err) {
@@ -129,7 +131,7 @@ export class PasteService {
    * is left alone ('not-burn'): a reveal needs no token, so it must never delete one.
    * (The burn flag never changes, so checking it before the atomic take is race-free.)
    */
-  async revealBurned(id: string): Promise<string | 'not-burn' | null> {
+  async revealBurned(id: string): Promise<Buffer | 'not-burn' | null> {
     const flag = await Paste.load(this.store, id, { select: ['burn'] })
     if (!flag) return null
     if (!flag.burn) return 'not-burn'
@@ -174,7 +176,7 @@ export class PasteService {
   /** What a fork pre-fills. A burn paste cannot be forked: that would read it without burning it. */
   async forkSource(id: string): Promise<{ content: string; title: string; language: string } | null> {
     const paste = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'burn'] })
-    return paste && !paste.burn ? { content: paste.content, title: paste.title, language: paste.language } : null
+    return paste && !paste.burn ? { content: paste.content.toString(), title: paste.title, language: paste.language } : null
   }
 
   /** Unindexes expired pastes; the server runs this on a timer. */
@@ -182,13 +184,16 @@ export class PasteService {
     return Paste.sweepExpired(this.store)
   }
 
-  /** Renders the page on the worker and stores it; concurrent callers share one render. */
-  private renderPage(paste: PasteRecord): Promise<PastePageParts> {
+  /**
+   * Renders the page on the worker and stores it; concurrent callers share one render.
+   * `text` is the content as text, when the caller already has it.
+   */
+  private renderPage(paste: PasteRecord, text = paste.content.toString()): Promise<PastePageParts> {
     let pending = this.rendering.get(paste.id)
     if (!pending) {
-      pending = this.code.render(paste.content, paste.language, paste.size)
+      pending = this.code.render(text, paste.language, paste.size)
         .then(async (code) => {
-          const parts = this.pages.pasteParts(paste, code.html, describeContent(paste.content))
+          const parts = this.pages.pasteParts(paste, code.html, describeContent(text))
           await Paste.patch(this.store, paste.id, { ...parts, renderVersion: this.pages.version })
           return parts
         })
@@ -200,11 +205,12 @@ export class PasteService {
 
   /** A page needed now: the worker's if it delivers within a second, else plain text rendered here. */
   private async pageNow(paste: PasteRecord): Promise<PastePageParts> {
-    const rendered = this.renderPage(paste).catch(() => null)
+    const text = paste.content.toString()
+    const rendered = this.renderPage(paste, text).catch(() => null)
     const parts = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, 1000, null))])
     if (parts) return parts
-    const plain = this.code.renderPlainNow(paste.content, paste.language)
-    return this.pages.pasteParts(paste, plain.html, describeContent(paste.content))
+    const plain = this.code.renderPlainNow(text, paste.language)
+    return this.pages.pasteParts(paste, plain.html, describeContent(text))
   }
 
   private checkContent(raw: string | Buffer | undefined): string {

@@ -41,7 +41,7 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
     const paste = await pastes.readPaste(id, request.method !== 'HEAD')
     if (!paste) return notFound(reply)
     reply.header('cache-control', paste.burn ? 'no-store' : 'private, no-cache')
-    return { ...pasteJson(paste, config.publicUrl), content: paste.content }
+    return { ...pasteJson(paste, config.publicUrl), content: paste.content.toString() }
   })
 
   typed.get('/api/pastes', {
