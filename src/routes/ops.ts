@@ -1,9 +1,24 @@
 import type { FastifyInstance } from 'fastify'
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Cluster, Redis } from 'ioredis'
+import { Cluster, type Redis } from 'ioredis'
 import type { Metrics } from '../plugins/metrics.js'
 
 const READY_TIMEOUT_MS = 500
+
+/**
+ * The servers that must answer PING. On a cluster that is every master the slot table names:
+ * a PING to the client would reach one random node, and ioredis drops a dead master from its
+ * pool, so a master missing there is down.
+ */
+function serversToPing(redis: Redis | Cluster): (Redis | Cluster)[] {
+  if (!(redis instanceof Cluster)) return [redis]
+  const masters = redis.nodes('master')
+  const live = new Set(masters.map((node) => `${node.options.host}:${node.options.port}`))
+  const named = new Set(redis.slots.map((nodes) => nodes[0]).filter((key) => key !== undefined))
+  const missing = [...named].filter((key) => !live.has(key))
+  if (masters.length === 0 || missing.length > 0) throw new Error(`masters unreachable: ${missing.join(', ') || 'all'}`)
+  return masters
+}
 
 /** Liveness, readiness, Prometheus metrics and the OpenAPI document. */
 export async function opsRoutes(app: FastifyInstance, deps: { redis: Redis | Cluster; metrics: Metrics }) {
@@ -16,7 +31,7 @@ export async function opsRoutes(app: FastifyInstance, deps: { redis: Redis | Clu
   })
 
   typed.get('/readyz', {
-    schema: { summary: 'Redis answers PING in time', response: { 200: Status, 503: Status } },
+    schema: { summary: 'Redis (every master of a cluster) answers PING in time', response: { 200: Status, 503: Status } },
   }, async (_request, reply) => {
     reply.header('cache-control', 'no-store')
     let timer: NodeJS.Timeout | undefined
@@ -24,7 +39,7 @@ export async function opsRoutes(app: FastifyInstance, deps: { redis: Redis | Clu
       timer = setTimeout(() => reject(new Error('timeout')), READY_TIMEOUT_MS)
     })
     try {
-      await Promise.race([deps.redis.ping(), timeout])
+      await Promise.race([Promise.all(serversToPing(deps.redis).map((server) => server.ping())), timeout])
       return { status: 'ok' }
     } catch {
       return reply.code(503).send({ status: 'redis unavailable' })

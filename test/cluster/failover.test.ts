@@ -264,6 +264,8 @@ describe('the app while a master is down', () => {
       const statuses = await Promise.all(Array.from({ length: 12 }, async () => (await create()).status))
       expect(statuses.every((s) => s === 201 || s === 503), statuses.join()).toBe(true)
       expect(statuses).toContain(201)
+      // Not ready while a master is down: every time, not by the luck of which node a PING meets.
+      for (let i = 0; i < 5; i++) expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503)
     } finally {
       await local.restart(victim)
     }
@@ -272,6 +274,8 @@ describe('the app while a master is down', () => {
       if (status !== 201 || (await masterOf(`${prefix}paste:{${id}}`)) !== victim) throw new Error(`not yet (${status})`)
       const raw = await app.inject({ url: `/${id}/raw` })
       if (raw.statusCode !== 200) throw new Error(`raw answered ${raw.statusCode}`)
+      const ready = await app.inject({ url: '/readyz' })
+      if (ready.statusCode !== 200) throw new Error(`readyz answered ${ready.statusCode}`)
     })
     for (const id of byMaster.get(indexMaster) ?? []) expect((await app.inject({ url: `/${id}/raw` })).statusCode).toBe(200)
   }, 60_000)
