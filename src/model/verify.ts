@@ -1,27 +1,12 @@
-import { Cluster } from 'ioredis'
 import type { Schema } from './columns.js'
 import type { Model } from './Model.js'
+import { scanKeys } from './scanKeys.js'
 import type { Store } from './Store.js'
 
 export interface VerifyReport {
   ok: boolean
   records: number
   problems: string[]
-}
-
-async function scanKeys(store: Store, pattern: string): Promise<string[]> {
-  // SCAN reads one server: on a cluster, ask every master.
-  const servers = store.redis instanceof Cluster ? store.redis.nodes('master') : [store.redis]
-  const found: string[] = []
-  for (const server of servers) {
-    let cursor = '0'
-    do {
-      const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-      cursor = next
-      found.push(...keys)
-    } while (cursor !== '0')
-  }
-  return found
 }
 
 /** A score as Redis prints it, rewritten the way `String(score)` does ('-inf' stays '-inf'). */
@@ -46,7 +31,7 @@ export async function verifyModel<S extends Schema>(model: Model<S>, store: Stor
   // What every index key and claim should hold, built from the records themselves.
   const expected = new Map<string, Map<string, string>>() // key -> member -> score or owner
   const ids = await redis.zrange(keys.base + 'all', 0, -1)
-  const memoIds = (await scanKeys(store, `${keys.memoPrefix}*`)).map((k) => k.slice(keys.memoPrefix.length))
+  const memoIds = (await scanKeys(store.redis, `${keys.memoPrefix}*`)).map((k) => k.slice(keys.memoPrefix.length))
   for (const id of new Set([...ids, ...memoIds])) {
     const record = await model.readRecord(store, keys.record(id))
     const expired = (expiry.get(id) ?? Infinity) <= now + 1000
@@ -76,7 +61,7 @@ export async function verifyModel<S extends Schema>(model: Model<S>, store: Stor
     }
   }
 
-  const indexKeys = await scanKeys(store, `${keys.base}*`)
+  const indexKeys = await scanKeys(store.redis, `${keys.base}*`)
   for (const key of indexKeys) {
     const suffix = key.slice(keys.base.length)
     const want = expected.get(key) ?? new Map<string, string>()

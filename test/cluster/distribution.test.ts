@@ -2,7 +2,7 @@
 // keys all sit on the one master that owns its hash tag; queries read across all of them.
 import type { Cluster } from 'ioredis'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { column, defineModel, Store } from '../../src/model/index.js'
+import { column, defineModel, scanServer, Store } from '../../src/model/index.js'
 import { Paste } from '../../src/pastes/Paste.js'
 import { buildTestApp } from '../helpers/app.js'
 import { useTestCluster } from '../helpers/redis.js'
@@ -23,16 +23,7 @@ const Item = defineModel('item', {
 /** How many keys matching `pattern` each master holds, by its port. */
 async function keysPerMaster(pattern: string): Promise<Map<number, string[]>> {
   const perMaster = new Map<number, string[]>()
-  for (const node of redis.nodes('master')) {
-    const found: string[] = []
-    let cursor = '0'
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-      cursor = next
-      found.push(...keys)
-    } while (cursor !== '0')
-    perMaster.set(Number(node.options.port), found)
-  }
+  for (const node of redis.nodes('master')) perMaster.set(Number(node.options.port), await scanServer(node, pattern))
   return perMaster
 }
 

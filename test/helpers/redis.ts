@@ -12,6 +12,7 @@ import { createServer } from 'node:net'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll } from 'vitest'
 import { loadConfig, type HostPort } from '../../src/config.js'
+import { scanKeys as scanAllKeys } from '../../src/model/index.js'
 import { connectCluster, connectRedis } from '../../src/redis/client.js'
 import { LocalCluster } from './cluster.js'
 
@@ -94,22 +95,9 @@ export function testClusterNodes(): HostPort[] | undefined {
 /** True when this run uses a Redis Cluster (npm run test:cluster). */
 export const clusterMode = testClusterNodes() !== undefined
 
-/**
- * Every key matching `pattern`, sorted (SCAN, never KEYS). On a Cluster client, every master is
- * scanned: SCAN only ever reads the one server it is sent to.
- */
+/** Every key matching `pattern`, sorted (every master on a cluster). */
 export async function scanKeys(redis: Redis | Cluster, pattern = '*'): Promise<string[]> {
-  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis]
-  const found: string[] = []
-  for (const server of servers) {
-    let cursor = '0'
-    do {
-      const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-      cursor = next
-      found.push(...keys)
-    } while (cursor !== '0')
-  }
-  return found.sort()
+  return (await scanAllKeys(redis, pattern)).sort()
 }
 
 /** A Cluster client with ioredis' defaults (offline queue on, so it can be used before it is ready). */
