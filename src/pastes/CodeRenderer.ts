@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina'
-import { renderCode, type RenderedCode } from './code.js'
+import { renderCode } from './code.js'
 
 export interface CodeRendererOptions {
   /** Larger pastes are shown as plain text: highlighting them costs too much for what it gives. */
@@ -32,18 +32,26 @@ export class CodeRenderer {
     })
   }
 
-  /** Renders on the worker; rejects when the queue is full or the worker fails. */
-  render(text: string, language: string, byteSize: number): Promise<RenderedCode> {
+  /**
+   * The code block's HTML as UTF-8 bytes, rendered on the worker (in `language`, already
+   * decided at create). Rejects when the queue is full or the worker fails.
+   */
+  async render(text: string, language: string, byteSize: number): Promise<Buffer> {
     this.inFlight++
-    return this.pool.run({ text, language, options: this.taskOptions(byteSize) }).finally(() => this.inFlight--)
+    try {
+      const bytes: Uint8Array = await this.pool.run({ text, language, options: this.taskOptions(byteSize) })
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    } finally {
+      this.inFlight--
+    }
   }
 
   /**
    * Renders on this thread without highlighting: the fallback when a page is needed now and
    * the worker has not delivered (escaping and splitting cost ~12 ms per MiB).
    */
-  renderPlainNow(text: string, language: string): RenderedCode {
-    return renderCode(text, language, { highlight: false, detectChars: DETECT_CHARS, maxLines: this.maxLines })
+  renderPlainNow(text: string, language: string): Buffer {
+    return Buffer.from(renderCode(text, language, { highlight: false, detectChars: DETECT_CHARS, maxLines: this.maxLines }).html)
   }
 
   get queued(): number {

@@ -10,6 +10,8 @@ export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
 /** Where the paste template marks the per-view part (view count, the creator's Delete button). */
 const DYNAMIC_MARKER = '<!--dynamic-->'
+/** Stands in for the code block while the page is rendered; the code's bytes replace it. */
+const CODE_MARKER = '<!--code-block-->'
 
 export interface PageMeta {
   title: string
@@ -82,8 +84,12 @@ export class PageRenderer {
     return this.eta.render(template, { ...data, assets: this.assets })
   }
 
-  /** Renders the paste page around its code block, minus the per-view part. */
-  pasteParts(paste: Omit<PasteRecord, 'content'>, codeHtml: string, description: string): PastePageParts {
+  /**
+   * Renders the paste page around its code block, minus the per-view part. The code block
+   * arrives as bytes (it can be megabytes): the template renders around a marker and the
+   * bytes are spliced in, never decoded, re-encoded or copied through a template.
+   */
+  pasteParts(paste: Omit<PasteRecord, 'content'>, codeHtml: Buffer, description: string): PastePageParts {
     const url = `${this.publicUrl}/${paste.id}`
     const html = this.render('paste', {
       meta: this.pasteMeta(paste, description),
@@ -99,7 +105,7 @@ export class PageRenderer {
         expiresAt: paste.expiresAt,
         burn: paste.burn,
         visibility: paste.visibility,
-        codeHtml,
+        codeHtml: CODE_MARKER,
         url,
         rawUrl: `/${paste.id}/raw`,
         downloadUrl: `/${paste.id}/download`,
@@ -107,8 +113,16 @@ export class PageRenderer {
       },
     })
     const at = html.indexOf(DYNAMIC_MARKER)
-    if (at < 0) throw new Error(`views/paste.eta must contain ${DYNAMIC_MARKER} once`)
-    return { pageTop: Buffer.from(html.slice(0, at)), pageBottom: Buffer.from(html.slice(at + DYNAMIC_MARKER.length)) }
+    const code = html.indexOf(CODE_MARKER)
+    if (at < 0 || code < at) throw new Error(`views/paste.eta must contain ${DYNAMIC_MARKER}, then the code block`)
+    return {
+      pageTop: Buffer.from(html.slice(0, at)),
+      pageBottom: Buffer.concat([
+        Buffer.from(html.slice(at + DYNAMIC_MARKER.length, code)),
+        codeHtml,
+        Buffer.from(html.slice(code + CODE_MARKER.length)),
+      ]),
+    }
   }
 
   /**

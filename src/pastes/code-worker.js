@@ -2,6 +2,7 @@
 // (Linux nice values are per thread), so that on a busy single core, requests come first and
 // rendering catches up in the gaps.
 import { setPriority } from 'node:os'
+import { move } from 'piscina'
 import { renderCode } from './code.js'
 
 try {
@@ -10,7 +11,12 @@ try {
   // Not permitted on this platform: rendering still works, at normal priority.
 }
 
-/** @param {{ text: string, language: string, options: { highlight: boolean, detectChars: number, maxLines: number } }} task */
+/**
+ * Returns the code block's HTML as UTF-8 bytes, moved (not copied) to the main thread: for a
+ * 1 MiB paste that is ~3 MB the main thread neither clones nor encodes.
+ * @param {{ text: string, language: string, options: { highlight: boolean, detectChars: number, maxLines: number } }} task
+ */
 export default function render(task) {
-  return renderCode(task.text, task.language, task.options)
+  const { html } = renderCode(task.text, task.language, task.options)
+  return move(new TextEncoder().encode(html))
 }
