@@ -25,10 +25,14 @@ export class CodeRenderer {
     this.maxLines = options.maxAnchoredLines ?? 50_000
     this.pool = new Piscina({
       filename: new URL('./code-worker.js', import.meta.url).href,
-      minThreads: 1,
+      // One thread, started on demand and gone after 30 s idle: a worker is a second V8 heap
+      // (~45 MB of RSS), worth paying only while pastes are being created. Its heap is capped;
+      // a render that runs out of it fails, and that paste renders on its first view instead.
+      minThreads: 0,
       maxThreads: 1,
       maxQueue: options.maxQueue ?? 2000,
-      idleTimeout: 60_000,
+      idleTimeout: 30_000,
+      resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 16 },
     })
   }
 
