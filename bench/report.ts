@@ -1,0 +1,311 @@
+// Turns results into what people read: the terminal table, the target checks, the .json/.md
+// files, the SVG chart and bench/BASELINE.md.
+import { readFileSync } from 'node:fs'
+import type { LoadResult } from './load.js'
+import type { Machine } from './machine.js'
+
+export interface ScenarioResult extends LoadResult {
+  name: string
+  title: string
+  connections: number
+  server: 'app' | 'ceiling'
+  /** The ceiling result this one is compared to, and the ratio of their req/s. */
+  ceiling: string | null
+  ratio: number | null
+}
+
+export interface Check {
+  kind: 'enforced' | 'goal'
+  label: string
+  value: number | null
+  pass: boolean | null
+  note?: string
+}
+
+export interface RunReport {
+  startedAt: string
+  seconds: number
+  command: string
+  options: Record<string, unknown>
+  machine: Machine
+  confinement: string
+  data: Record<string, number | string>
+  results: ScenarioResult[]
+  checks: Check[]
+}
+
+interface TargetRule {
+  scenario: string
+  metric: string
+  max?: number
+  min?: number
+  connections?: number
+  why?: string
+}
+
+const UNITS: Record<string, string> = { p50: ' ms', p90: ' ms', p99: ' ms', max: ' ms', loopDelayP99: ' ms', peakRssMB: ' MB', ratio: '×', rps: ' req/s' }
+const METRIC_LABELS: Record<string, string> = { loopDelayP99: 'event-loop delay p99', peakRssMB: 'peak RSS', non2xx: 'non-2xx', listScaleChange: 'req/s change 1k → N pastes' }
+
+function metricOf(result: ScenarioResult, metric: string, all: ScenarioResult[]): number | null {
+  switch (metric) {
+    case 'p50': case 'p90': case 'p99': case 'max': return result.latencyMs[metric]
+    case 'rps': return result.rps
+    case 'ratio': return result.ratio
+    case 'errors': return result.errors
+    case 'non2xx': return result.unexpected
+    case 'peakRssMB': return result.peakRssBytes === null ? null : result.peakRssBytes / 2 ** 20
+    case 'loopDelayP99': return result.loopDelayP99Ms
+    case 'listScaleChange': {
+      const small = all.find((r) => r.name === 'list@1k')
+      return small ? Math.abs(result.rps - small.rps) / small.rps : null
+    }
+    default: throw new Error(`bench/targets.json: unknown metric "${metric}"`)
+  }
+}
+
+function formatValue(metric: string, value: number): string {
+  if (metric === 'listScaleChange') return `${(value * 100).toFixed(1)}%`
+  if (metric === 'ratio') return `${value.toFixed(2)}×`
+  const digits = metric === 'errors' || metric === 'non2xx' || metric === 'rps' ? 0 : 2
+  return `${value.toFixed(digits)}${UNITS[metric] ?? ''}`
+}
+
+export function loadTargets(path: string): { enforced: TargetRule[]; goals: TargetRule[] } {
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { enforced?: TargetRule[]; goals?: TargetRule[] }
+  return { enforced: parsed.enforced ?? [], goals: parsed.goals ?? [] }
+}
+
+/** Every target against every scenario it names; a scenario that did not run is skipped. */
+export function checkTargets(results: ScenarioResult[], targets: { enforced: TargetRule[]; goals: TargetRule[] }): Check[] {
+  const checks: Check[] = []
+  for (const [kind, rules] of [['enforced', targets.enforced], ['goal', targets.goals]] as const) {
+    for (const rule of rules) {
+      const matching = rule.scenario === '*' ? results : rule.scenario === 'app' ? results.filter((r) => r.server === 'app') : results.filter((r) => r.name === rule.scenario)
+      for (const result of matching) {
+        const bound = rule.max !== undefined ? `≤ ${formatValue(rule.metric, rule.max)}` : `≥ ${formatValue(rule.metric, rule.min ?? 0)}`
+        const label = `${result.name} ${METRIC_LABELS[rule.metric] ?? rule.metric} ${bound}`
+        if (rule.connections !== undefined && rule.connections !== result.connections) {
+          checks.push({ kind, label, value: null, pass: null, note: `applies at ${rule.connections} connections; ran at ${result.connections}` })
+          continue
+        }
+        const value = metricOf(result, rule.metric, results)
+        if (value === null) {
+          // Only say so when it matters: a missing number for an explicit scenario.
+          if (rule.scenario !== '*' && rule.scenario !== 'app') checks.push({ kind, label, value, pass: null, note: rule.metric === 'listScaleChange' ? 'runs with --pastes above 10000' : 'not measured in this run' })
+          continue
+        }
+        const pass = (rule.max === undefined || value <= rule.max) && (rule.min === undefined || value >= rule.min)
+        // The zero-error checks are one line each when everything passes.
+        checks.push({ kind, label, value, pass, note: formatValue(rule.metric, value) })
+      }
+    }
+  }
+  return collapsePassing(checks)
+}
+
+/** "* errors ≤ 0" would be one line per scenario: keep the misses, fold the passes into one line. */
+function collapsePassing(checks: Check[]): Check[] {
+  const out: Check[] = []
+  const folded = new Map<string, Check[]>()
+  for (const check of checks) {
+    const generic = /^(\S+) (errors|non-2xx) /.exec(check.label)
+    if (generic && check.pass === true) {
+      const key = `${check.kind}|${check.label.slice(generic[1]!.length + 1)}`
+      folded.set(key, [...(folded.get(key) ?? []), check])
+    } else {
+      out.push(check)
+    }
+  }
+  for (const [key, group] of folded) {
+    const [kind, rest] = key.split('|') as ['enforced' | 'goal', string]
+    out.push({ kind, label: `every scenario: ${rest}`, value: 0, pass: true, note: `${group.length} scenarios` })
+  }
+  return out
+}
+
+const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : '–')
+const int = (value: number) => Math.round(value).toLocaleString('en-US')
+const mb = (bytes: number | null) => (bytes === null ? '–' : `${(bytes / 2 ** 20).toFixed(0)} MB`)
+const pct = (cores: number | null) => (cores === null ? '–' : `${Math.round(cores * 100)}%`)
+
+const COLUMNS = ['scenario', 'conns', 'requests', 'req/s', '× ceiling', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'peak RSS', 'loop p99 ms', 'server CPU', 'redis CPU', 'bench CPU', 'other CPU'] as const
+
+function rows(results: ScenarioResult[]): string[][] {
+  return results.map((r) => [
+    r.name,
+    String(r.connections),
+    int(r.requests),
+    int(r.rps),
+    r.ratio === null ? '–' : `${r.ratio.toFixed(2)} (${r.ceiling})`,
+    ms(r.latencyMs.p50),
+    ms(r.latencyMs.p90),
+    ms(r.latencyMs.p99),
+    ms(r.latencyMs.max),
+    int(r.errors),
+    int(r.unexpected),
+    mb(r.peakRssBytes),
+    r.loopDelayP99Ms === null ? '–' : ms(r.loopDelayP99Ms),
+    pct(r.serverCpu),
+    pct(r.redisCpu),
+    pct(r.generatorCpu),
+    pct(r.otherCpu),
+  ])
+}
+
+export function terminalTable(results: ScenarioResult[]): string {
+  const body = rows(results)
+  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...body.map((row) => row[i]!.length)))
+  const line = (cells: readonly string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')
+  return [line(COLUMNS), widths.map((w) => '─'.repeat(w)).join('  '), ...body.map(line)].join('\n')
+}
+
+export function markdownTable(results: ScenarioResult[]): string {
+  const align = COLUMNS.map((_, i) => (i === 0 ? ':--' : '--:'))
+  return [`| ${COLUMNS.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows(results).map((row) => `| ${row.join(' | ')} |`)].join('\n')
+}
+
+export function checksText(checks: Check[], markdown = false): string {
+  const mark = (c: Check) => (c.pass === null ? 'n/a ' : c.pass ? 'PASS' : c.kind === 'enforced' ? 'FAIL' : 'MISS')
+  return checks
+    .map((c) => {
+      const text = `${mark(c)}  ${c.kind === 'goal' ? '(goal) ' : ''}${c.label}${c.note ? `: ${c.note}` : ''}`
+      return markdown ? `- ${text}` : `  ${text}`
+    })
+    .join('\n')
+}
+
+export function machineLines(report: RunReport): string[] {
+  const m = report.machine
+  return [
+    `CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memoryGiB} GiB; kernel ${m.kernel}`,
+    `Node ${m.node}; Redis ${m.redis}; commit ${m.commit}`,
+    `Confinement: ${report.confinement}`,
+    `Data: ${Object.entries(report.data).map(([k, v]) => `${k}: ${typeof v === 'number' ? v.toLocaleString('en-US', { maximumFractionDigits: 1 }) : v}`).join('; ')}`,
+  ]
+}
+
+const MEANING = `What the columns mean: **req/s** is responses per second over the measured window (after a
+warm-up); **× ceiling** divides it by a bare Fastify process on the same Node, confinement and
+load generator, serving a fixed body of the same size (\`ceiling\`: a small paste's page;
+\`ceiling-raw\`: its raw text; \`ceiling-create\`: a 2 KB JSON POST answered 201), so it shows
+what the app's own work costs. Latencies are per response, measured with hrtime at 0.01 ms
+resolution, from the load generator's side (they include the generator's own queueing).
+**peak RSS** is the server's resident memory, sampled every 100 ms (with
+\`--url\`, read from /metrics after the scenario instead). **loop p99** is the server's
+event-loop delay p99 over the scenario, from /metrics. **server CPU** is the server's CPU time
+over wall time (100% = one core), **redis CPU** the same for redis-server; **bench CPU** is the load generator's: near 100%, the
+generator, not the server, may be what limits req/s. **other CPU** is what every other process
+on the machine used meanwhile (Redis and the kernel's threads excluded): above ~15%, something
+else competed for the cores and the row is noisy.`
+
+export function markdownReport(report: RunReport, chartFile: string | null): string {
+  return [
+    `# redbin bench, ${report.startedAt}`,
+    '',
+    `\`${report.command}\`, ${Math.round(report.seconds)} s.`,
+    '',
+    ...machineLines(report).map((l) => `- ${l}`),
+    '',
+    markdownTable(report.results),
+    '',
+    '## Targets (bench/targets.json)',
+    '',
+    checksText(report.checks, true),
+    '',
+    ...(chartFile ? [`![latency and throughput](${chartFile})`, ''] : []),
+    MEANING,
+    '',
+  ].join('\n')
+}
+
+export function baselineMarkdown(report: RunReport): string {
+  return [
+    '# Bench baseline',
+    '',
+    `The latest numbers from \`npm run bench -- --baseline\`, written by the harness (do not edit by`,
+    `hand; rerun it). Measured ${report.startedAt} in ${Math.round(report.seconds)} s with \`${report.command}\`.`,
+    '',
+    '## Machine',
+    '',
+    ...machineLines(report).map((l) => `- ${l}`),
+    '',
+    '## Results',
+    '',
+    markdownTable(report.results),
+    '',
+    '## Targets (bench/targets.json)',
+    '',
+    checksText(report.checks, true),
+    '',
+    MEANING,
+    '',
+  ].join('\n')
+}
+
+// ——— The SVG chart: hand-written, no dependencies, readable in any browser. ———
+
+const escapeXml = (text: string) => text.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!)
+
+export function svgChart(report: RunReport): string {
+  const results = report.results
+  const width = 960
+  const left = 130
+  const right = 40
+  // Labels live in a column of their own at the right, so they never cover a marker.
+  const labels = 120
+  const plot = width - left - right - labels
+  const rowHeight = 26
+  const top1 = 90
+  const height1 = results.length * rowHeight
+  const top2 = top1 + height1 + 90
+  const height2 = results.length * rowHeight
+  const height = top2 + height2 + 60
+  const out: string[] = []
+  const text = (x: number, y: number, s: string, attrs = '') => out.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${escapeXml(s)}</text>`)
+
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`)
+  out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`)
+  text(left, 20, `redbin bench — ${report.startedAt} — commit ${report.machine.commit}`, 'font-size="13" font-weight="600"')
+  text(left, 36, `${report.machine.cpu}, ${report.machine.cores} cores; ${report.confinement.split(' (')[0]}`, 'fill="#666" font-size="11"')
+
+  // Panel 1: latency percentiles, log scale.
+  const finite = results.flatMap((r) => [r.latencyMs.p50, r.latencyMs.max]).filter((v) => Number.isFinite(v) && v > 0)
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...finite, 1)))
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...finite, 1)))
+  const x = (v: number) => left + (plot * (Math.log10(Math.max(v, lo)) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo))
+  text(left, top1 - 30, 'Latency per response (ms, log scale): ● p50  ■ p90  ◆ p99  | max', 'font-weight="600"')
+  for (let decade = lo; decade <= hi; decade *= 10) {
+    out.push(`<line x1="${x(decade)}" y1="${top1 - 12}" x2="${x(decade)}" y2="${top1 + height1}" stroke="#ddd"/>`)
+    text(x(decade), top1 - 16, decade >= 1 ? String(decade) : decade.toFixed(-Math.log10(decade)), 'text-anchor="middle" fill="#666"')
+  }
+  results.forEach((r, i) => {
+    const y = top1 + i * rowHeight + rowHeight / 2
+    const { p50, p90, p99, max } = r.latencyMs
+    text(left - 8, y + 4, r.name, 'text-anchor="end"')
+    if (!Number.isFinite(p50)) return
+    const colour = r.server === 'ceiling' ? '#999' : '#c0392b'
+    out.push(`<line x1="${x(p50)}" y1="${y}" x2="${x(max)}" y2="${y}" stroke="${colour}" stroke-opacity="0.35" stroke-width="2"/>`)
+    out.push(`<circle cx="${x(p50)}" cy="${y}" r="4" fill="${colour}"/>`)
+    out.push(`<rect x="${x(p90) - 4}" y="${y - 4}" width="8" height="8" fill="${colour}"/>`)
+    out.push(`<path d="M${x(p99)} ${y - 5} l5 5 l-5 5 l-5 -5z" fill="${colour}"/>`)
+    out.push(`<line x1="${x(max)}" y1="${y - 6}" x2="${x(max)}" y2="${y + 6}" stroke="${colour}" stroke-width="2"/>`)
+    text(left + plot + 12, y + 4, `p99 ${ms(p99)} ms`, 'fill="#333" font-size="11"')
+  })
+
+  // Panel 2: req/s against the ceiling, linear scale.
+  const peak = Math.max(1, ...results.map((r) => r.rps), ...results.map((r) => (r.ratio ? r.rps / r.ratio : 0)))
+  const bx = (v: number) => left + (plot - 60) * (v / peak)
+  text(left, top2 - 30, 'Requests per second (bar) against its ceiling (outline)', 'font-weight="600"')
+  results.forEach((r, i) => {
+    const y = top2 + i * rowHeight + 4
+    const h = rowHeight - 8
+    text(left - 8, y + h / 2 + 4, r.name, 'text-anchor="end"')
+    if (r.ratio) out.push(`<rect x="${left}" y="${y}" width="${bx(r.rps / r.ratio) - left}" height="${h}" fill="none" stroke="#999" stroke-dasharray="4 3"/>`)
+    out.push(`<rect x="${left}" y="${y}" width="${Math.max(1, bx(r.rps) - left)}" height="${h}" fill="${r.server === 'ceiling' ? '#bbb' : '#2e86c1'}"/>`)
+    const label = `${int(r.rps)} req/s${r.ratio !== null ? ` · ${r.ratio.toFixed(2)}× ${r.ceiling}` : ''}`
+    text(Math.max(bx(r.rps), r.ratio ? bx(r.rps / r.ratio) : 0) + 6, y + h / 2 + 4, label, 'fill="#333" font-size="11"')
+  })
+  text(left, height - 24, 'Latencies at 0.01 ms resolution, from the load generator. Ceilings: bare Fastify on the same Node, confinement and load generator.', 'fill="#666" font-size="11"')
+  out.push('</svg>')
+  return `${out.join('\n')}\n`
+}

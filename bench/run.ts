@@ -1,0 +1,520 @@
+// `npm run bench`: builds and starts redbin in production mode on a private redis-server,
+// confined like the target container (1 CPU, 2 GB), seeds realistic pastes, runs each scenario
+// with autocannon, and checks bench/targets.json. `--url` measures a server that already runs
+// (docker compose's bench profile) instead. See `npm run bench -- --help`.
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import type { Redis } from 'ioredis'
+import { connectRedis } from '../src/redis/client.js'
+import { confine, pinProcess, type Confinement } from './confine.js'
+import { Corpus, randomGenerator } from './corpus.js'
+import { http } from './http.js'
+import { runLoad, type LoadSpec, type LoadTarget } from './load.js'
+import { describeMachine } from './machine.js'
+import { cleanupAll, cleanupOnSignals, cpuSeconds, freePort, kernelThreadSeconds, machineBusySeconds, onCleanup, run, startProcess, stopProcess, waitForHttp, type Started } from './processes.js'
+import { progress } from './progress.js'
+import { baselineMarkdown, checksText, checkTargets, loadTargets, markdownReport, svgChart, terminalTable, type RunReport, type ScenarioResult } from './report.js'
+import { bigCreates, createRequests, DESCRIPTIONS, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, type ScenarioName } from './scenarios.js'
+import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, growWithModel, seedThroughApi, waitForRenderedPages, waitForRenderQueue, type SeededPaste } from './seed.js'
+
+const BENCH_DIR = new URL('.', import.meta.url).pathname
+const ROOT = new URL('..', import.meta.url).pathname
+const REALISTIC_PASTES = 10_000
+const SCALE_FIRST_STEP = 1_000
+const LIST_PAGE_SIZE = 20
+const DEEP_LIST_PAGE = 200
+const SEED_REQUESTS = 10_000
+const SEED_CONNECTIONS = 5
+const PROBE_CONNECTIONS = 10
+/** Other processes using more than this (in cores) make the numbers noisy: say so. */
+const BUSY_MACHINE_CORES = 0.15
+const QUIET_WAIT_SECONDS = 30
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --pastes N        pastes to seed (default 10000). Above 10000 runs the scale variant: the
+                    list is measured at 1,000 pastes, then the data grows to N (the first
+                    10,000 realistic, through the API; the rest ~200 B, through the model layer)
+  --duration S      seconds each scenario is measured (default 10), after a warm-up
+  --warmup S        warm-up seconds before each scenario (default 2)
+  --connections N   connections for page, raw, list, create, mixed, probe (default 50)
+  --only a,b        run only these scenarios: ${SCENARIOS.join(', ')}
+  --baseline        also write bench/BASELINE.md
+  --url URL         measure a server that already runs there (no build, no confinement, no
+                    ceiling); its creates must not be rate-limited. With REDIS_URL (and its
+                    REDIS_PREFIX), the scale variant writes there too
+  --probe-rate N    1 MiB creates per second during the event-loop probe (default 3)
+  --probe-views N   page views per second meanwhile, over 10 connections (default 1000):
+                    a steady load, not a flood, so the delay shows blocking, not queueing
+  --cpu-period US   CFS period of the 1-CPU cgroup, in µs (default 100000)
+  --seed N          seed of the data generator (default 1): equal seeds, equal data
+  --profile         start the server with node --cpu-prof (profiles in bench/results/profiles)
+
+BENCH_LOG_LEVEL: the server's LOG_LEVEL (default warn).
+REDIS_URL set: use that Redis (keys under bench:, cleared before and after) instead of
+starting a private redis-server. Never point it at a Redis whose bench: keys matter.`
+
+interface Options {
+  pastes: number
+  duration: number
+  warmup: number
+  connections: number
+  only: Set<string> | null
+  baseline: boolean
+  url: string | null
+  probeRate: number
+  probeViews: number
+  cpuPeriodUs: number
+  seed: number
+  profile: boolean
+}
+
+function parseOptions(argv: string[]): Options {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+    options: {
+      'pastes': { type: 'string', default: String(REALISTIC_PASTES) },
+      'duration': { type: 'string', default: '10' },
+      'warmup': { type: 'string', default: '2' },
+      'connections': { type: 'string', default: '50' },
+      'only': { type: 'string' },
+      'baseline': { type: 'boolean', default: false },
+      'url': { type: 'string' },
+      'probe-rate': { type: 'string', default: '3' },
+      'probe-views': { type: 'string', default: '1000' },
+      'cpu-period': { type: 'string', default: '100000' },
+      'seed': { type: 'string', default: '1' },
+      'profile': { type: 'boolean', default: false },
+      'help': { type: 'boolean', default: false },
+      },
+    })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  const { values } = parsed
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  const number = (name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
+    const n = Number(raw)
+    if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, got "${raw}"`)
+    return n
+  }
+  const only = values.only ? new Set(values.only.split(',').map((s) => s.trim()).filter(Boolean)) : null
+  for (const name of only ?? []) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) throw new UsageError(`--only: unknown scenario "${name}"; choose from ${SCENARIOS.join(', ')}`)
+  }
+  if (values.url && !/^https?:\/\//.test(values.url)) throw new UsageError('--url must be an http:// or https:// URL')
+  return {
+    pastes: Math.round(number('pastes', values.pastes, 100, 10_000_000)),
+    duration: number('duration', values.duration, 1, 3600),
+    warmup: number('warmup', values.warmup, 0, 600),
+    connections: Math.round(number('connections', values.connections, 1, 10_000)),
+    only,
+    baseline: values.baseline,
+    url: values.url?.replace(/\/+$/, '') ?? null,
+    probeRate: number('probe-rate', values['probe-rate'], 0.1, 100),
+    probeViews: number('probe-views', values['probe-views'], 1, 1_000_000),
+    cpuPeriodUs: Math.round(number('cpu-period', values['cpu-period'], 1000, 1_000_000)),
+    seed: Math.round(number('seed', values.seed, 0)),
+    profile: values.profile,
+  }
+}
+
+/** Notes for the error message when the run fails (where the server's log went). */
+const onFailure: (() => string)[] = []
+
+class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+function banner(lines: string[]): string {
+  const width = Math.max(...lines.map((l) => l.length))
+  return [`╔${'═'.repeat(width + 4)}╗`, ...lines.map((l) => `║  ${l.padEnd(width)}  ║`), `╚${'═'.repeat(width + 4)}╝`].join('\n')
+}
+
+function shuffle<T>(items: T[], random: () => number): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
+}
+
+/** Cores used over one second by processes other than ours (`ours`, this one, kernel threads). */
+async function otherLoad(ours: number[] = []): Promise<number | null> {
+  const sum = async () => {
+    let total = await kernelThreadSeconds()
+    for (const pid of ours) total += (await cpuSeconds(pid)) ?? 0
+    return total
+  }
+  const before = await machineBusySeconds()
+  const oursBefore = await sum()
+  const own = process.cpuUsage()
+  await new Promise((r) => setTimeout(r, 1000))
+  const after = await machineBusySeconds()
+  const oursAfter = await sum()
+  const used = process.cpuUsage(own)
+  if (before === null || after === null) return null
+  return Math.max(0, after - before - (oursAfter - oursBefore) - (used.user + used.system) / 1e6)
+}
+
+/**
+ * On a shared machine other work comes in bursts: before each scenario, wait (up to
+ * QUIET_WAIT_SECONDS) for a second in which other processes leave the cores alone.
+ */
+async function waitForQuiet(ours: number[]): Promise<void> {
+  const deadline = Date.now() + QUIET_WAIT_SECONDS * 1000
+  let busy = await otherLoad(ours)
+  if (busy === null || busy <= BUSY_MACHINE_CORES) return
+  progress.phase('waiting for other processes to quiet down', QUIET_WAIT_SECONDS, '')
+  while (busy !== null && busy > BUSY_MACHINE_CORES && Date.now() < deadline) {
+    progress.update(0, undefined, `${busy.toFixed(2)} cores busy`)
+    busy = await otherLoad(ours)
+  }
+  progress.done()
+}
+
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-')
+}
+
+async function startRedis(dir: string, cores: string | null): Promise<{ url: string; process: Started }> {
+  const port = await freePort()
+  const args = ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+    '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning']
+  const started = startProcess('redis-server', cores ? ['taskset', '-c', cores, ...args] : args, { logFile: join(dir, 'redis.log') })
+  const url = `redis://127.0.0.1:${port}`
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      const probe = await connectRedis(url)
+      await probe.quit()
+      return { url, process: started }
+    } catch (err) {
+      if (started.child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start: ${(err as Error).message}\n${started.tail()}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+}
+
+async function bench(options: Options): Promise<number> {
+  const startedAt = new Date()
+  const random = randomGenerator(options.seed)
+  const wanted = (name: ScenarioName) => options.only === null || options.only.has(name)
+  const local = options.url === null
+  const results: ScenarioResult[] = []
+  const data: Record<string, number | string> = {}
+  const say = (message: string) => progress.log(message)
+
+  say(`redbin bench: ${options.pastes.toLocaleString('en-US')} pastes, ${options.duration} s per scenario after ${options.warmup} s warm-up, ${options.connections} connections`)
+  const busy = await otherLoad()
+  if (busy !== null && busy > BUSY_MACHINE_CORES) {
+    say(banner([`WARNING: this machine is already busy (${busy.toFixed(1)} cores in use by other processes).`, 'They compete with the server and the load generator: expect noisy numbers.', 'See the "other CPU" column.']))
+  }
+
+  // ——— Where the server runs ———
+  const tmp = mkdtempSync(join(tmpdir(), 'redbin-bench-'))
+  onCleanup('remove the temporary directory', () => rmSync(tmp, { recursive: true, force: true }))
+  let confinement: Confinement | null = null
+  if (local) {
+    confinement = await confine({ cpuPeriodUs: options.cpuPeriodUs, memoryBytes: 2 * 2 ** 30 })
+    const release = confinement.release
+    onCleanup('remove the cgroups', () => release())
+    say(`confinement: ${confinement.description}${confinement.groups.length > 0 ? ` (${confinement.groups.join(', ')})` : ''}`)
+    if (confinement.kind === 'none') {
+      say(banner(['WARNING: the server is NOT confined: not root with cgroups, and no taskset.', 'It may use every core and all memory: these numbers are not comparable', 'with the 1-CPU, 2 GB container or with bench/BASELINE.md.']))
+    } else if (confinement.kind === 'taskset') {
+      say(banner(['NOTE: only taskset applied (run as root on Linux for the 1-CPU, 2 GB cgroup).', 'CPU is confined to one core; memory is not limited.']))
+    }
+    if (confinement.otherCores) await pinProcess(process.pid, confinement.otherCores)
+  } else {
+    say(banner([`Measuring the server at ${options.url}: it is not started, built or confined here,`, 'and there is no ceiling. Seeded pastes are deleted at the end; the pastes that', 'create, mixed and probe make expire after an hour.']))
+  }
+
+  // ——— Redis ———
+  let redisUrl = process.env.REDIS_URL || null
+  let redisPid: number | null = null
+  const prefix = local ? 'bench:' : process.env.REDIS_PREFIX || 'redbin:'
+  if (local && !redisUrl) {
+    const redis = await startRedis(tmp, confinement?.otherCores ?? null)
+    redisUrl = redis.url
+    redisPid = redis.process.pid
+    say(`redis-server on ${redisUrl} (AOF everysec, noeviction${confinement?.otherCores ? `, cores ${confinement.otherCores}` : ''})`)
+  } else if (local) {
+    say(`using REDIS_URL (keys under ${prefix})`)
+  }
+  let redis: Redis | null = null
+  if (redisUrl) {
+    const client = await connectRedis(redisUrl, { commandTimeoutMs: 60_000 })
+    redis = client
+    onCleanup('close the Redis client', async () => { await client.quit().catch(() => client.disconnect()) })
+  }
+  if (local && process.env.REDIS_URL && redis) {
+    const client = redis
+    const removed = await clearPrefix(client, prefix)
+    if (removed > 0) say(`removed ${removed} keys left under ${prefix} by an earlier run`)
+    onCleanup(`delete the ${prefix} keys`, async () => { await clearPrefix(client, prefix) })
+  }
+
+  // ——— The server ———
+  let baseUrl: string
+  const current: { server: Started | null } = { server: null }
+  let startServer: (() => Promise<void>) | null = null
+  if (local) {
+    progress.phase('npm run build', 1, '')
+    await run('npm', ['run', 'build', '--silent'], { cwd: ROOT })
+    progress.done()
+    const port = await freePort()
+    baseUrl = `http://127.0.0.1:${port}`
+    const env = {
+      ...process.env,
+      NODE_ENV: 'production', REDIS_URL: redisUrl!, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: baseUrl,
+      RATE_LIMIT_CREATES_PER_MINUTE: '0', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', REDIS_PREFIX: prefix, DATA_DIR: join(tmp, 'data'),
+    }
+    const profileDir = join(BENCH_DIR, 'results', 'profiles')
+    if (options.profile) mkdirSync(profileDir, { recursive: true })
+    const nodeArgs = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
+    const argv = confinement!.wrap([process.execPath, ...nodeArgs, join(ROOT, 'dist/server.js')])
+    const url = baseUrl
+    startServer = async () => {
+      if (current.server) await stopProcess(current.server.child, 15_000)
+      const started = startProcess('redbin', argv, { env, cwd: ROOT, logFile: join(tmp, 'server.log'), graceMs: 15_000 })
+      await waitForHttp(`${url}/readyz`, started)
+      current.server = started
+    }
+    await startServer()
+    // If the run fails, the server's log says why: keep it next to the results.
+    onFailure.push(() => {
+      const server = current.server
+      if (!server) return 'the server never started'
+      const exited = server.child.exitCode !== null || server.child.signalCode !== null
+      const saved = join(BENCH_DIR, 'results', `${timestamp(startedAt)}-server.log`)
+      mkdirSync(join(BENCH_DIR, 'results'), { recursive: true })
+      copyFileSync(server.logFile, saved)
+      return `${exited ? `the server exited (${server.child.exitCode ?? server.child.signalCode}) during the run; ` : ''}its log: ${saved}`
+    })
+    say(`redbin (NODE_ENV=production) on ${baseUrl}, pid ${current.server?.pid}`)
+  } else {
+    baseUrl = options.url!
+    await waitForHttp(`${baseUrl}/healthz`, null, 10_000)
+  }
+  const metricsText = await http('GET', `${baseUrl}/metrics`).then((r) => (r.status === 200 ? r.text() : ''), () => '')
+  const app: LoadTarget = { baseUrl, pid: current.server?.pid ?? null, metrics: metricsText.includes('redbin_'), ours: redisPid ? [redisPid] : [], redisPid }
+  /** A fresh server process on the same data (the scale variant's two list runs start equal). */
+  const restartApp = async () => {
+    if (!startServer) return
+    await startServer()
+    app.pid = current.server?.pid ?? null
+    say(`restarted redbin for a fresh process: pid ${app.pid}`)
+  }
+
+  const measure = async (name: string, target: LoadTarget, server: 'app' | 'ceiling', spec: Omit<LoadSpec, 'name' | 'warmupSeconds' | 'duration'> & { duration?: number }) => {
+    if (target.pid !== null) await waitForQuiet([target.pid, ...target.ours])
+    const result = await runLoad(target, { name, warmupSeconds: options.warmup, duration: options.duration, ...spec })
+    const scenario: ScenarioResult = { name, title: DESCRIPTIONS[name] ?? name, connections: spec.connections, server, ceiling: null, ratio: null, ...result }
+    results.push(scenario)
+    say(`  ${name.padEnd(15)} ${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${result.latencyMs.p50.toFixed(2)}  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  non-2xx ${result.unexpected}`)
+    return scenario
+  }
+
+  // ——— Data ———
+  const corpus = new Corpus(random, ROOT)
+  say(`corpus: ${corpus.fileCount} source files on this machine`)
+  const scale = options.pastes > REALISTIC_PASTES
+  const realistic = Math.min(options.pastes, REALISTIC_PASTES)
+  const seeded: SeededPaste[] = []
+  let deepPage = 1
+  const renderWait = (ids: string[]) => waitForRenderedPages(app, ids, redis && { client: redis, prefix })
+  const deepPageOf = (pastes: SeededPaste[]) => Math.max(1, Math.min(DEEP_LIST_PAGE, Math.ceil(pastes.filter((p) => p.visibility === 'public').length / LIST_PAGE_SIZE)))
+  if (!local) onCleanup('delete the seeded pastes', () => deleteThroughApi(baseUrl, seeded))
+
+  if (scale && wanted('list')) {
+    seeded.push(...await seedThroughApi(baseUrl, corpus, random, SCALE_FIRST_STEP))
+    await renderWait(seeded.map((p) => p.id))
+    deepPage = deepPageOf(seeded)
+    // Both list runs measure a fresh server process, so that only the data differs.
+    await restartApp()
+    await measure('list@1k', app, 'app', { connections: options.connections, requests: listRequests(deepPage) })
+  }
+  const seedStarted = performance.now()
+  seeded.push(...await seedThroughApi(baseUrl, corpus, random, realistic - seeded.length))
+  data['seeded through the API'] = seeded.length
+  data['seeding (s)'] = Math.round((performance.now() - seedStarted) / 100) / 10
+  const renderStarted = performance.now()
+  await renderWait(seeded.map((p) => p.id))
+  data['render wait (s)'] = Math.round((performance.now() - renderStarted) / 100) / 10
+  if (!scale) deepPage = deepPageOf(seeded)
+
+  const small = seeded.filter((p) => p.bucket === 'small')
+  const pageIds = shuffle(small.map((p) => p.id), random)
+  const typical = [...small].sort((a, b) => a.bytes - b.bytes)[Math.floor(small.length / 2)]!
+  const createBodies = Array.from({ length: 64 }, () => Buffer.from(createBody(corpus, random, 2048, random() < 0.5 ? 'public' : 'unlisted', '1h')))
+  const bigBodies = Array.from({ length: 4 }, () => createBody(corpus, random, 1024 * 1024 - 4096, 'unlisted', '1h'))
+  data['seeded content (bytes)'] = seeded.reduce((sum, p) => sum + p.bytes, 0)
+  data['public pastes'] = seeded.filter((p) => p.visibility === 'public').length
+  data['small-bucket ids in rotation'] = pageIds.length
+  data['seed scenario\'s paste (bytes)'] = typical.bytes
+
+  if (scale) {
+    if (!redis) throw new UsageError('the scale variant writes through the model layer: set REDIS_URL (and REDIS_PREFIX) to the server\'s Redis')
+    const client = redis
+    const growStarted = performance.now()
+    const grown = await growWithModel(client, prefix, corpus, random, options.pastes - seeded.length)
+    data['growing (s)'] = Math.round((performance.now() - growStarted) / 100) / 10
+    if (!local) onCleanup('delete the scale pastes', () => deleteWithModel(client, prefix, grown))
+    data['written through the model'] = grown.length
+  }
+  data['list deep page'] = deepPage
+  let listDone = false
+  if (scale && wanted('list')) {
+    await restartApp()
+    await measure('list', app, 'app', { connections: options.connections, requests: listRequests(deepPage) })
+    listDone = true
+  }
+  data['RSS'] = app.pid !== null ? 'peak, /proc every 100 ms' : 'from /metrics after each scenario (not a peak)'
+
+  // ——— The ceiling ———
+  const pageBody = (await http('GET', `${baseUrl}/${typical.id}`)).text()
+  const rawBody = (await http('GET', `${baseUrl}/${typical.id}/raw`)).text()
+  data['its page, the ceiling body (bytes)'] = Buffer.byteLength(pageBody)
+  data['its raw text, the ceiling-raw body (bytes)'] = Buffer.byteLength(rawBody)
+  const steps = SCENARIOS.filter(wanted).filter((s) => (local || s !== 'ceiling') && !(listDone && s === 'list'))
+  let step = 0
+  const next = () => progress.setStep(++step, steps.length)
+
+  if (local && wanted('ceiling')) {
+    next()
+    writeFileSync(join(tmp, 'page.html'), pageBody)
+    writeFileSync(join(tmp, 'raw.txt'), rawBody)
+    const port = await freePort()
+    const ceiling = startProcess('ceiling', confinement!.wrap([process.execPath, join(BENCH_DIR, 'ceiling.js')]), {
+      env: { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', CEILING_PAGE_FILE: join(tmp, 'page.html'), CEILING_RAW_FILE: join(tmp, 'raw.txt') },
+      cwd: ROOT,
+      logFile: join(tmp, 'ceiling.log'),
+    })
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`, ceiling)
+    const target: LoadTarget = { baseUrl: `http://127.0.0.1:${port}`, pid: ceiling.pid, metrics: true, ours: [...app.ours, ...(app.pid ? [app.pid] : [])], redisPid: null }
+    await measure('ceiling', target, 'ceiling', { connections: options.connections, requests: pageRequests(pageIds) })
+    await measure('ceiling-raw', target, 'ceiling', { connections: options.connections, requests: rawRequests(pageIds) })
+    await measure('ceiling-create', target, 'ceiling', { connections: options.connections, requests: createRequests(createBodies) })
+    if (wanted('seed')) await measure('ceiling-seed', target, 'ceiling', { connections: SEED_CONNECTIONS, amount: SEED_REQUESTS, requests: fixedRequest(`/${typical.id}`) })
+    await stopProcess(ceiling.child)
+  }
+
+  // ——— The scenarios ———
+  if (wanted('seed')) {
+    next()
+    await measure('seed', app, 'app', { connections: SEED_CONNECTIONS, amount: SEED_REQUESTS, requests: fixedRequest(`/${typical.id}`) })
+  }
+  if (wanted('page')) {
+    next()
+    await measure('page', app, 'app', { connections: options.connections, requests: pageRequests(pageIds) })
+  }
+  if (wanted('raw')) {
+    next()
+    await measure('raw', app, 'app', { connections: options.connections, requests: rawRequests(pageIds) })
+  }
+  if (wanted('list') && !listDone) {
+    next()
+    await measure('list', app, 'app', { connections: options.connections, requests: listRequests(deepPage) })
+  }
+  if (wanted('mixed')) {
+    next()
+    await measure('mixed', app, 'app', { connections: options.connections, requests: mixedRequests(pageIds, createBodies, random) })
+    await waitForRenderQueue(app)
+  }
+  if (wanted('create')) {
+    next()
+    await measure('create', app, 'app', { connections: options.connections, requests: createRequests(createBodies) })
+    await waitForRenderQueue(app)
+  }
+  if (wanted('probe')) {
+    next()
+    const result = await measure('probe', app, 'app', {
+      connections: PROBE_CONNECTIONS,
+      overallRate: options.probeViews,
+      requests: pageRequests(pageIds),
+      alongside: bigCreates(baseUrl, bigBodies, options.probeRate),
+    })
+    result.unexpected += Number(result.notes.bigCreateFailures ?? 0)
+  }
+
+  // ——— Report ———
+  // The probe runs at a fixed rate: a ratio to a ceiling would mean nothing.
+  const ceilingFor = (name: string) => (name.startsWith('ceiling') || name === 'probe' ? null : ({ raw: 'ceiling-raw', create: 'ceiling-create', seed: 'ceiling-seed' } as Record<string, string>)[name] ?? 'ceiling')
+  for (const result of results) {
+    const ceiling = results.find((r) => r.name === ceilingFor(result.name))
+    if (ceiling && result.server === 'app') {
+      result.ceiling = ceiling.name
+      result.ratio = result.rps / ceiling.rps
+    }
+  }
+  // The table lists ceilings first, then the scenarios in the order they ran.
+  results.sort((a, b) => (a.server === b.server ? 0 : a.server === 'ceiling' ? -1 : 1))
+  const checks = checkTargets(results, loadTargets(join(BENCH_DIR, 'targets.json')))
+  const report: RunReport = {
+    startedAt: startedAt.toISOString().replace(/\.\d+Z$/, 'Z'),
+    seconds: (Date.now() - startedAt.getTime()) / 1000,
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+    options: { ...options, only: options.only ? [...options.only] : null },
+    machine: await describeMachine(redis),
+    confinement: confinement?.description ?? `external server at ${options.url}`,
+    data,
+    results,
+    checks,
+  }
+
+  const resultsDir = join(BENCH_DIR, 'results')
+  mkdirSync(resultsDir, { recursive: true })
+  const stamp = timestamp(startedAt)
+  writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`)
+  writeFileSync(join(resultsDir, `${stamp}.svg`), svgChart(report))
+  writeFileSync(join(resultsDir, `${stamp}.md`), markdownReport(report, `${stamp}.svg`))
+  if (options.baseline) writeFileSync(join(BENCH_DIR, 'BASELINE.md'), baselineMarkdown(report))
+
+  const failed = checks.filter((c) => c.kind === 'enforced' && c.pass === false)
+  console.log(`\n${terminalTable(results)}\n\nTargets (bench/targets.json):\n${checksText(checks)}\n`)
+  const noisy = results.filter((r) => r.otherCpu !== null && r.otherCpu > BUSY_MACHINE_CORES)
+  if (noisy.length > 0) {
+    console.log(banner([`Other processes used more than ${BUSY_MACHINE_CORES * 100}% of a core during ${noisy.length} scenarios`, `(${noisy.map((r) => r.name).join(', ')}).`.slice(0, 90), 'Those rows are noisy: rerun on a quiet machine before trusting or committing them.']))
+  }
+  console.log(`Results: bench/results/${stamp}.{json,md,svg}${options.baseline ? '; bench/BASELINE.md updated' : ''}`)
+  if (failed.length > 0) {
+    console.log(`\nbench: ${failed.length} target${failed.length > 1 ? 's' : ''} missed: ${failed.map((c) => c.label).join('; ')}`)
+    return 1
+  }
+  console.log('\nbench: every enforced target met')
+  return 0
+}
+
+cleanupOnSignals()
+let status = 1
+try {
+  status = await bench(parseOptions(process.argv.slice(2)))
+} catch (err) {
+  progress.done()
+  if (err instanceof UsageError) {
+    process.stderr.write(`bench: ${err.message}\n\n${USAGE}\n`)
+    status = 2
+  } else {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`)
+    for (const note of onFailure) {
+      try {
+        process.stderr.write(`bench: ${note()}\n`)
+      } catch {
+        // no log to keep
+      }
+    }
+  }
+} finally {
+  progress.done()
+  await cleanupAll()
+}
+process.exit(status)
