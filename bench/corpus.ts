@@ -5,17 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 
-/** mulberry32: small, fast, seedable; plenty for choosing test data. */
-export function randomGenerator(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom as randomGenerator } from '../test/helpers/random.js'
 
 export type Bucket = 'small' | 'medium' | 'large'
 export const BUCKETS: { bucket: Bucket; share: number; min: number; max: number }[] = [

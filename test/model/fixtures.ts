@@ -39,17 +39,8 @@ export function freshPrefix(db: TestRedis): string {
   return `${db.prefix}s${stores}:`
 }
 
-/** A deterministic PRNG (mulberry32), so that "random" data is the same on every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A deterministic PRNG, so that "random" data is the same on every run. */
+export { seededRandom as seeded } from '../helpers/random.js'
 
 export function pickOne<T>(random: () => number, items: readonly T[]): T {
   const item = items[Math.floor(random() * items.length)]
