@@ -66,6 +66,8 @@ function classify(err: FastifyError | Error): { status: number; message: string 
   const e = err as FastifyError & { part?: unknown }
   if (e.validation) {
     const first = e.validation[0]
+    const unknown = first?.params?.additionalProperty
+    if (unknown !== undefined) return { status: 400, message: `${String(unknown)} is not a field this accepts` }
     const field = first?.instancePath?.replace(/^\//, '').replace(/\//g, '.') || String(first?.params?.missingProperty ?? '')
     const where = field || e.validationContext || 'request'
     return { status: 400, message: `${where} ${first?.message ?? 'is invalid'}` }

@@ -46,7 +46,7 @@ export const CreateJson = Type.Object({
   expires: Type.Optional(Type.Union([Expires, Type.Integer({ minimum: 1 })])),
   visibility: Type.Optional(Type.Union([Type.Literal('public'), Type.Literal('unlisted')])),
   burn: Type.Optional(Type.Boolean()),
-})
+}, { additionalProperties: false })
 
 export const PasteJson = Type.Object({
   id: Type.String(),

@@ -113,6 +113,25 @@ describe('POST /api/pastes validation', () => {
     expect(res.json()).toEqual({ error: expect.stringContaining('JSON') })
   })
 
+  it('refuses a field it does not know, naming it: a typo must not be silently ignored', async () => {
+    const res = await post({ content: 'x', expire: '1h' })
+    expect(res.statusCode, res.body).toBe(400)
+    expect(res.json<{ error: string }>().error).toContain('expire')
+  })
+
+  it('refuses prototype-poisoning keys', async () => {
+    for (const body of ['{"content":"x","__proto__":{"polluted":true}}', '{"content":"x","constructor":{"prototype":{"polluted":true}}}']) {
+      const res = await app.inject({ method: 'POST', url: '/api/pastes', headers: { 'content-type': 'application/json' }, payload: body })
+      expect(res.statusCode, res.body).toBe(400)
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
+  it('answers 400 to an empty JSON body', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/pastes', headers: { 'content-type': 'application/json' }, payload: '' })
+    expect(res.statusCode).toBe(400)
+  })
+
   it('answers 415 to a body that is not JSON at all', async () => {
     const res = await app.inject({ method: 'POST', url: '/api/pastes', headers: { 'content-type': 'image/png' }, payload: 'x' })
     expect(res.statusCode).toBe(415)
