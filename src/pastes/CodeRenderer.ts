@@ -58,10 +58,6 @@ export class CodeRenderer {
     return Buffer.from(renderCode(text, language, { highlight: false, detectChars: DETECT_CHARS, maxLines: this.maxLines }).html)
   }
 
-  get queued(): number {
-    return this.pool.queueSize
-  }
-
   /** Renders submitted and not yet settled: queued plus running (a gauge in /metrics). */
   get pending(): number {
     return this.inFlight
