@@ -206,6 +206,13 @@ export function markdownReport(report: RunReport, chartFile: string | null): str
     '',
     ...machineLines(report).map((l) => `- ${l}`),
     '',
+    ...resultsAndTargets(report, chartFile),
+  ].join('\n')
+}
+
+/** The table, the target checks, the chart and what the columns mean: both reports end so. */
+function resultsAndTargets(report: RunReport, chartFile: string | null): string[] {
+  return [
     markdownTable(report.results),
     '',
     '## Targets (bench/targets.json)',
@@ -215,7 +222,7 @@ export function markdownReport(report: RunReport, chartFile: string | null): str
     ...(chartFile ? [`![latency and throughput](${chartFile})`, ''] : []),
     MEANING,
     '',
-  ].join('\n')
+  ]
 }
 
 export function baselineMarkdown(report: RunReport): string {
@@ -231,14 +238,7 @@ export function baselineMarkdown(report: RunReport): string {
     '',
     '## Results',
     '',
-    markdownTable(report.results),
-    '',
-    '## Targets (bench/targets.json)',
-    '',
-    checksText(report.checks, true),
-    '',
-    MEANING,
-    '',
+    ...resultsAndTargets(report, null),
   ].join('\n')
 }
 
