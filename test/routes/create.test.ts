@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { useTestRedis } from '../helpers/redis.js'
-import { expectNoStack, HTML_ACCEPT, idFromUrl, multipart, useApps } from './fixtures.js'
+import { expectNoStack, FORM, HTML_ACCEPT, idFromUrl, multipart, storedPaste, useApps } from './fixtures.js'
 
 const db = useTestRedis()
 const build = useApps(db)
@@ -13,13 +13,8 @@ beforeAll(async () => {
   ;({ app } = await build())
 })
 
-const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
-async function stored(id: string) {
-  const res = await app.inject({ url: `/api/pastes/${id}` })
-  expect(res.statusCode, res.body).toBe(200)
-  return res.json<{ content: string; title: string; language: string; visibility: string; burn: boolean; expiresAt: string | null }>()
-}
+const stored = (id: string) => storedPaste(app, id)
 
 describe('POST / from a non-browser client', () => {
   it('answers 201 with "<PUBLIC_URL>/<id>\\n" as text/plain, a Location and a delete token', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { useTestRedis } from '../helpers/redis.js'
-import { curl, idFromUrl, parseCurlResponse, useApps } from './fixtures.js'
+import { curl, idFromUrl, parseCurlResponse, storedPaste, useApps } from './fixtures.js'
 
 const db = useTestRedis()
 const build = useApps(db)
@@ -36,11 +36,7 @@ async function curlI(...args: string[]) {
   return parseCurlResponse(await curl(['-i', ...args], dir))
 }
 
-async function stored(id: string) {
-  const res = await app.inject({ url: `/api/pastes/${id}` })
-  expect(res.statusCode, res.body).toBe(200)
-  return res.json<{ content: string; title: string; language: string; visibility: string; burn: boolean; expiresAt: string | null }>()
-}
+const stored = (id: string) => storedPaste(app, id)
 
 describe('curl', () => {
   it('curl -T notes.py URL/ (a PUT /notes.py) creates a paste titled notes.py in Python', async () => {

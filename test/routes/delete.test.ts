@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { useTestRedis } from '../helpers/redis.js'
-import { createPaste, expectNoStack, HTML_ACCEPT, useApps, type CreatedPaste } from './fixtures.js'
+import { type CreatedPaste, createPaste, expectNoStack, FORM, HTML_ACCEPT, useApps } from './fixtures.js'
 
 const db = useTestRedis()
 const build = useApps(db)
@@ -12,7 +12,6 @@ beforeAll(async () => {
   ;({ app } = await build())
 })
 
-const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
 /** Asserts the paste is gone from its page, raw URL, the API and both lists. */
 async function expectGone(paste: CreatedPaste) {

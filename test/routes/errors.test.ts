@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { useTestRedis } from '../helpers/redis.js'
-import { createPaste, expectNoStack, HTML_ACCEPT, multipart, useApps } from './fixtures.js'
+import { createPaste, expectNoStack, FORM, HTML_ACCEPT, multipart, useApps } from './fixtures.js'
 
 const db = useTestRedis()
 const build = useApps(db)
@@ -16,7 +16,6 @@ beforeAll(async () => {
   ;({ app } = await build({ MAX_PASTE_BYTES: String(MAX) }))
 })
 
-const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
 describe('404', () => {
   it('an unknown id gets an HTML 404 page on page routes for a browser', async () => {

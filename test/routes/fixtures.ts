@@ -13,6 +13,16 @@ const run = promisify(execFile)
 
 export const HTML_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
 
+/** The Content-Type of an urlencoded form body. */
+export const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
+
+/** A paste as the JSON API returns it (reading a burn paste this way consumes it). */
+export async function storedPaste(app: FastifyInstance, id: string) {
+  const res = await app.inject({ url: `/api/pastes/${id}` })
+  expect(res.statusCode, res.body).toBe(200)
+  return res.json<{ content: string; title: string; language: string; visibility: string; burn: boolean; expiresAt: string | null }>()
+}
+
 /**
  * Builds apps the way production connects to Redis: with the fail-fast client of
  * src/redis/client.ts (TestRedis.connectApp). buildTestApp alone uses TestRedis.connect(), whose
