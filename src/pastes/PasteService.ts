@@ -111,7 +111,7 @@ export class PasteService {
    * HEAD passes countView false: a link checker is not a reader.
    */
   async viewPage(id: string, ownerToken: string | undefined, countView = true): Promise<PageView | null> {
-    const view = await Paste.load(this.store, id, { select: VIEW_COLUMNS, increment: { views: countView ? 1 : 0 } })
+    const view = await Paste.load(this.store, id, { select: VIEW_COLUMNS, ...(countView ? { increment: { views: 1 } } : {}) })
     if (!view) return null
     if (view.burn) return { kind: 'burn', paste: { id, ...view } }
     let parts: PastePageParts | null = view.pageTop !== null && view.pageBottom !== null && view.renderVersion === this.pages.version
