@@ -2,15 +2,18 @@
 // As root on Linux that is a cgroup (v1: cpu.cfs_quota_us = cpu.cfs_period_us and
 // memory.limit_in_bytes; v2: cpu.max and memory.max), plus pinning to one core with taskset.
 // Otherwise only taskset. Redis and the load generator are pinned to the other cores.
+// `--workers` confines to N CPUs the same way: quota N × period, cores 0..N-1, the same memory.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { run } from './processes.js'
 
 export interface ConfineOptions {
-  /** CFS period in µs; the quota equals it (one CPU). */
+  /** CFS period in µs; the quota is `cpus` times it. */
   cpuPeriodUs: number
   memoryBytes: number
+  /** CPUs the server gets (default 1): the quota, and the cores 0..cpus-1 it is pinned to. */
+  cpus?: number
 }
 
 export interface Confinement {
@@ -21,14 +24,17 @@ export interface Confinement {
   groups: string[]
   /** The command prefix that starts a program confined from its first instruction. */
   wrap(argv: string[]): string[]
-  /** The cores left for Redis and the load generator, as a taskset list ("1" or "1-3"); null: no pinning. */
+  /** The cores left for Redis and the load generator, as a taskset list ("1" or "1-3"); null: no pinning, or none left. */
   otherCores: string | null
+  /** Every core as a taskset list ("0-1"), when taskset pins anything here; else null. */
+  allCores: string | null
   /** Removes the cgroups (their processes must have exited). */
   release(): void
 }
 
 const CGROUP_ROOT = '/sys/fs/cgroup'
-const SERVER_CORE = 0
+/** Groups made so far: each confinement needs a name of its own while the earlier ones live. */
+let made = 0
 
 async function hasTaskset(): Promise<boolean> {
   try {
@@ -93,7 +99,7 @@ function cgroupsV1(options: ConfineOptions, name: string): string[] | null {
   if (cpuPath === null || memoryPath === null) return null
   const cpu = makeGroup(join(CGROUP_ROOT, 'cpu', cpuPath, name), [
     ['cpu.cfs_period_us', String(options.cpuPeriodUs)],
-    ['cpu.cfs_quota_us', String(options.cpuPeriodUs)],
+    ['cpu.cfs_quota_us', String(quotaUs(options))],
   ])
   if (!cpu) return null
   const memory = makeGroup(join(CGROUP_ROOT, 'memory', memoryPath, name), [['memory.limit_in_bytes', String(options.memoryBytes)]])
@@ -113,20 +119,34 @@ function cgroupsV2(options: ConfineOptions, name: string): string[] | null {
     // already enabled, or not allowed: makeGroup finds out
   }
   const group = makeGroup(join(CGROUP_ROOT, name), [
-    ['cpu.max', `${options.cpuPeriodUs} ${options.cpuPeriodUs}`],
+    ['cpu.max', `${quotaUs(options)} ${options.cpuPeriodUs}`],
     ['memory.max', String(options.memoryBytes)],
   ])
   return group ? [group] : null
+}
+
+function quotaUs(options: ConfineOptions): number {
+  return (options.cpus ?? 1) * options.cpuPeriodUs
 }
 
 function coreList(from: number, to: number): string {
   return from === to ? String(from) : `${from}-${to}`
 }
 
+function cpuText(options: ConfineOptions): string {
+  const cpus = options.cpus ?? 1
+  return cpus === 1
+    ? `1 CPU (quota = period = ${options.cpuPeriodUs} µs)`
+    : `${cpus} CPUs (quota ${quotaUs(options)} µs = ${cpus} × period ${options.cpuPeriodUs} µs)`
+}
+
 export async function confine(options: ConfineOptions): Promise<Confinement> {
   const cores = cpus().length
+  const wanted = options.cpus ?? 1
+  // More CPUs than cores: the server gets every core (the quota cannot bind then).
+  const serverCores = Math.min(wanted, cores)
   const taskset = (await hasTaskset()) && cores > 1
-  const name = `redbin-bench-${process.pid}`
+  const name = `redbin-bench-${process.pid}-${++made}`
   const isRoot = process.platform === 'linux' && process.getuid?.() === 0
 
   let groups: string[] | null = null
@@ -143,18 +163,25 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
   const parts: string[] = []
   if (groups) {
     const memory = `${(options.memoryBytes / 2 ** 30).toFixed(options.memoryBytes % 2 ** 30 === 0 ? 0 : 1)} GiB`
-    parts.push(`${kind}: 1 CPU (quota = period = ${options.cpuPeriodUs} µs), ${memory} memory`)
+    // One limit for the group: several worker processes share the 2 GB as the container's would.
+    parts.push(`${kind}: ${cpuText(options)}, ${memory} memory${wanted > 1 ? ' for all its processes' : ''}`)
   }
-  if (taskset) parts.push(`server pinned to core ${SERVER_CORE}; redis and load generator on core${cores > 2 ? 's' : ''} ${coreList(1, cores - 1)}`)
+  const otherCores = taskset && serverCores < cores ? coreList(serverCores, cores - 1) : null
+  if (taskset) {
+    const server = serverCores === 1 ? 'core 0' : `cores ${coreList(0, serverCores - 1)}`
+    const others = otherCores === null ? 'share all cores' : `on core${cores - serverCores > 1 ? 's' : ''} ${otherCores}`
+    parts.push(`server pinned to ${server}; redis and load generator ${others}`)
+  }
   const description = parts.length > 0 ? parts.join('; ') : 'none: the server may use every core and all memory'
 
   return {
     kind,
     description,
     groups: groups ?? [],
-    otherCores: taskset ? coreList(1, cores - 1) : null,
+    otherCores,
+    allCores: taskset ? coreList(0, cores - 1) : null,
     wrap(argv) {
-      const pinned = taskset ? ['taskset', '-c', String(SERVER_CORE), ...argv] : argv
+      const pinned = taskset ? ['taskset', '-c', coreList(0, serverCores - 1), ...argv] : argv
       if (!groups) return pinned
       // The shell joins the groups, then execs the program: confined from its first instruction.
       const joins = groups.map((g) => `echo $$ > '${join(g, 'cgroup.procs')}'`).join(' && ')
@@ -170,4 +197,12 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
 /** Pins an already running process (all its threads) to the given cores. */
 export async function pinProcess(pid: number, cores: string): Promise<void> {
   await run('taskset', ['-a', '-pc', cores, String(pid)])
+}
+
+/** The cores a process may run on, as a taskset list ("1", "0,1"), to restore after pinProcess. */
+export async function affinityOf(pid: number): Promise<string> {
+  const text = await run('taskset', ['-pc', String(pid)])
+  const list = /current affinity list:\s*(\S+)/.exec(text)?.[1]
+  if (!list) throw new Error(`taskset -pc ${pid}: unexpected output "${text.trim()}"`)
+  return list
 }

@@ -1,17 +1,20 @@
 // One measured load run: autocannon drives the requests; every response's duration (a float
 // from hrtime, in ms) is kept, so percentiles are exact to the microsecond instead of
 // autocannon's whole milliseconds. Around the run: a warm-up, the server's RSS sampled every
-// 100 ms, its CPU time, and /metrics scraped right before (which resets the event-loop delay
-// histogram) and right after (which reads it).
+// 100 ms, its CPU time (both summed over its processes when it is a process tree), and
+// /metrics scraped right before (which resets the event-loop delay histogram) and right after
+// (which reads it).
 import autocannon, { type Client, type Request } from 'autocannon'
 import { http } from './http.js'
-import { cpuSeconds, kernelThreadSeconds, machineBusySeconds, RssSampler } from './processes.js'
+import { cpuSeconds, kernelThreadSeconds, machineBusySeconds, processTree, RssSampler, sumOverTree } from './processes.js'
 import { progress } from './progress.js'
 
 export interface LoadTarget {
   baseUrl: string
   /** The server's pid, when this machine runs it: RSS and CPU come from /proc. */
   pid: number | null
+  /** The pid is a node:cluster primary (WORKERS=N): RSS and CPU are summed over it and its descendants. */
+  tree?: boolean
   /** Whether the server has redbin's /metrics. */
   metrics: boolean
   /** Our other processes (redis-server, an idle app): not counted as other load. */
@@ -121,6 +124,17 @@ function autocannonRun(options: autocannon.Options, onTick?: (instance: autocann
   })
 }
 
+/** The server's processes: its pid, and with `tree` every descendant (none when it runs elsewhere). */
+export async function serverPids(target: LoadTarget): Promise<number[]> {
+  if (target.pid === null) return []
+  return target.tree ? processTree(target.pid) : [target.pid]
+}
+
+function serverCpuSeconds(target: LoadTarget): Promise<number | null> {
+  if (target.pid === null) return Promise.resolve(null)
+  return target.tree ? sumOverTree(target.pid, cpuSeconds) : cpuSeconds(target.pid)
+}
+
 /** CPU seconds of our helper processes plus the kernel's threads (loopback networking). */
 async function sumCpu(pids: number[]): Promise<number> {
   let total = await kernelThreadSeconds()
@@ -143,9 +157,9 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
   }
 
   await scrapeMetrics(target)
-  const rss = target.pid !== null ? new RssSampler(target.pid) : null
+  const rss = target.pid !== null ? new RssSampler(target.pid, 100, target.tree) : null
   rss?.start()
-  const cpuBefore = target.pid !== null ? await cpuSeconds(target.pid) : null
+  const cpuBefore = await serverCpuSeconds(target)
   const redisBefore = target.redisPid !== null ? await cpuSeconds(target.redisPid) : null
   const oursBefore = await sumCpu(target.ours)
   const machineBefore = await machineBusySeconds()
@@ -183,7 +197,7 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
   const ownCpu = process.cpuUsage(ownCpuBefore)
   const machineAfter = await machineBusySeconds()
   const oursAfter = await sumCpu(target.ours)
-  const cpuAfter = target.pid !== null ? await cpuSeconds(target.pid) : null
+  const cpuAfter = await serverCpuSeconds(target)
   const redisAfter = target.redisPid !== null ? await cpuSeconds(target.redisPid) : null
   const metrics = await scrapeMetrics(target)
   const peakRss = rss ? await rss.stop() : metrics ? metricValue(metrics, 'redbin_process_resident_memory_bytes') : null

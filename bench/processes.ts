@@ -3,7 +3,7 @@
 // on error and on Ctrl-C alike, so a run never leaves a process or a cgroup behind.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { openSync, closeSync, readFileSync } from 'node:fs'
+import { openSync, closeSync, existsSync, readFileSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { http } from './http.js'
@@ -109,16 +109,34 @@ export async function residentBytes(pid: number): Promise<number | null> {
   return kb ? Number(kb) * 1024 : null
 }
 
-/** Samples a process's RSS every `everyMs` and keeps the peak. */
+/**
+ * Proportional set size (Linux 4.14+): resident memory with each shared page split between
+ * the processes sharing it, so that a sum over processes counts Node's code once.
+ */
+export async function proportionalBytes(pid: number): Promise<number | null> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => null)
+  const kb = rollup && /^Pss:\s+(\d+) kB/m.exec(rollup)?.[1]
+  return kb ? Number(kb) * 1024 : residentBytes(pid)
+}
+
+/**
+ * Samples a process's RSS every `everyMs` and keeps the peak. With `tree`, the memory of the
+ * process and all its descendants (a node:cluster primary and its workers) as the sum of their
+ * proportional set sizes: a sum of RSS would count the pages they share once per process.
+ */
 export class RssSampler {
   private peak = 0
   private timer: NodeJS.Timeout | null = null
 
-  constructor(private readonly pid: number, private readonly everyMs = 100) {}
+  constructor(private readonly pid: number, private readonly everyMs = 100, private readonly tree = false) {}
+
+  private read(): Promise<number | null> {
+    return this.tree ? sumOverTree(this.pid, proportionalBytes) : residentBytes(this.pid)
+  }
 
   start(): void {
     this.peak = 0
-    const sample = () => void residentBytes(this.pid).then((bytes) => { if (bytes !== null && bytes > this.peak) this.peak = bytes })
+    const sample = () => void this.read().then((bytes) => { if (bytes !== null && bytes > this.peak) this.peak = bytes })
     sample()
     this.timer = setInterval(sample, this.everyMs)
   }
@@ -126,7 +144,7 @@ export class RssSampler {
   async stop(): Promise<number | null> {
     if (this.timer) clearInterval(this.timer)
     this.timer = null
-    const last = await residentBytes(this.pid)
+    const last = await this.read()
     const peak = Math.max(this.peak, last ?? 0)
     return peak > 0 ? peak : null
   }
@@ -140,6 +158,43 @@ export async function cpuSeconds(pid: number): Promise<number | null> {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const ticks = Number(fields[11]) + Number(fields[12])
   return ticks / 100
+}
+
+/** Whether this kernel lists a thread's children in /proc (CONFIG_PROC_CHILDREN). */
+const CHILDREN_FILES = existsSync(`/proc/${process.pid}/task/${process.pid}/children`)
+
+/** The children of a process: from its threads' children files, else by scanning every ppid. */
+async function childrenOf(pid: number): Promise<number[]> {
+  const children: number[] = []
+  if (CHILDREN_FILES) {
+    for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) {
+      const text = await readFile(`/proc/${pid}/task/${tid}/children`, 'utf8').catch(() => '')
+      children.push(...text.split(' ').filter(Boolean).map(Number))
+    }
+    return children
+  }
+  for (const entry of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(entry)) continue
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null)
+    if (stat && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry))
+  }
+  return children
+}
+
+/** A process and all its descendants, the process first. */
+export async function processTree(pid: number): Promise<number[]> {
+  const tree = [pid]
+  for (let i = 0; i < tree.length; i++) tree.push(...await childrenOf(tree[i]!))
+  return tree
+}
+
+/** `read` (cpuSeconds, residentBytes) summed over a process tree; null once its root has gone. */
+export async function sumOverTree(pid: number, read: (pid: number) => Promise<number | null>): Promise<number | null> {
+  const [root, ...descendants] = await processTree(pid)
+  let total = await read(root!)
+  if (total === null) return null
+  for (const descendant of descendants) total += (await read(descendant)) ?? 0
+  return total
 }
 
 /**

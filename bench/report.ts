@@ -3,13 +3,14 @@
 import { readFileSync } from 'node:fs'
 import type { LoadResult } from './load.js'
 import type { Machine } from './machine.js'
+import { WORKERS_BASE, workersOf, workersScenario } from './scenarios.js'
 
 export interface ScenarioResult extends LoadResult {
   name: string
   title: string
   connections: number
   server: 'app' | 'ceiling'
-  /** The ceiling result this one is compared to, and the ratio of their req/s. */
+  /** The result this one is compared to (its ceiling; page-1w for page-Nw), and the ratio of their req/s. */
   ceiling: string | null
   ratio: number | null
 }
@@ -43,8 +44,10 @@ interface TargetRule {
   why?: string
 }
 
-const UNITS: Record<string, string> = { p50: ' ms', p90: ' ms', p99: ' ms', max: ' ms', loopDelayP99: ' ms', peakRssMB: ' MB', ratio: '×', rps: ' req/s' }
+const UNITS: Record<string, string> = { p50: ' ms', p90: ' ms', p99: ' ms', max: ' ms', loopDelayP99: ' ms', peakRssMB: ' MB', ratio: '×', scaling: '×', rps: ' req/s' }
 const METRIC_LABELS: Record<string, string> = { loopDelayP99: 'event-loop delay p99', peakRssMB: 'peak RSS', non2xx: 'non-2xx', listScaleChange: 'req/s change 1k → N pastes' }
+/** Metrics that only some runs measure: the option that does, for the n/a note. */
+const NEEDS: Record<string, string> = { listScaleChange: 'runs with --pastes above 10000', scaling: 'runs with --workers 1,2' }
 
 function metricOf(result: ScenarioResult, metric: string, all: ScenarioResult[]): number | null {
   switch (metric) {
@@ -59,13 +62,17 @@ function metricOf(result: ScenarioResult, metric: string, all: ScenarioResult[])
       const small = all.find((r) => r.name === 'list@1k')
       return small ? Math.abs(result.rps - small.rps) / small.rps : null
     }
+    case 'scaling': {
+      const one = all.find((r) => r.name === WORKERS_BASE)
+      return one && workersOf(result.name) !== null ? result.rps / one.rps : null
+    }
     default: throw new Error(`bench/targets.json: unknown metric "${metric}"`)
   }
 }
 
 function formatValue(metric: string, value: number): string {
   if (metric === 'listScaleChange') return `${(value * 100).toFixed(1)}%`
-  if (metric === 'ratio') return `${value.toFixed(2)}×`
+  if (metric === 'ratio' || metric === 'scaling') return `${value.toFixed(2)}×`
   const digits = metric === 'errors' || metric === 'non2xx' || metric === 'rps' ? 0 : 2
   return `${value.toFixed(digits)}${UNITS[metric] ?? ''}`
 }
@@ -81,9 +88,15 @@ export function checkTargets(results: ScenarioResult[], targets: { enforced: Tar
   for (const [kind, rules] of [['enforced', targets.enforced], ['goal', targets.goals]] as const) {
     for (const rule of rules) {
       const matching = rule.scenario === '*' ? results : rule.scenario === 'app' ? results.filter((r) => r.server === 'app') : results.filter((r) => r.name === rule.scenario)
+      const bound = rule.max !== undefined ? `≤ ${formatValue(rule.metric, rule.max)}` : `≥ ${formatValue(rule.metric, rule.min ?? 0)}`
+      const labelFor = (name: string) => `${name} ${METRIC_LABELS[rule.metric] ?? rule.metric} ${bound}`
+      // The page-Nw rows exist only with --workers: say how to get them instead of skipping.
+      if (matching.length === 0 && rule.metric === 'scaling') {
+        checks.push({ kind, label: labelFor(rule.scenario), value: null, pass: null, note: NEEDS.scaling })
+        continue
+      }
       for (const result of matching) {
-        const bound = rule.max !== undefined ? `≤ ${formatValue(rule.metric, rule.max)}` : `≥ ${formatValue(rule.metric, rule.min ?? 0)}`
-        const label = `${result.name} ${METRIC_LABELS[rule.metric] ?? rule.metric} ${bound}`
+        const label = labelFor(result.name)
         if (rule.connections !== undefined && rule.connections !== result.connections) {
           checks.push({ kind, label, value: null, pass: null, note: `applies at ${rule.connections} connections; ran at ${result.connections}` })
           continue
@@ -91,7 +104,7 @@ export function checkTargets(results: ScenarioResult[], targets: { enforced: Tar
         const value = metricOf(result, rule.metric, results)
         if (value === null) {
           // Only say so when it matters: a missing number for an explicit scenario.
-          if (rule.scenario !== '*' && rule.scenario !== 'app') checks.push({ kind, label, value, pass: null, note: rule.metric === 'listScaleChange' ? 'runs with --pastes above 10000' : 'not measured in this run' })
+          if (rule.scenario !== '*' && rule.scenario !== 'app') checks.push({ kind, label, value, pass: null, note: NEEDS[rule.metric] ?? 'not measured in this run' })
           continue
         }
         const pass = (rule.max === undefined || value <= rule.max) && (rule.min === undefined || value >= rule.min)
@@ -101,6 +114,28 @@ export function checkTargets(results: ScenarioResult[], targets: { enforced: Tar
     }
   }
   return collapsePassing(checks)
+}
+
+/**
+ * What a page-1w request costs in CPU (server, Redis, load generator), and the most req/s the
+ * machine's cores could give the largest --workers run at that cost: whether a scaling target
+ * is reachable here at all. The kernel's loopback work is not counted: the real bound is lower.
+ */
+export function cpuBudget(one: ScenarioResult, workers: number, cores: number): Record<string, string> {
+  const perRequest = (used: number | null) => (used === null ? null : (used / one.rps) * 1e6)
+  const [server, redis, generator] = [perRequest(one.serverCpu), perRequest(one.redisCpu), perRequest(one.generatorCpu)]
+  const us = (value: number | null) => (value === null ? '–' : value.toFixed(0))
+  const budget: Record<string, string> = { [`CPU per request (µs), ${one.name}`]: `server ${us(server)}, redis ${us(redis)}, load generator ${us(generator)}` }
+  if (server === null || redis === null || generator === null) return budget
+  const serverCores = Math.min(workers, cores)
+  const left = cores - serverCores
+  // Everything on the same cores: one sum. Else the server's cores and the others' bound separately.
+  const [bound, how] = left === 0
+    ? [(cores * 1e6) / (server + redis + generator), `${cores} cores / (${us(server)} + ${us(redis)} + ${us(generator)}) µs`]
+    : [Math.min((serverCores * 1e6) / server, (left * 1e6) / (redis + generator)), `min(${serverCores} / ${us(server)} µs for the server, ${left} / (${us(redis)} + ${us(generator)}) µs for the rest) cores`]
+  const where = left === 0 ? `with everything on ${cores} cores` : `with the server on ${serverCores} cores, redis and the load generator on ${left}`
+  budget[`CPU bound, ${workersScenario(workers)}`] = `at most ${how} = ${int(bound)} req/s ${where}: ${(bound / one.rps).toFixed(2)}× ${one.name}`
+  return budget
 }
 
 /** "* errors ≤ 0" would be one line per scenario: keep the misses, fold the passes into one line. */
@@ -188,12 +223,16 @@ const MEANING = `What the columns mean: **req/s** is responses per second over t
 warm-up); **× ceiling** divides it by a bare Fastify process on the same Node, confinement and
 load generator, serving a fixed body of the same size (\`ceiling\`: a small paste's page;
 \`ceiling-raw\`: its raw text; \`ceiling-create\`: a 2 KB JSON POST answered 201), so it shows
-what the app's own work costs. Latencies are per response, measured with hrtime at 0.01 ms
-resolution, from the load generator's side (they include the generator's own queueing).
-**peak RSS** is the server's resident memory, sampled every 100 ms (with
-\`--url\`, read from /metrics after the scenario instead). **loop p99** is the server's
-event-loop delay p99 over the scenario, from /metrics. **server CPU** is the server's CPU time
-over wall time (100% = one core), **redis CPU** the same for redis-server; **bench CPU** is the load generator's: near 100%, the
+what the app's own work costs; for \`page-Nw\` (\`--workers\`: the page scenario against
+WORKERS=N confined to N CPUs) it divides by \`page-1w\` instead: how N processes scale.
+Latencies are per response, measured with hrtime at 0.01 ms resolution, from the load
+generator's side (they include the generator's own queueing). **peak RSS** is the server's
+resident memory, sampled every 100 ms (with \`--url\`, read from /metrics after the scenario
+instead; for \`page-Nw\` with N > 1, the proportional set sizes of the primary and its workers,
+summed, so the pages they share count once). **loop p99** is the server's event-loop delay p99 over the scenario, from
+/metrics (not for \`page-Nw\` with N > 1: a scrape reaches one worker). **server CPU** is the
+server's CPU time over wall time (100% = one core; every process of a \`page-Nw\` server),
+**redis CPU** the same for redis-server; **bench CPU** is the load generator's: near 100%, the
 generator, not the server, may be what limits req/s. **other CPU** is what every other process
 on the machine used meanwhile (Redis and the kernel's threads excluded): above ~15%, something
 else competed for the cores and the row is noisy.`
@@ -295,7 +334,7 @@ export function svgChart(report: RunReport): string {
   // Panel 2: req/s against the ceiling, linear scale.
   const peak = Math.max(1, ...results.map((r) => r.rps), ...results.map((r) => (r.ratio ? r.rps / r.ratio : 0)))
   const bx = (v: number) => left + (plot - 60) * (v / peak)
-  text(left, top2 - 30, 'Requests per second (bar) against its ceiling (outline)', 'font-weight="600"')
+  text(left, top2 - 30, 'Requests per second (bar) against its ceiling, or page-1w for page-Nw (outline)', 'font-weight="600"')
   results.forEach((r, i) => {
     const y = top2 + i * rowHeight + 4
     const h = rowHeight - 8

@@ -1,22 +1,23 @@
 // `npm run bench`: builds and starts redbin in production mode on a private redis-server,
 // confined like the target container (1 CPU, 2 GB), seeds realistic pastes, runs each scenario
 // with autocannon, and checks bench/targets.json. `--url` measures a server that already runs
-// (docker compose's bench profile) instead. See `npm run bench -- --help`.
+// (docker compose's bench profile) instead. `--workers 1,2` then measures the page scenario
+// against WORKERS=N on N CPUs, to see how node:cluster scales. See `npm run bench -- --help`.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Redis } from 'ioredis'
 import { connectRedis } from '../src/redis/client.js'
-import { confine, pinProcess, type Confinement } from './confine.js'
+import { affinityOf, confine, pinProcess, type Confinement } from './confine.js'
 import { Corpus, randomGenerator } from './corpus.js'
 import { http } from './http.js'
-import { runLoad, type LoadSpec, type LoadTarget } from './load.js'
+import { runLoad, serverPids, type LoadSpec, type LoadTarget } from './load.js'
 import { describeMachine } from './machine.js'
 import { cleanupAll, cleanupOnSignals, cpuSeconds, freePort, kernelThreadSeconds, machineBusySeconds, onCleanup, run, startProcess, stopProcess, waitForHttp, type Started } from './processes.js'
 import { progress } from './progress.js'
-import { baselineMarkdown, checksText, checkTargets, loadTargets, markdownReport, svgChart, terminalTable, type RunReport, type ScenarioResult } from './report.js'
-import { bigCreates, createRequests, DESCRIPTIONS, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, type ScenarioName } from './scenarios.js'
+import { baselineMarkdown, checksText, checkTargets, cpuBudget, loadTargets, markdownReport, svgChart, terminalTable, type RunReport, type ScenarioResult } from './report.js'
+import { bigCreates, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
 import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, growWithModel, seedThroughApi, waitForRenderedPages, waitForRenderQueue, type SeededPaste } from './seed.js'
 
 const BENCH_DIR = new URL('.', import.meta.url).pathname
@@ -28,6 +29,9 @@ const DEEP_LIST_PAGE = 200
 const SEED_REQUESTS = 10_000
 const SEED_CONNECTIONS = 5
 const PROBE_CONNECTIONS = 10
+/** The container's memory, for every confinement (N workers share it as they would there). */
+const MEMORY_BYTES = 2 * 2 ** 30
+const MAX_WORKERS = 64
 /** Other processes using more than this (in cores) make the numbers noisy: say so. */
 const BUSY_MACHINE_CORES = 0.15
 const QUIET_WAIT_SECONDS = 30
@@ -48,7 +52,12 @@ const USAGE = `Usage: npm run bench -- [options]
   --probe-rate N    1 MiB creates per second during the event-loop probe (default 3)
   --probe-views N   page views per second meanwhile, over 10 connections (default 1000):
                     a steady load, not a flood, so the delay shows blocking, not queueing
-  --cpu-period US   CFS period of the 1-CPU cgroup, in µs (default 100000)
+  --workers 1,2     after the scenarios, measure page again against WORKERS=N for each N, in
+                    order, each confined to N CPUs (quota N × period, cores 0..N-1, the same
+                    2 GB): rows page-Nw, compared to page-1w, plus the CPU per request and the
+                    req/s the machine's cores allow. Redis and the load generator move to the
+                    cores left, or share all of them when none are
+  --cpu-period US   CFS period of the cgroups, in µs (default 100000)
   --seed N          seed of the data generator (default 1): equal seeds, equal data
   --profile         start the server with node --cpu-prof (profiles in bench/results/profiles)
 
@@ -69,6 +78,8 @@ interface Options {
   cpuPeriodUs: number
   seed: number
   profile: boolean
+  /** --workers: the WORKERS values to measure page against; null: no scaling section. */
+  workers: number[] | null
 }
 
 function parseOptions(argv: string[]): Options {
@@ -89,6 +100,7 @@ function parseOptions(argv: string[]): Options {
       'cpu-period': { type: 'string', default: '100000' },
       'seed': { type: 'string', default: '1' },
       'profile': { type: 'boolean', default: false },
+      'workers': { type: 'string' },
       'help': { type: 'boolean', default: false },
       },
     })
@@ -110,6 +122,8 @@ function parseOptions(argv: string[]): Options {
     if (!(SCENARIOS as readonly string[]).includes(name)) throw new UsageError(`--only: unknown scenario "${name}"; choose from ${SCENARIOS.join(', ')}`)
   }
   if (values.url && !/^https?:\/\//.test(values.url)) throw new UsageError('--url must be an http:// or https:// URL')
+  const workers = values.workers === undefined ? null : parseWorkers(values.workers)
+  if (workers && values.url) throw new UsageError('--workers starts and confines its own servers: it cannot measure --url')
   return {
     pastes: Math.round(number('pastes', values.pastes, 100, 10_000_000)),
     duration: number('duration', values.duration, 1, 3600),
@@ -123,7 +137,19 @@ function parseOptions(argv: string[]): Options {
     cpuPeriodUs: Math.round(number('cpu-period', values['cpu-period'], 1000, 1_000_000)),
     seed: Math.round(number('seed', values.seed, 0)),
     profile: values.profile,
+    workers,
   }
+}
+
+/** "1,2" → [1, 2]: distinct whole numbers from 1 to MAX_WORKERS, in the order given. */
+function parseWorkers(raw: string): number[] {
+  const items = raw.split(',').map((s) => s.trim())
+  const workers = items.map(Number)
+  if (items.some((s) => !/^\d+$/.test(s)) || workers.some((n) => n < 1 || n > MAX_WORKERS)) {
+    throw new UsageError(`--workers must be a comma-separated list of whole numbers from 1 to ${MAX_WORKERS} (e.g. 1,2), got "${raw}"`)
+  }
+  if (new Set(workers).size !== workers.length) throw new UsageError(`--workers lists a number twice: "${raw}"`)
+  return workers
 }
 
 /** Notes for the error message when the run fails (where the server's log went). */
@@ -218,13 +244,18 @@ async function bench(options: Options): Promise<number> {
   if (busy !== null && busy > BUSY_MACHINE_CORES) {
     say(banner([`WARNING: this machine is already busy (${busy.toFixed(1)} cores in use by other processes).`, 'They compete with the server and the load generator: expect noisy numbers.', 'See the "other CPU" column.']))
   }
+  const cores = cpus().length
+  const tooMany = options.workers?.filter((n) => n > cores) ?? []
+  if (tooMany.length > 0) {
+    say(banner([`WARNING: --workers ${tooMany.join(',')}: more than this machine's ${cores} cores.`, 'Such a server gets every core, shared with Redis and the load generator:', 'its row measures processes competing for cores, not scaling.']))
+  }
 
   // ——— Where the server runs ———
   const tmp = mkdtempSync(join(tmpdir(), 'redbin-bench-'))
   onCleanup('remove the temporary directory', () => rmSync(tmp, { recursive: true, force: true }))
   let confinement: Confinement | null = null
   if (local) {
-    confinement = await confine({ cpuPeriodUs: options.cpuPeriodUs, memoryBytes: 2 * 2 ** 30 })
+    confinement = await confine({ cpuPeriodUs: options.cpuPeriodUs, memoryBytes: MEMORY_BYTES })
     const release = confinement.release
     onCleanup('remove the cgroups', () => release())
     say(`confinement: ${confinement.description}${confinement.groups.length > 0 ? ` (${confinement.groups.join(', ')})` : ''}`)
@@ -265,8 +296,16 @@ async function bench(options: Options): Promise<number> {
 
   // ——— The server ———
   let baseUrl: string
-  const current: { server: Started | null } = { server: null }
+  /** The app server running (or last run): a failure keeps its log; `stopped` when we stopped it. */
+  const current: { server: Started | null; stopped: boolean } = { server: null, stopped: false }
   let startServer: (() => Promise<void>) | null = null
+  /** Starts an app server, confined by `wrap`, with `env` added, and waits until it is ready. */
+  let launchApp: ((wrap: Confinement['wrap'], env: Record<string, string>, logName: string) => Promise<Started>) | null = null
+  const stopApp = async () => {
+    if (!current.server) return
+    await stopProcess(current.server.child, 15_000)
+    current.stopped = true
+  }
   if (local) {
     progress.phase('npm run build', 1, '')
     await run('npm', ['run', 'build', '--silent'], { cwd: ROOT })
@@ -281,20 +320,27 @@ async function bench(options: Options): Promise<number> {
     const profileDir = join(BENCH_DIR, 'results', 'profiles')
     if (options.profile) mkdirSync(profileDir, { recursive: true })
     const nodeArgs = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
-    const argv = confinement!.wrap([process.execPath, ...nodeArgs, join(ROOT, 'dist/server.js')])
+    const program = [process.execPath, ...nodeArgs, join(ROOT, 'dist/server.js')]
     const url = baseUrl
-    startServer = async () => {
-      if (current.server) await stopProcess(current.server.child, 15_000)
-      const started = startProcess('redbin', argv, { env, cwd: ROOT, logFile: join(tmp, 'server.log'), graceMs: 15_000 })
-      await waitForHttp(`${url}/readyz`, started)
+    const launch = async (wrap: Confinement['wrap'], extraEnv: Record<string, string>, logName: string) => {
+      const started = startProcess('redbin', wrap(program), { env: { ...env, ...extraEnv }, cwd: ROOT, logFile: join(tmp, logName), graceMs: 15_000 })
       current.server = started
+      current.stopped = false
+      await waitForHttp(`${url}/readyz`, started)
+      return started
+    }
+    launchApp = launch
+    const wrap = confinement!.wrap
+    startServer = async () => {
+      await stopApp()
+      await launch(wrap, {}, 'server.log')
     }
     await startServer()
     // If the run fails, the server's log says why: keep it next to the results.
     onFailure.push(() => {
       const server = current.server
       if (!server) return 'the server never started'
-      const exited = server.child.exitCode !== null || server.child.signalCode !== null
+      const exited = !current.stopped && (server.child.exitCode !== null || server.child.signalCode !== null)
       const saved = join(BENCH_DIR, 'results', `${timestamp(startedAt)}-server.log`)
       mkdirSync(join(BENCH_DIR, 'results'), { recursive: true })
       copyFileSync(server.logFile, saved)
@@ -316,9 +362,9 @@ async function bench(options: Options): Promise<number> {
   }
 
   const measure = async (name: string, target: LoadTarget, server: 'app' | 'ceiling', spec: Omit<LoadSpec, 'name' | 'warmupSeconds' | 'duration'> & { duration?: number }) => {
-    if (target.pid !== null) await waitForQuiet([target.pid, ...target.ours])
+    if (target.pid !== null) await waitForQuiet([...await serverPids(target), ...target.ours])
     const result = await runLoad(target, { name, warmupSeconds: options.warmup, duration: options.duration, ...spec })
-    const scenario: ScenarioResult = { name, title: DESCRIPTIONS[name] ?? name, connections: spec.connections, server, ceiling: null, ratio: null, ...result }
+    const scenario: ScenarioResult = { name, title: titleOf(name), connections: spec.connections, server, ceiling: null, ratio: null, ...result }
     results.push(scenario)
     say(`  ${name.padEnd(15)} ${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${result.latencyMs.p50.toFixed(2)}  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  non-2xx ${result.unexpected}`)
     return scenario
@@ -387,7 +433,7 @@ async function bench(options: Options): Promise<number> {
   data['its raw text, the ceiling-raw body (bytes)'] = Buffer.byteLength(rawBody)
   const steps = SCENARIOS.filter(wanted).filter((s) => (local || s !== 'ceiling') && !(listDone && s === 'list'))
   let step = 0
-  const next = () => progress.setStep(++step, steps.length)
+  const next = () => progress.setStep(++step, steps.length + (options.workers?.length ?? 0))
 
   if (local && wanted('ceiling')) {
     next()
@@ -446,9 +492,52 @@ async function bench(options: Options): Promise<number> {
     result.unexpected += Number(result.notes.bigCreateFailures ?? 0)
   }
 
+  // ——— Scaling: the page scenario against WORKERS=N on N CPUs ———
+  /** One page-Nw row: a fresh WORKERS=N server in its own N-CPU cgroup; `helpers` (Redis, us) moved aside. */
+  const measureWorkers = async (workers: number, helpers: number[]) => {
+    const name = workersScenario(workers)
+    const confined = await confine({ cpus: workers, cpuPeriodUs: options.cpuPeriodUs, memoryBytes: MEMORY_BYTES })
+    onCleanup(`remove the ${name} cgroups`, () => confined.release())
+    data[`workers ${workers}`] = confined.description
+    say(`${name}: ${confined.description}${confined.groups.length > 0 ? ` (${confined.groups.join(', ')})` : ''}`)
+    // Redis and the load generator take the cores the server leaves, or share them all.
+    const aside = confined.otherCores ?? confined.allCores
+    if (aside) for (const pid of helpers) await pinProcess(pid, aside)
+    const server = await launchApp!(confined.wrap, { WORKERS: String(workers) }, `server-${name}.log`)
+    // With several workers a /metrics scrape reaches one of them: its loop delay would be one worker's.
+    const target: LoadTarget = { ...app, pid: server.pid, tree: workers > 1, metrics: app.metrics && workers === 1 }
+    try {
+      await measure(name, target, 'app', { connections: options.connections, requests: pageRequests(pageIds) })
+    } finally {
+      // SIGTERM to the primary stops its workers; the cgroups can go once all have exited.
+      await stopApp()
+      confined.release()
+    }
+  }
+  let budget: Record<string, string> = {}
+  if (options.workers) {
+    // The 1-CPU server is done: stopped, it neither competes with the workers nor counts.
+    await stopApp()
+    const helpers = [process.pid, ...(redisPid !== null ? [redisPid] : [])]
+    const pinned = confinement?.allCores ? await Promise.all(helpers.map(affinityOf)) : null
+    try {
+      for (const workers of options.workers) {
+        next()
+        await measureWorkers(workers, helpers)
+      }
+    } finally {
+      if (pinned) for (const [i, pid] of helpers.entries()) await pinProcess(pid, pinned[i]!)
+    }
+    const one = results.find((r) => r.name === WORKERS_BASE)
+    if (one) budget = cpuBudget(one, Math.max(...options.workers), cores)
+    else say(`no ${WORKERS_BASE} (add 1 to --workers): no scaling ratios, no CPU budget`)
+    Object.assign(data, budget)
+  }
+
   // ——— Report ———
-  // The probe runs at a fixed rate: a ratio to a ceiling would mean nothing.
-  const ceilingFor = (name: string) => (name.startsWith('ceiling') || name === 'probe' ? null : ({ raw: 'ceiling-raw', create: 'ceiling-create', seed: 'ceiling-seed' } as Record<string, string>)[name] ?? 'ceiling')
+  // The probe runs at a fixed rate: a ratio to a ceiling would mean nothing. The page-Nw rows
+  // compare to page-1w: their ratio is the scaling.
+  const ceilingFor = (name: string) => (workersOf(name) !== null ? WORKERS_BASE : name.startsWith('ceiling') || name === 'probe' ? null : ({ raw: 'ceiling-raw', create: 'ceiling-create', seed: 'ceiling-seed' } as Record<string, string>)[name] ?? 'ceiling')
   for (const result of results) {
     const ceiling = results.find((r) => r.name === ceilingFor(result.name))
     if (ceiling && result.server === 'app') {
@@ -480,7 +569,9 @@ async function bench(options: Options): Promise<number> {
   if (options.baseline) writeFileSync(join(BENCH_DIR, 'BASELINE.md'), baselineMarkdown(report))
 
   const failed = checks.filter((c) => c.kind === 'enforced' && c.pass === false)
-  console.log(`\n${terminalTable(results)}\n\nTargets (bench/targets.json):\n${checksText(checks)}\n`)
+  console.log(`\n${terminalTable(results)}\n`)
+  if (Object.keys(budget).length > 0) console.log(`CPU budget (--workers):\n${Object.entries(budget).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`)
+  console.log(`Targets (bench/targets.json):\n${checksText(checks)}\n`)
   const noisy = results.filter((r) => r.otherCpu !== null && r.otherCpu > BUSY_MACHINE_CORES)
   if (noisy.length > 0) {
     console.log(banner([`Other processes used more than ${BUSY_MACHINE_CORES * 100}% of a core during ${noisy.length} scenarios`, `(${noisy.map((r) => r.name).join(', ')}).`.slice(0, 90), 'Those rows are noisy: rerun on a quiet machine before trusting or committing them.']))

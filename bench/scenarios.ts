@@ -24,6 +24,23 @@ export const DESCRIPTIONS: Record<string, string> = {
   'probe': 'page views at a steady rate while 1 MiB pastes are created at a steady rate',
 }
 
+/** `--workers N`'s rows: the page scenario against WORKERS=N on N CPUs, named page-Nw. */
+export const workersScenario = (workers: number) => `page-${workers}w`
+/** The row the others' scaling is measured against. */
+export const WORKERS_BASE = workersScenario(1)
+
+/** N of a page-Nw row; null for any other scenario. */
+export function workersOf(name: string): number | null {
+  const match = /^page-(\d+)w$/.exec(name)
+  return match ? Number(match[1]) : null
+}
+
+export function titleOf(name: string): string {
+  const workers = workersOf(name)
+  if (workers !== null) return `${DESCRIPTIONS.page}, WORKERS=${workers} on ${workers} CPU${workers > 1 ? 's' : ''}`
+  return DESCRIPTIONS[name] ?? name
+}
+
 const JSON_HEADERS = { 'content-type': 'application/json' }
 
 /** One request rebuilt each time from `next()`. */
