@@ -1,3 +1,4 @@
+import { setImmediate as yieldToOthers } from 'node:timers/promises'
 import { parseExpires } from '../config.js'
 import { DuplicateKeyError, type Store } from '../model/index.js'
 import { LANGUAGES } from './code.js'
@@ -38,6 +39,8 @@ const VIEW_COLUMNS = ['burn', 'pageTop', 'pageBottom', 'renderVersion', 'views',
 const LANGUAGE_IDS = new Set(LANGUAGES.map((l) => l.id))
 const LANGUAGE_BY_EXTENSION = new Map(LANGUAGES.map((l) => [l.ext, l.id]))
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+/** Above this, create yields to the event loop between the passes over the text. */
+const YIELD_ABOVE_CHARS = 64 * 1024
 
 function countLines(text: string): number {
   let lines = 1
@@ -71,11 +74,17 @@ export class PasteService {
    */
   async createPaste(input: NewPaste, waitForPageMs = 0): Promise<{ paste: PasteData; deleteToken: string }> {
     const text = this.checkContent(input.content)
+    // Each check below walks the text: on a big paste, let waiting page views run in between,
+    // so that no single stretch of a 1 MiB create holds the event loop for long.
+    const big = text.length > YIELD_ABOVE_CHARS
+    if (big) await yieldToOthers()
     // A raw upload is stored as the very bytes it came in; form and JSON text is encoded once.
     const content = Buffer.isBuffer(input.content) ? input.content : Buffer.from(text)
     const size = content.length
     const title = this.checkTitle(input.title ?? input.fileName ?? '')
     const language = this.checkLanguage(input.language ?? 'auto', text, input.fileName ?? title)
+    const lines = countLines(text)
+    if (big) await yieldToOthers()
     const expiresIn = this.checkExpires(input.expires)
     const visibility = (input.visibility ?? 'unlisted') as Visibility
     if (!VISIBILITIES.includes(visibility)) {
@@ -88,7 +97,7 @@ export class PasteService {
     const record = {
       // A burn paste is never listed: anyone browsing the list could burn it.
       title, language, visibility: burn ? 'unlisted' as const : visibility, content, size, createdAt, expiresAt, burn,
-      lines: countLines(text), deleteTokenHash: hash,
+      lines, deleteTokenHash: hash,
     }
     for (let attempt = 1; ; attempt++) {
       try {
