@@ -18,7 +18,7 @@ import { cleanupAll, cleanupOnSignals, cpuSeconds, freePort, kernelThreadSeconds
 import { progress } from './progress.js'
 import { baselineMarkdown, checksText, checkTargets, cpuBudget, loadTargets, markdownReport, svgChart, terminalTable, type RunReport, type ScenarioResult } from './report.js'
 import { bigCreates, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
-import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, growWithModel, seedThroughApi, waitForPersistence, waitForRenderedPages, waitForRenderQueue, type SeededPaste } from './seed.js'
+import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, growWithModel, seedThroughApi, waitForRenderedPages, waitForRenderQueue, type SeededPaste } from './seed.js'
 
 const BENCH_DIR = new URL('.', import.meta.url).pathname
 const ROOT = new URL('..', import.meta.url).pathname
@@ -414,7 +414,6 @@ async function bench(options: Options): Promise<number> {
     const growStarted = performance.now()
     const grown = await growWithModel(client, prefix, corpus, random, options.pastes - seeded.length)
     data['growing (s)'] = Math.round((performance.now() - growStarted) / 100) / 10
-    data['waiting for the AOF rewrite (s)'] = Math.round(await waitForPersistence(client) * 10) / 10
     if (!local) onCleanup('delete the scale pastes', () => deleteWithModel(client, prefix, grown))
     data['written through the model'] = grown.length
   }

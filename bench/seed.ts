@@ -112,24 +112,6 @@ export async function growWithModel(redis: Redis, prefix: string, corpus: Corpus
   return ids
 }
 
-/**
- * Waits until Redis has no background rewrite or save running or scheduled. Growing the data
- * by a million pastes makes Redis rewrite its AOF: a forked child that copies gigabytes on the
- * cores the load generator uses, which would slow whatever is measured next. Returns seconds waited.
- */
-export async function waitForPersistence(redis: Redis, timeoutMs = 600_000): Promise<number> {
-  const started = performance.now()
-  const busy = /^(aof_rewrite_in_progress|aof_rewrite_scheduled|rdb_bgsave_in_progress):1/m
-  progress.phase('waiting for Redis to finish rewriting its AOF', timeoutMs / 1000)
-  while (busy.test(await redis.info('persistence'))) {
-    if (performance.now() - started > timeoutMs) throw new Error(`Redis still rewrites its AOF after ${timeoutMs / 1000} s`)
-    progress.update((performance.now() - started) / 1000)
-    await new Promise((r) => setTimeout(r, 500))
-  }
-  progress.done()
-  return (performance.now() - started) / 1000
-}
-
 /** Deletes pastes through the model layer (the scale variant's, on a Redis that is not ours). */
 export async function deleteWithModel(redis: Redis, prefix: string, ids: string[]): Promise<void> {
   const store = new Store(redis, { prefix })
