@@ -5,7 +5,7 @@ export type Visibility = (typeof VISIBILITIES)[number]
 
 /**
  * A paste. The page a view serves is rendered once, off the request path, and stored in
- * pageTop/pageBottom (the per-view parts go between them); renderVersion says which templates
+ * `page`, with a blank slot at `slotAt` for the per-view part; renderVersion says which templates
  * and assets rendered it, so a deploy that changes them re-renders old pastes on their next view.
  */
 export const Paste = defineModel(
@@ -25,8 +25,8 @@ export const Paste = defineModel(
     views: column.int({ default: 0 }),
     deleteTokenHash: column.string({ required: true }),
     // Bytes, not text: a view sends them as they are, with no decoding and re-encoding.
-    pageTop: column.bytes(),
-    pageBottom: column.bytes(),
+    page: column.bytes(),
+    slotAt: column.int(),
     renderVersion: column.string(),
   },
   // The list page filters public pastes by language: one sorted set answers it, newest first.

@@ -6,7 +6,7 @@ import type { CodeRenderer } from './CodeRenderer.js'
 import { detectLanguage } from './detectLanguage.js'
 import { PasteInputError } from './errors.js'
 import { newDeleteToken, newPasteId, tokenMatches } from './ids.js'
-import { describeContent, type PageRenderer, type PastePageParts } from './PageRenderer.js'
+import { describeContent, type PageRenderer, type StoredPage } from './PageRenderer.js'
 import { Paste, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
 
 export interface PasteLimits {
@@ -28,14 +28,14 @@ export interface NewPaste {
   fileName?: string | undefined
 }
 
-export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'pageTop' | 'pageBottom' | 'renderVersion'>
+export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'page' | 'slotAt' | 'renderVersion'>
 export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
 export type PageView = { kind: 'page'; html: Buffer } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
 
 const MAX_TITLE_CHARS = 200
 const DATA_COLUMNS = ['id', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views'] as const
 const LIST_COLUMNS = ['id', 'title', 'language', 'size', 'lines', 'createdAt'] as const
-const VIEW_COLUMNS = ['burn', 'pageTop', 'pageBottom', 'renderVersion', 'views', 'deleteTokenHash', 'title', 'visibility', 'language'] as const
+const VIEW_COLUMNS = ['burn', 'page', 'slotAt', 'renderVersion', 'views', 'deleteTokenHash', 'title', 'visibility', 'language'] as const
 const LANGUAGE_IDS = new Set(LANGUAGES.map((l) => l.id))
 const LANGUAGE_BY_EXTENSION = new Map(LANGUAGES.map((l) => [l.ext, l.id]))
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
@@ -59,7 +59,7 @@ function parseBurn(value: string | boolean | undefined): boolean {
 /** The paste domain: create, view, reveal, read, delete and list pastes. */
 export class PasteService {
   /** Renders in flight, so that a view racing its paste's render waits for it instead of redoing it. */
-  private readonly rendering = new Map<string, Promise<PastePageParts>>()
+  private readonly rendering = new Map<string, Promise<StoredPage>>()
 
   constructor(
     private readonly store: Store,
@@ -115,7 +115,7 @@ export class PasteService {
   }
 
   /**
-   * The paste page in one round trip (its stored parts, bumping the view count), or the
+   * The paste page in one round trip (its stored page, bumping the view count), or the
    * interstitial of a burn paste, which GET and HEAD never burn. Null when there is no paste.
    * HEAD passes countView false: a link checker is not a reader.
    */
@@ -123,16 +123,14 @@ export class PasteService {
     const view = await Paste.load(this.store, id, { select: VIEW_COLUMNS, ...(countView ? { increment: { views: 1 } } : {}) })
     if (!view) return null
     if (view.burn) return { kind: 'burn', paste: { id, ...view } }
-    let parts: PastePageParts | null = view.pageTop !== null && view.pageBottom !== null && view.renderVersion === this.pages.version
-      ? { pageTop: view.pageTop, pageBottom: view.pageBottom }
-      : null
-    if (!parts) {
+    let stored = this.storedPage(view)
+    if (!stored) {
       const paste = await Paste.load(this.store, id)
       if (!paste) return null
-      parts = await this.pageNow(paste)
+      stored = await this.pageNow(paste)
     }
     const owner = ownerToken !== undefined && tokenMatches(ownerToken, view.deleteTokenHash)
-    return { kind: 'page', html: this.pages.composePaste(parts, id, view.views, owner) }
+    return { kind: 'page', html: this.pages.composePaste(stored, id, view.views, owner) }
   }
 
   /**
@@ -146,10 +144,7 @@ export class PasteService {
     if (!flag.burn) return 'not-burn'
     const paste = await Paste.take(this.store, id)
     if (!paste) return null
-    const parts = paste.pageTop !== null && paste.pageBottom !== null && paste.renderVersion === this.pages.version
-      ? { pageTop: paste.pageTop, pageBottom: paste.pageBottom }
-      : await this.pageNow(paste)
-    return this.pages.composePaste(parts, id, null, false)
+    return this.pages.composePaste(this.storedPage(paste) ?? await this.pageNow(paste), id, null, false)
   }
 
   /**
@@ -197,14 +192,14 @@ export class PasteService {
    * Renders the page on the worker and stores it; concurrent callers share one render.
    * `text` is the content as text, when the caller already has it.
    */
-  private renderPage(paste: PasteRecord, text = paste.content.toString()): Promise<PastePageParts> {
+  private renderPage(paste: PasteRecord, text = paste.content.toString()): Promise<StoredPage> {
     let pending = this.rendering.get(paste.id)
     if (!pending) {
       pending = this.code.render(text, paste.language, paste.size)
         .then(async (codeHtml) => {
-          const parts = this.pages.pasteParts(paste, codeHtml, describeContent(text))
-          await Paste.patch(this.store, paste.id, { ...parts, renderVersion: this.pages.version })
-          return parts
+          const stored = this.pages.pastePage(paste, codeHtml, describeContent(text))
+          await Paste.patch(this.store, paste.id, { ...stored, renderVersion: this.pages.version })
+          return stored
         })
         .finally(() => this.rendering.delete(paste.id))
       this.rendering.set(paste.id, pending)
@@ -212,13 +207,24 @@ export class PasteService {
     return pending
   }
 
-  /** A page needed now: the worker's if it delivers within a second, else plain text rendered here. */
-  private async pageNow(paste: PasteRecord): Promise<PastePageParts> {
+  /** The page as loaded, when it is there and rendered by these templates. */
+  private storedPage(record: Pick<PasteRecord, 'page' | 'slotAt' | 'renderVersion'>): StoredPage | null {
+    return record.page !== null && record.slotAt !== null && record.renderVersion === this.pages.version
+      ? { page: record.page, slotAt: record.slotAt }
+      : null
+  }
+
+  /**
+   * A page needed now: the worker's if it delivers within a second, else plain text rendered
+   * here. Always a copy of its own: concurrent views share one render, and each writes its
+   * own view count into the page it is given.
+   */
+  private async pageNow(paste: PasteRecord): Promise<StoredPage> {
     const text = paste.content.toString()
     const rendered = this.renderPage(paste, text).catch(() => null)
-    const parts = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, 1000, null))])
-    if (parts) return parts
-    return this.pages.pasteParts(paste, this.code.renderPlainNow(text, paste.language), describeContent(text))
+    const shared = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, 1000, null))])
+    if (shared) return { page: Buffer.from(shared.page), slotAt: shared.slotAt }
+    return this.pages.pastePage(paste, this.code.renderPlainNow(text, paste.language), describeContent(text))
   }
 
   private checkContent(raw: string | Buffer | undefined): string {
@@ -283,7 +289,7 @@ export class PasteService {
 }
 
 function dataOf(paste: PasteRecord): PasteData {
-  const { deleteTokenHash: _t, pageTop: _a, pageBottom: _b, renderVersion: _v, ...data } = paste
+  const { deleteTokenHash: _t, page: _p, slotAt: _s, renderVersion: _v, ...data } = paste
   return data
 }
 

@@ -102,6 +102,28 @@ describe('GET /:id', () => {
     expect(owner).toMatch(/<button[^>]*>Delete<\/button>/)
   })
 
+  it('never shows one view\'s Delete button or count to another, even when they share one render', async () => {
+    // Views that arrive before the page is stored share one in-memory render, and each writes
+    // its own part into the page it sends: each must get a copy of its own.
+    // The API's create does not wait for the render, so these views come before it is stored.
+    const { id, deleteToken } = await createPaste(app, { content: 'shared\n'.repeat(2000), language: 'python' })
+    const views = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+      page(id, i % 2 === 0 ? { cookie: `owner_${id}=${deleteToken}` } : {})))
+    views.forEach((res, i) => expect(res.body.includes(`action="/${id}/delete"`)).toBe(i % 2 === 0))
+    expect(new Set(views.map((res) => viewCount(res.body))).size).toBe(20)
+  })
+
+  it('leaves the per-view slot an HTML comment where a view has nothing to show', async () => {
+    const paste = await createPaste(app, { content: 'slot' })
+    const html = (await page(paste.id)).body
+    // The count, then a comment padding the rest of the slot: the markup stays well-formed.
+    expect(html).toMatch(/<div class="toolbar-dynamic"><span class="paste-views">.*?<\/span><!-- *--><\/div>/)
+    const burn = await createPaste(app, { content: 'once', burn: true })
+    const revealed = await app.inject({ method: 'POST', url: `/${burn.id}/reveal`, headers: { accept: HTML_ACCEPT } })
+    // Nothing to show: only the comment, so .toolbar-dynamic:empty hides the element.
+    expect(revealed.body).toMatch(/<div class="toolbar-dynamic"><!-- *--><\/div>/)
+  })
+
   it('sends the security headers: CSP without inline scripts, frame-ancestors none, no-referrer, nosniff', async () => {
     const paste = await createPaste(app, { content: 'headers' })
     const res = await page(paste.id)
