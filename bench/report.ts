@@ -59,8 +59,14 @@ function metricOf(result: ScenarioResult, metric: string, all: ScenarioResult[])
     case 'peakRssMB': return result.peakRssBytes === null ? null : result.peakRssBytes / 2 ** 20
     case 'loopDelayP99': return result.loopDelayP99Ms
     case 'listScaleChange': {
-      const small = all.find((r) => r.name === 'list@1k')
-      return small ? Math.abs(result.rps - small.rps) / small.rps : null
+      // Every run of each list (the scale variant alternates them): mean req/s against mean req/s.
+      const mean = (pattern: RegExp) => {
+        const runs = all.filter((r) => pattern.test(r.name))
+        return runs.length > 0 ? runs.reduce((sum, r) => sum + r.rps, 0) / runs.length : null
+      }
+      const small = mean(/^list@1k(#\d+)?$/)
+      const big = mean(/^list(#\d+)?$/)
+      return small !== null && big !== null ? Math.abs(big - small) / small : null
     }
     case 'scaling': {
       const one = all.find((r) => r.name === WORKERS_BASE)

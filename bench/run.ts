@@ -39,9 +39,10 @@ const QUIET_WAIT_SECONDS = 30
 const USAGE = `Usage: npm run bench -- [options]
 
   --pastes N        pastes to seed (default 10000). Above 10000 runs the scale variant: the
-                    list is measured at 1,000 pastes (~200 B, public, through the model layer),
-                    then the data grows to N (10,000 realistic ones through the API, the rest
-                    like the first 1,000) and the list is measured again
+                    data grows to N (10,000 realistic ones through the API, the rest ~200 B,
+                    public, through the model layer), and the list at N is compared with a
+                    list of 1,000 such pastes under their own prefix and server, in runs that
+                    alternate (with --url: the 1,000 are listed before the growth)
   --duration S      seconds each scenario is measured (default 10), after a warm-up
   --warmup S        warm-up seconds before each scenario (default 2)
   --connections N   connections for page, raw, list, create, mixed, probe (default 50)
@@ -299,9 +300,10 @@ async function bench(options: Options): Promise<number> {
   let baseUrl: string
   /** The app server running (or last run): a failure keeps its log; `stopped` when we stopped it. */
   const current: { server: Started | null; stopped: boolean } = { server: null, stopped: false }
-  let startServer: (() => Promise<void>) | null = null
   /** Starts an app server, confined by `wrap`, with `env` added, and waits until it is ready. */
   let launchApp: ((wrap: Confinement['wrap'], env: Record<string, string>, logName: string) => Promise<Started>) | null = null
+  /** Starts a second app server, confined the same way, on the keys under `listPrefix`. */
+  let startListServer: ((listPrefix: string) => Promise<{ started: Started; url: string }>) | null = null
   const stopApp = async () => {
     if (!current.server) return
     await stopProcess(current.server.child, 15_000)
@@ -332,11 +334,17 @@ async function bench(options: Options): Promise<number> {
     }
     launchApp = launch
     const wrap = confinement!.wrap
-    startServer = async () => {
-      await stopApp()
-      await launch(wrap, {}, 'server.log')
+    startListServer = async (listPrefix: string) => {
+      const sidePort = await freePort()
+      const sideUrl = `http://127.0.0.1:${sidePort}`
+      const started = startProcess('redbin (list@1k)', wrap(program), {
+        env: { ...env, PORT: String(sidePort), PUBLIC_URL: sideUrl, REDIS_PREFIX: listPrefix },
+        cwd: ROOT, logFile: join(tmp, 'server-list-1k.log'), graceMs: 15_000,
+      })
+      await waitForHttp(`${sideUrl}/readyz`, started)
+      return { started, url: sideUrl }
     }
-    await startServer()
+    await launch(wrap, {}, 'server.log')
     // If the run fails, the server's log says why: keep it next to the results.
     onFailure.push(() => {
       const server = current.server
@@ -354,13 +362,6 @@ async function bench(options: Options): Promise<number> {
   }
   const metricsText = await http('GET', `${baseUrl}/metrics`).then((r) => (r.status === 200 ? r.text() : ''), () => '')
   const app: LoadTarget = { baseUrl, pid: current.server?.pid ?? null, metrics: metricsText.includes('redbin_'), ours: redisPid ? [redisPid] : [], redisPid }
-  /** A fresh server process on the same data (the scale variant's two list runs start equal). */
-  const restartApp = async () => {
-    if (!startServer) return
-    await startServer()
-    app.pid = current.server?.pid ?? null
-    say(`restarted redbin for a fresh process: pid ${app.pid}`)
-  }
 
   const measure = async (name: string, target: LoadTarget, server: 'app' | 'ceiling', spec: Omit<LoadSpec, 'name' | 'warmupSeconds' | 'duration'> & { duration?: number }) => {
     if (target.pid !== null) await waitForQuiet([...await serverPids(target), ...target.ours])
@@ -389,15 +390,22 @@ async function bench(options: Options): Promise<number> {
   const grown: string[] = []
   if (!local && scale) onCleanup('delete the scale pastes', () => deleteWithModel(scaleRedis(), prefix, grown))
 
+  // The scale variant's list@1k: 1,000 pastes written like the growth (through the model, all
+  // public), so that both lists show pastes of one kind on the same pages and only their number
+  // differs. Measured against the API's titled pastes, the 1k run rendered other items and a
+  // shorter last page. Locally they go under a prefix of their own, listed by a second server
+  // after the growth, in runs alternating with the 1M list (below): one 10 s run differs from
+  // the next by up to ±15% on this machine, and drift over minutes, so before/after runs minutes
+  // apart cannot resolve the 10% target. With --url they are listed before the growth instead.
+  const listPrefix = local ? `${prefix}list1k:` : prefix
+  const listPastes: string[] = []
   if (scale && wanted('list')) {
-    // Both list runs show pastes of one kind (written through the model, like the growth),
-    // on the same pages, from a fresh server process: only their number differs. (Measured
-    // against the API's titled pastes, the 1k run rendered other items and a shorter last
-    // page, which made "1M" look 23-28% slower; the same pastes at 1k and 1M list alike.)
-    grown.push(...await growWithModel(scaleRedis(), prefix, corpus, random, SCALE_FIRST_STEP))
+    for (const id of await growWithModel(scaleRedis(), listPrefix, corpus, random, SCALE_FIRST_STEP)) listPastes.push(id)
     deepPage = deepPageOf(SCALE_FIRST_STEP)
-    await restartApp()
-    await measure('list@1k', app, 'app', { connections: options.connections, requests: listRequests(deepPage) })
+    if (!local) {
+      grown.push(...listPastes)
+      await measure('list@1k', app, 'app', { connections: options.connections, requests: listRequests(deepPage) })
+    }
   }
   const seedStarted = performance.now()
   seeded.push(...await seedThroughApi(baseUrl, corpus, random, realistic - seeded.length))
@@ -420,15 +428,28 @@ async function bench(options: Options): Promise<number> {
 
   if (scale) {
     const growStarted = performance.now()
-    grown.push(...await growWithModel(scaleRedis(), prefix, corpus, random, options.pastes - seeded.length - grown.length))
+    // Not push(...ids): a million arguments overflow the stack.
+    for (const id of await growWithModel(scaleRedis(), prefix, corpus, random, options.pastes - seeded.length - grown.length)) grown.push(id)
     data['growing (s)'] = Math.round((performance.now() - growStarted) / 100) / 10
     data['written through the model'] = grown.length
   }
   data['list deep page'] = deepPage
   let listDone = false
   if (scale && wanted('list')) {
-    await restartApp()
-    await measure('list', app, 'app', { connections: options.connections, requests: listRequests(deepPage) })
+    const list = (name: string, target: LoadTarget) => measure(name, target, 'app', { connections: options.connections, requests: listRequests(deepPage) })
+    if (startListServer && app.pid !== null) {
+      const side = await startListServer(listPrefix)
+      const small: LoadTarget = { ...app, baseUrl: side.url, pid: side.started.pid, ours: [...app.ours, app.pid] }
+      const big: LoadTarget = { ...app, ours: [...app.ours, side.started.pid] }
+      // A, B, B, A: a steady drift of the machine over the four runs cancels out.
+      await list('list@1k', small)
+      await list('list', big)
+      await list('list#2', big)
+      await list('list@1k#2', small)
+      await stopProcess(side.started.child)
+    } else {
+      await list('list', app)
+    }
     listDone = true
   }
   data['RSS'] = app.pid !== null ? 'peak, /proc every 100 ms' : 'from /metrics after each scenario (not a peak)'
