@@ -3,7 +3,7 @@
 // with autocannon, and checks bench/targets.json. `--url` measures a server that already runs
 // (docker compose's bench profile) instead. `--workers 1,2` then measures the page scenario
 // against WORKERS=N on N CPUs, to see how node:cluster scales. See `npm run bench -- --help`.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -153,6 +153,16 @@ function parseWorkers(raw: string): number[] {
   if (new Set(workers).size !== workers.length) throw new UsageError(`--workers lists a number twice: "${raw}"`)
   return workers
 }
+
+/**
+ * The node flags `npm start` runs the server with (package.json is their one home; the
+ * Dockerfile repeats them): the bench starts the server, and the ceiling, the same way.
+ */
+const serverNodeFlags: string[] = (() => {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? ''
+  const words = start.split(/\s+/)
+  return words.slice(words.indexOf('node') + 1).filter((word) => word.startsWith('--'))
+})()
 
 /** Notes for the error message when the run fails (where the server's log went). */
 const onFailure: (() => string)[] = []
@@ -323,7 +333,7 @@ async function bench(options: Options): Promise<number> {
     const profileDir = join(BENCH_DIR, 'results', 'profiles')
     if (options.profile) mkdirSync(profileDir, { recursive: true })
     const nodeArgs = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
-    const program = [process.execPath, ...nodeArgs, join(ROOT, 'dist/server.js')]
+    const program = [process.execPath, ...serverNodeFlags, ...nodeArgs, join(ROOT, 'dist/server.js')]
     const url = baseUrl
     const launch = async (wrap: Confinement['wrap'], extraEnv: Record<string, string>, logName: string) => {
       const started = startProcess('redbin', wrap(program), { env: { ...env, ...extraEnv }, cwd: ROOT, logFile: join(tmp, logName), graceMs: 15_000 })
@@ -355,7 +365,8 @@ async function bench(options: Options): Promise<number> {
       copyFileSync(server.logFile, saved)
       return `${exited ? `the server exited (${server.child.exitCode ?? server.child.signalCode}) during the run; ` : ''}its log: ${saved}`
     })
-    say(`redbin (NODE_ENV=production) on ${baseUrl}, pid ${current.server?.pid}`)
+    data['node flags (as npm start)'] = serverNodeFlags.join(' ') || 'none'
+    say(`redbin (NODE_ENV=production${serverNodeFlags.length > 0 ? `, node ${serverNodeFlags.join(' ')}` : ''}) on ${baseUrl}, pid ${current.server?.pid}`)
   } else {
     baseUrl = options.url!
     await waitForHttp(`${baseUrl}/healthz`, null, 10_000)
@@ -468,7 +479,7 @@ async function bench(options: Options): Promise<number> {
     writeFileSync(join(tmp, 'page.html'), pageBody)
     writeFileSync(join(tmp, 'raw.txt'), rawBody)
     const port = await freePort()
-    const ceiling = startProcess('ceiling', confinement!.wrap([process.execPath, join(BENCH_DIR, 'ceiling.js')]), {
+    const ceiling = startProcess('ceiling', confinement!.wrap([process.execPath, ...serverNodeFlags, join(BENCH_DIR, 'ceiling.js')]), {
       env: { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', CEILING_PAGE_FILE: join(tmp, 'page.html'), CEILING_RAW_FILE: join(tmp, 'raw.txt') },
       cwd: ROOT,
       logFile: join(tmp, 'ceiling.log'),
