@@ -155,13 +155,18 @@ function parseWorkers(raw: string): number[] {
 }
 
 /**
- * The node flags `npm start` runs the server with (package.json is their one home; the
- * Dockerfile repeats them): the bench starts the server, and the ceiling, the same way.
+ * How `npm start` runs the server: its node flags and environment (package.json is their one
+ * home; the Dockerfile repeats them). The bench starts the server, and the ceiling, the same way.
  */
-const serverNodeFlags: string[] = (() => {
+const { serverNodeFlags, serverStartEnv } = (() => {
   const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? ''
   const words = start.split(/\s+/)
-  return words.slice(words.indexOf('node') + 1).filter((word) => word.startsWith('--'))
+  const node = words.indexOf('node')
+  const assignments = words.slice(0, Math.max(0, node)).map((word) => /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(word)).filter((m) => m !== null)
+  return {
+    serverNodeFlags: words.slice(node + 1).filter((word) => word.startsWith('--')),
+    serverStartEnv: Object.fromEntries(assignments.map((m) => [m[1]!, m[2]!])),
+  }
 })()
 
 /** Notes for the error message when the run fails (where the server's log went). */
@@ -327,6 +332,7 @@ async function bench(options: Options): Promise<number> {
     baseUrl = `http://127.0.0.1:${port}`
     const env = {
       ...process.env,
+      ...serverStartEnv,
       NODE_ENV: 'production', REDIS_URL: redisUrl!, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: baseUrl,
       RATE_LIMIT_CREATES_PER_MINUTE: '0', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', REDIS_PREFIX: prefix, DATA_DIR: join(tmp, 'data'),
     }
@@ -365,7 +371,7 @@ async function bench(options: Options): Promise<number> {
       copyFileSync(server.logFile, saved)
       return `${exited ? `the server exited (${server.child.exitCode ?? server.child.signalCode}) during the run; ` : ''}its log: ${saved}`
     })
-    data['node flags (as npm start)'] = serverNodeFlags.join(' ') || 'none'
+    data['started as npm start'] = [...Object.entries(serverStartEnv).map(([k, v]) => `${k}=${v}`), 'node', ...serverNodeFlags].join(' ')
     say(`redbin (NODE_ENV=production${serverNodeFlags.length > 0 ? `, node ${serverNodeFlags.join(' ')}` : ''}) on ${baseUrl}, pid ${current.server?.pid}`)
   } else {
     baseUrl = options.url!
@@ -480,7 +486,7 @@ async function bench(options: Options): Promise<number> {
     writeFileSync(join(tmp, 'raw.txt'), rawBody)
     const port = await freePort()
     const ceiling = startProcess('ceiling', confinement!.wrap([process.execPath, ...serverNodeFlags, join(BENCH_DIR, 'ceiling.js')]), {
-      env: { ...process.env, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', CEILING_PAGE_FILE: join(tmp, 'page.html'), CEILING_RAW_FILE: join(tmp, 'raw.txt') },
+      env: { ...process.env, ...serverStartEnv, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', CEILING_PAGE_FILE: join(tmp, 'page.html'), CEILING_RAW_FILE: join(tmp, 'raw.txt') },
       cwd: ROOT,
       logFile: join(tmp, 'ceiling.log'),
     })
