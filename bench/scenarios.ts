@@ -19,8 +19,6 @@ export const DESCRIPTIONS: Record<string, string> = {
   'raw': 'GET /:id/raw across the same pastes',
   'list': 'GET /pastes page 1 and a deep page, alternately',
   'list@1k': 'the list with 1,000 pastes (scale variant; runs alternate with the list at N)',
-  'list#2': 'the list again (scale variant: runs alternate with list@1k)',
-  'list@1k#2': 'the list with 1,000 pastes again',
   'mixed': '90% page, 8% raw, 2% create',
   'create': 'POST /api/pastes with 2 KB of code, language auto',
   'probe': 'page views at a steady rate while 1 MiB pastes are created at a steady rate',
@@ -40,6 +38,9 @@ export function workersOf(name: string): number | null {
 export function titleOf(name: string): string {
   const workers = workersOf(name)
   if (workers !== null) return `${DESCRIPTIONS.page}, WORKERS=${workers} on ${workers} CPU${workers > 1 ? 's' : ''}`
+  // The scale variant's repeated list runs (list#2, list@1k#3, ...): the list's description.
+  const again = /^(.+)#(\d+)$/.exec(name)
+  if (again) return `${DESCRIPTIONS[again[1]!] ?? again[1]}, run ${again[2]}`
   return DESCRIPTIONS[name] ?? name
 }
 
