@@ -322,6 +322,8 @@ async function bench(options: Options): Promise<number> {
   const current: { server: Started | null; stopped: boolean } = { server: null, stopped: false }
   /** Starts an app server, confined by `wrap`, with `env` added, and waits until it is ready. */
   let launchApp: ((wrap: Confinement['wrap'], env: Record<string, string>, logName: string) => Promise<Started>) | null = null
+  /** Replaces the app server with a fresh process on the same port and data; returns its pid. */
+  let restartApp: (() => Promise<number>) | null = null
   /** Starts a second app server, confined the same way, on the keys under `listPrefix`. */
   let startListServer: ((listPrefix: string) => Promise<{ started: Started; url: string }>) | null = null
   const stopApp = async () => {
@@ -366,6 +368,10 @@ async function bench(options: Options): Promise<number> {
       return { started, url: sideUrl }
     }
     await launch(wrap, {}, 'server.log')
+    restartApp = async () => {
+      await stopApp()
+      return (await launch(wrap, {}, 'server.log')).pid
+    }
     // If the run fails, the server's log says why: keep it next to the results.
     onFailure.push(() => {
       const server = current.server
@@ -459,7 +465,10 @@ async function bench(options: Options): Promise<number> {
   let listDone = false
   if (scale && wanted('list')) {
     const list = (name: string, target: LoadTarget) => measure(name, target, 'app', { connections: options.connections, requests: listRequests(deepPage) })
-    if (startListServer && app.pid !== null) {
+    if (startListServer && restartApp && app.pid !== null) {
+      // Two fresh processes started together, so that only the data differs: the app server,
+      // after seeding 10,000 pastes, listed N ~9% faster than the new process listed 1k.
+      app.pid = await restartApp()
       const side = await startListServer(listPrefix)
       const small: LoadTarget = { ...app, baseUrl: side.url, pid: side.started.pid, ours: [...app.ours, app.pid] }
       const big: LoadTarget = { ...app, ours: [...app.ours, side.started.pid] }
