@@ -61,6 +61,7 @@ export class Model<S extends Schema> {
   readonly composites: readonly (readonly ColumnName<S>[])[]
   /** The model has bytes columns: its records are read as Buffers (see decodeValue). */
   readonly binary: boolean
+  private readonly selections = new WeakMap<readonly PropertyKey[], string[]>()
 
   constructor(
     readonly name: string,
@@ -124,28 +125,28 @@ export class Model<S extends Schema> {
     return record
   }
 
-  /** The record (or the selected columns of it), or null; one round trip. */
+  /**
+   * The record (or the selected columns of it), or null; one round trip. Values are read with
+   * HGETALL or HMGET, never through a script, which would copy each value into Lua and out again
+   * (a stored page is kilobytes). `increment` bumps counters in a small script, sent together
+   * with the read; each counter shows the value its own increment made, as HINCRBY returns it.
+   */
   async load(store: Store, id: Id): Promise<RecordOf<S> | null>
   async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K>): Promise<Pick<RecordOf<S>, K> | null>
   async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K> = {}) {
     const key = store.keys(this.name).record(this.encodeId(id))
-    const increments = Object.entries(options.increment ?? {}) as [string, number][]
-    if (!options.select && increments.length === 0) return this.readRecord(store, key)
-    const args: (string | number)[] = [increments.length]
-    for (const [name, by] of increments) {
-      const column = this.plainColumn(name, 'incremented')
-      if (column.kind !== 'int' && column.kind !== 'float') {
-        throw new QueryError(`${this.name}.${name} cannot be incremented: only int and float columns can`)
-      }
-      if (column.problem(by) !== null) throw new QueryError(`increment of ${this.name}.${name} ${column.problem(by)}`)
-      args.push(name, by, column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT')
-    }
-    const select = options.select ? this.selection(options.select) : undefined
-    const reply = this.binary
-      ? await store.redis.redbinModelLoadBuffer(key, ...args, ...(select ?? []))
-      : await store.redis.redbinModelLoad(key, ...args, ...(select ?? []))
-    if (!reply) return null
-    return select ? this.decodeSelected(select, reply) : this.decodeFlat(reply)
+    const counters = options.increment ? this.increments(options.increment) : []
+    const select = options.select ? this.selection(options.select) : null
+    // Both are sent before either is awaited (one round trip), the increment first.
+    const bumped = counters.length > 0 ? store.redis.redbinModelIncrement(key, ...counters.flatMap((c) => c.args)) : null
+    const read: Promise<Record<string, unknown> | null> = select ? this.readSelected(store, key, select) : this.readRecord(store, key)
+    if (!bumped) return read
+    const [values, record] = await Promise.all([bumped, read])
+    if (!values || !record) return null
+    counters.forEach(({ name }, i) => {
+      if (name in record) record[name] = this.decodeValue(name, String(values[i]))
+    })
+    return record
   }
 
   /**
@@ -174,7 +175,7 @@ export class Model<S extends Schema> {
   /** Loads many records at once; nulls stand where a record does not exist. */
   async loadMany(store: Store, ids: readonly Id[]): Promise<(RecordOf<S> | null)[]> {
     const keys = store.keys(this.name)
-    // Auto-pipelining sends these together: one round trip (one per shard on a cluster).
+    // All are sent before any reply is awaited: one round trip.
     return Promise.all(ids.map((id) => this.readRecord(store, keys.record(this.encodeId(id)))))
   }
 
@@ -294,9 +295,10 @@ export class Model<S extends Schema> {
   /** @internal Reads selected columns from an HMGET-shaped reply. */
   decodeSelected<K extends keyof S>(columns: readonly string[], values: readonly unknown[]): Pick<RecordOf<S>, K> {
     const record: Record<string, unknown> = {}
-    columns.forEach((name, i) => {
+    for (let i = 0; i < columns.length; i++) {
+      const name = columns[i]!
       record[name] = this.decodeValue(name, values[i] as string | Buffer | null | undefined)
-    })
+    }
     return record as Pick<RecordOf<S>, K>
   }
 
@@ -304,6 +306,27 @@ export class Model<S extends Schema> {
   async readRecord(store: Store, key: string): Promise<RecordOf<S> | null> {
     const hash = this.binary ? await store.redis.hgetallBuffer(key) : await store.redis.hgetall(key)
     return Object.keys(hash).length === 0 ? null : this.decode(hash)
+  }
+
+  /**
+   * The selected columns of the record at `key` (HMGET), or null. `columns` starts with the
+   * primary key, which every stored record holds: without it, there is no record.
+   */
+  private async readSelected<K extends keyof S>(store: Store, key: string, columns: readonly string[]): Promise<Pick<RecordOf<S>, K> | null> {
+    const values = this.binary ? await store.redis.hmgetBuffer(key, ...columns) : await store.redis.hmget(key, ...columns)
+    return values[0] === null ? null : this.decodeSelected(columns, values)
+  }
+
+  /** Checks `load`'s increments; `args` are what the increment script takes for each. */
+  private increments(increment: Partial<Record<string, number>>): { name: string; args: [string, number, string] }[] {
+    return Object.entries(increment).filter((e): e is [string, number] => e[1] !== undefined).map(([name, by]) => {
+      const column = this.plainColumn(name, 'incremented')
+      if (column.kind !== 'int' && column.kind !== 'float') {
+        throw new QueryError(`${this.name}.${name} cannot be incremented: only int and float columns can`)
+      }
+      if (column.problem(by) !== null) throw new QueryError(`increment of ${this.name}.${name} ${column.problem(by)}`)
+      return { name, args: [name, by, column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT'] }
+    })
   }
 
   // Bytes columns keep their Buffer; every other column reads its text.
@@ -314,11 +337,19 @@ export class Model<S extends Schema> {
     return column.decode(typeof raw === 'string' ? raw : raw.toString())
   }
 
-  /** @internal The columns to fetch for a selection: always led by the primary key. */
+  /**
+   * @internal The columns to fetch for a selection: always led by the primary key. Callers
+   * pass the same constant lists again and again, so each list is checked once.
+   */
   selection(select: readonly PropertyKey[]): string[] {
-    const names = select.map(String)
-    for (const name of names) this.column(name)
-    return [this.primaryKey, ...names.filter((n) => n !== this.primaryKey)]
+    let columns = this.selections.get(select)
+    if (!columns) {
+      const names = select.map(String)
+      for (const name of names) this.column(name)
+      columns = [this.primaryKey, ...names.filter((n) => n !== this.primaryKey)]
+      this.selections.set(select, columns)
+    }
+    return columns
   }
 
   // A column that can change in place: no index (default order and composites included),

@@ -250,19 +250,18 @@ return removed
 `
 
 /**
- * Load chosen fields of one record and bump counters in it, only if it exists.
+ * Bump counters of one record, only if it exists (never recreates a deleted record). It reads
+ * no other field: loads read values natively, so that big values never pass through Lua.
  * KEYS: record
- * ARGV: nIncrements, field, by, command ('HINCRBY' | 'HINCRBYFLOAT'), ...,
- *       then the fields to return (none: all, as HGETALL)
- * Returns nil when the record does not exist.
+ * ARGV: field, by, command ('HINCRBY' | 'HINCRBYFLOAT'), ...
+ * Returns the counters' new values, or nil when the record does not exist.
  */
-const LOAD = `
+const INCREMENT = `
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then return false end
-local fields_at = 2 + 3 * tonumber(ARGV[1])
-for i = 2, fields_at - 1, 3 do redis.call(ARGV[i + 2], key, ARGV[i], ARGV[i + 1]) end
-if fields_at > #ARGV then return redis.call('HGETALL', key) end
-return redis.call('HMGET', key, unpack(ARGV, fields_at))
+local values = {}
+for i = 1, #ARGV, 3 do values[#values + 1] = redis.call(ARGV[i + 2], key, ARGV[i], ARGV[i + 1]) end
+return values
 `
 
 /**
@@ -439,10 +438,9 @@ declare module 'ioredis' {
     // for models with bytes columns.
     redbinModelDeleteBuffer(k1: string, k2: string, k3: string, ...args: Args): Result<1 | Buffer[] | null, Context>
     redbinModelDeleteRecordBuffer(k1: string, k2: string, ...args: Args): Result<1 | Buffer[] | null, Context>
-    redbinModelLoadBuffer(k1: string, ...args: Args): Result<(Buffer | null)[] | null, Context>
     redbinModelQueryBuffer(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
     redbinModelUnindex(k1: string, ...args: Args): Result<number, Context>
-    redbinModelLoad(k1: string, ...args: Args): Result<(string | null)[] | null, Context>
+    redbinModelIncrement(k1: string, ...args: Args): Result<(number | string)[] | null, Context>
     redbinModelPatch(k1: string, ...args: Args): Result<0 | 1, Context>
     redbinModelQuery(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
     redbinModelSweep(k1: string, ...args: Args): Result<number, Context>
@@ -456,7 +454,7 @@ const COMMANDS = {
   redbinModelWriteIndex: { numberOfKeys: 3, lua: WRITE_INDEX },
   redbinModelWriteRecord: { numberOfKeys: 2, lua: WRITE_RECORD },
   redbinModelUnindex: { numberOfKeys: 1, lua: UNINDEX },
-  redbinModelLoad: { numberOfKeys: 1, lua: LOAD },
+  redbinModelIncrement: { numberOfKeys: 1, lua: INCREMENT },
   redbinModelPatch: { numberOfKeys: 1, lua: PATCH },
   redbinModelQuery: { numberOfKeys: 2, lua: QUERY },
   redbinModelSweep: { numberOfKeys: 1, lua: SWEEP },

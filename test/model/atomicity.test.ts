@@ -1,5 +1,6 @@
 // Atomic writes: each create/save/delete/take is one script, so records, indexes, memos and
 // claims always agree, and verify() can prove it (or catch it when they do not).
+import type { Command } from 'ioredis'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   column,
@@ -244,14 +245,22 @@ describe('load() with increment', () => {
     { defaultOrder: 'rank', indexes: [['a', 'b']] },
   )
 
-  it('bumps a counter and returns the new value in the same call', async () => {
+  it('bumps a counter and returns the new value in one round trip', async () => {
     const s = new Store(db.connect(), { prefix: freshPrefix(db) })
     await Board.create(s, { id: 'b1', title: 'T', rank: 1, tag: 'x' })
     await Board.load(s, 'b1', { select: ['hits'], increment: { hits: 1 } }) // loads the script
-    const sent = vi.spyOn(s.redis, 'sendCommand')
+    // One round trip: every command is sent before the first reply comes back.
+    let replies = 0
+    const repliesAtSend: number[] = []
+    const send = s.redis.sendCommand.bind(s.redis)
+    const sent = vi.spyOn(s.redis, 'sendCommand').mockImplementation((command: Command) => {
+      repliesAtSend.push(replies)
+      command.promise.then(() => replies++, () => replies++)
+      return send(command)
+    })
     const loaded = await Board.load(s, 'b1', { select: ['title', 'hits'], increment: { hits: 2 } })
-    expect(sent).toHaveBeenCalledTimes(1)
     sent.mockRestore()
+    expect(repliesAtSend).toEqual([0, 0])
     expect(loaded).toEqual({ id: 'b1', title: 'T', hits: 3 })
     expect(await Board.load(s, 'b1')).toMatchObject({ hits: 3 })
   })
