@@ -1,16 +1,14 @@
 import cookie from '@fastify/cookie'
 import formbody from '@fastify/formbody'
-import multipart from '@fastify/multipart'
 import fastifyStatic from '@fastify/static'
 import swagger from '@fastify/swagger'
-import view from '@fastify/view'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 import type { Config } from './config.js'
 import { Store } from './model/index.js'
 import { CodeRenderer } from './pastes/CodeRenderer.js'
 import { CreateRateLimiter } from './pastes/CreateRateLimiter.js'
-import { PageRenderer, PUBLIC_DIR, VIEWS_DIR } from './pastes/PageRenderer.js'
+import { PageRenderer, PUBLIC_DIR } from './pastes/PageRenderer.js'
 import { PasteService } from './pastes/PasteService.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { metricsPlugin } from './plugins/metrics.js'
@@ -79,10 +77,6 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   // Forms carry their text percent-encoded (up to 3 bytes per byte); raw bodies stop at the
   // paste limit while being read. The paste's own size is checked again once decoded.
   await app.register(formbody, { bodyLimit: config.maxPasteBytes * 3 + 64 * 1024 })
-  await app.register(multipart, {
-    limits: { fileSize: config.maxPasteBytes, fieldSize: config.maxPasteBytes + 1, files: 1, fields: 10, parts: 11 },
-    throwFileSizeLimit: true,
-  })
   app.removeContentTypeParser('text/plain')
   app.addContentTypeParser(['text/plain', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: config.maxPasteBytes }, (_request, body, done) => done(null, body))
   await app.register(fastifyStatic, {
@@ -92,12 +86,6 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
     maxAge: '365d',
     immutable: true,
     index: false,
-  })
-  await app.register(view, {
-    engine: { eta: pages.eta },
-    templates: VIEWS_DIR,
-    production: config.production,
-    defaultContext: { assets: pages.assets },
   })
   await app.register(swagger, {
     openapi: {

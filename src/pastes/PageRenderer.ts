@@ -8,6 +8,8 @@ import type { PasteRecord } from './Paste.js'
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
+/** The content type of every page rendered here. */
+export const HTML = 'text/html; charset=utf-8'
 /** Where the paste template marks the per-view part (view count, the creator's Delete button). */
 const DYNAMIC_MARKER = '<!--dynamic-->'
 /** Stands in for the code block while the page is rendered; the code's bytes replace it. */
@@ -72,8 +74,8 @@ function fingerprint(...parts: (string | Buffer)[]): string {
  * stored pages stale and they are rendered again on their next view.
  */
 export class PageRenderer {
-  readonly eta: Eta
-  readonly assets: { css: string; js: string }
+  private readonly eta: Eta
+  private readonly assets: { css: string; js: string }
   readonly version: string
 
   constructor(readonly publicUrl: string, production: boolean) {
@@ -90,7 +92,8 @@ export class PageRenderer {
     this.version = fingerprint(String(SLOT_BYTES), css, js, codeRenderer, ...templates)
   }
 
-  private render(template: string, data: Record<string, unknown>): string {
+  /** A page from its template in views/ (compiled once in production). */
+  render(template: string, data: Record<string, unknown>): string {
     return this.eta.render(template, { ...data, assets: this.assets })
   }
 

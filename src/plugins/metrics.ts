@@ -5,11 +5,14 @@ import fp from 'fastify-plugin'
 /** Latency buckets in seconds: fine below 10 ms, where a healthy request lands. */
 const BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
-class RouteLatency {
+/** Requests of one route and method: a count per status, and a latency histogram. */
+class RouteStats {
+  readonly statuses = new Map<number, number>()
   readonly counts = new Array<number>(BUCKETS.length).fill(0)
   sum = 0
   total = 0
-  observe(seconds: number) {
+  observe(status: number, seconds: number) {
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1)
     this.total++
     this.sum += seconds
     const i = BUCKETS.findIndex((b) => seconds <= b)
@@ -20,8 +23,8 @@ class RouteLatency {
 /** Counters the app bumps; exported as `redbin_<name>_total`. */
 export class Metrics {
   readonly counters = { pastes_created: 0, paste_views: 0, pastes_burned: 0, redis_errors: 0 }
-  readonly requests = new Map<string, number>()
-  readonly latency = new Map<string, RouteLatency>()
+  /** By route pattern, then method. Label strings are built at a scrape, never per request. */
+  private readonly routes = new Map<string, Map<string, RouteStats>>()
   private readonly gauges = new Map<string, () => number>()
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 5 })
 
@@ -39,12 +42,11 @@ export class Metrics {
   }
 
   observe(method: string, route: string, status: number, seconds: number) {
-    const key = `method="${method}",route="${route}",status="${status}"`
-    this.requests.set(key, (this.requests.get(key) ?? 0) + 1)
-    const latencyKey = `method="${method}",route="${route}"`
-    let histogram = this.latency.get(latencyKey)
-    if (!histogram) this.latency.set(latencyKey, (histogram = new RouteLatency()))
-    histogram.observe(seconds)
+    let methods = this.routes.get(route)
+    if (!methods) this.routes.set(route, (methods = new Map()))
+    let stats = methods.get(method)
+    if (!stats) methods.set(method, (stats = new RouteStats()))
+    stats.observe(status, seconds)
   }
 
   /**
@@ -56,10 +58,13 @@ export class Metrics {
     for (const [name, value] of Object.entries(this.counters)) {
       lines.push(`# TYPE redbin_${name}_total counter`, `redbin_${name}_total ${value}`)
     }
+    const series = [...this.routes].flatMap(([route, methods]) => [...methods].map(([method, stats]) => ({ labels: `method="${method}",route="${route}"`, stats })))
     lines.push('# TYPE redbin_http_requests_total counter')
-    for (const [labels, value] of this.requests) lines.push(`redbin_http_requests_total{${labels}} ${value}`)
+    for (const { labels, stats } of series) {
+      for (const [status, value] of stats.statuses) lines.push(`redbin_http_requests_total{${labels},status="${status}"} ${value}`)
+    }
     lines.push('# TYPE redbin_http_request_duration_seconds histogram')
-    for (const [labels, h] of this.latency) {
+    for (const { labels, stats: h } of series) {
       let cumulative = 0
       BUCKETS.forEach((bound, i) => {
         cumulative += h.counts[i] ?? 0

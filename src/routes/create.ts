@@ -1,4 +1,4 @@
-import type {} from '@fastify/multipart'
+import multipart from '@fastify/multipart'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { PasteInputError } from '../pastes/errors.js'
@@ -77,6 +77,12 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>()
   const { publicUrl, maxPasteBytes } = deps.config
   const showHome = homeRenderer(deps)
+
+  // Multipart forms only reach these routes: registered here, its hooks run on no other request.
+  await app.register(multipart, {
+    limits: { fileSize: maxPasteBytes, fieldSize: maxPasteBytes + 1, files: 1, fields: 10, parts: 11 },
+    throwFileSizeLimit: true,
+  })
 
   // Body limits are set per parser (app.ts): raw bodies stop at MAX_PASTE_BYTES while being read.
   typed.post('/', {

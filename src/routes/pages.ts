@@ -1,17 +1,15 @@
 import type {} from '@fastify/cookie'
 import type {} from '@fastify/swagger'
-import type {} from '@fastify/view'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { sendError } from '../plugins/errors.js'
 import { isPasteId } from '../pastes/ids.js'
-import { toListItem } from '../pastes/PageRenderer.js'
+import { HTML, toListItem } from '../pastes/PageRenderer.js'
 import { homeRenderer, LANGUAGE_CHOICES } from './home.js'
 import { IdParams, ownerCookie, type RouteDeps } from './shared.js'
 
 const LIST_PAGE_SIZE = 20
 const MAX_LIST_PAGE = 10_000
-const HTML = 'text/html; charset=utf-8'
 
 /** The home page, the paste page, burn-after-reading, delete, and the list of public pastes. */
 export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
@@ -54,7 +52,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
     const { items, total } = await pastes.listPublic({ language: language || undefined, offset: (page - 1) * LIST_PAGE_SIZE, limit: LIST_PAGE_SIZE })
     const pageCount = Math.max(1, Math.ceil(total / LIST_PAGE_SIZE))
     const link = (p: number) => `/pastes?${new URLSearchParams({ ...(language ? { language } : {}), page: String(p) })}`
-    return reply.header('cache-control', 'no-cache').viewAsync('list', {
+    return reply.header('cache-control', 'no-cache').type(HTML).send(pages.render('list', {
       meta: pages.siteMeta(page > 1 ? `Recent pastes, page ${page} · redbin` : 'Recent pastes · redbin', 'The newest public pastes on redbin.', page > 1 ? link(page) : '/pastes'),
       items: items.map(toListItem),
       total,
@@ -64,7 +62,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
       languages: [{ id: '', name: 'All languages' }, ...LANGUAGE_CHOICES],
       prevUrl: page > 1 ? link(Math.min(page - 1, pageCount)) : null,
       nextUrl: page < pageCount ? link(page + 1) : null,
-    })
+    }))
   })
 
   typed.get('/:id', {
@@ -77,7 +75,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
     reply.type(HTML).header('cache-control', 'private, no-cache')
     if (view.kind === 'burn') {
       reply.header('x-robots-tag', 'noindex, nofollow')
-      return reply.viewAsync('burn', { id, meta: pages.pasteMeta(view.paste, '') })
+      return reply.send(pages.render('burn', { id, meta: pages.pasteMeta(view.paste, '') }))
     }
     deps.metrics.count('paste_views')
     return reply.send(view.html)
