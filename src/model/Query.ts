@@ -221,7 +221,7 @@ export class Query<S extends Schema, K extends keyof S> {
 
   /**
    * Cluster reads: the records of (already encoded) ids, or null where there is none, one
-   * command per record, auto-pipelined into one round trip per shard. With a selection, only
+   * command per record, all sent before any reply is awaited: one round trip. With a selection, only
    * its columns and the filtered ones (to re-check them) are read, as the single-Redis query
    * script does: a list of pastes never reads their content.
    */

@@ -1,16 +1,15 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type {} from '@fastify/view'
 import fp from 'fastify-plugin'
 import { QueryError, ValidationError } from '../model/index.js'
 import { PasteInputError } from '../pastes/errors.js'
-import type { PageRenderer } from '../pastes/PageRenderer.js'
+import { HTML, type PageRenderer } from '../pastes/PageRenderer.js'
 
 /**
  * Errors that mean "Redis cannot answer now": the request gets a 503, never a 500 or a hang.
  * The rest are ioredis' Cluster: no node reachable, not ready yet, or a slot whose master is
  * down. A command for such a slot is retried while the slot map is refreshed, then fails with
- * "Too many Cluster redirections"; an auto-pipelined batch of commands for several of its slots
- * is not retried (their MOVED replies differ) and fails at once with the MOVED (or ASK) reply.
+ * "Too many Cluster redirections", or with the MOVED (or ASK) reply itself when ioredis gives up
+ * on it (a transaction, or a batch whose replies disagree).
  */
 const REDIS_DOWN = /Connection is closed|Stream isn't writeable|Command timed out|Reached the max retries|connect ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|^(OOM|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|MOVED|ASK)\b|None of (the )?startup nodes|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|Cluster is (disconnect|ended)/
 
@@ -53,7 +52,7 @@ export async function sendError(
   if (isApi(request)) return reply.send({ error: message })
   if (wantsHtml(request) && request.method !== 'HEAD') {
     const title = TITLES[status] ?? 'Error'
-    return reply.viewAsync('error', { status, title, message, meta: pages.siteMeta(`${title} · redbin`, message, request.url, 'noindex') })
+    return reply.type(HTML).send(pages.render('error', { status, title, message, meta: pages.siteMeta(`${title} · redbin`, message, request.url, 'noindex') }))
   }
   return reply.type('text/plain; charset=utf-8').send(`${message}\n`)
 }

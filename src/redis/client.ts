@@ -3,8 +3,6 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 export interface ClientSettings {
   /** Per-command deadline in ms: a command that Redis does not answer in time fails. */
   commandTimeoutMs?: number
-  /** Turn off auto-pipelining (only the bench does, to measure what it buys). */
-  autoPipelining?: boolean
 }
 
 /**
@@ -14,6 +12,14 @@ export interface ClientSettings {
  *   at once instead of piling up in memory;
  * - each command gets one retry on a reconnect and a hard timeout;
  * - reconnects continue forever with a capped back-off, so the app heals when Redis returns.
+ *
+ * Auto-pipelining stays off. ioredis runs one auto-pipeline per connection at a time and
+ * answers each of its commands only when the whole batch is back: under page views a request
+ * waited for up to 50 others' pages, and the batch queued behind it lived long enough to be
+ * promoted, so the heap grew by ~35 MB/s of garbage. Measured on one core at 50 connections:
+ * page views went from 11k to 14k req/s and p99 from 15-19 ms to 9-10 ms with it off, and
+ * scavenges from 4 ms to 0.7 ms. Commands issued together are still written before any reply
+ * is awaited: one round trip.
  */
 export function failFastOptions(settings: ClientSettings = {}): RedisOptions {
   return {
@@ -21,7 +27,7 @@ export function failFastOptions(settings: ClientSettings = {}): RedisOptions {
     commandTimeout: settings.commandTimeoutMs ?? 1000,
     connectTimeout: 2000,
     enableOfflineQueue: false,
-    enableAutoPipelining: settings.autoPipelining ?? true,
+    enableAutoPipelining: false,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
     lazyConnect: true,
   }
@@ -53,10 +59,8 @@ export interface ClusterNode {
  *   reconnects a lost node by itself, it refreshes the slot map and follows MOVED instead;
  * - the cluster-wide offline queue is off, so nothing piles up while the cluster is unreachable;
  * - a command for a slot whose master is down is retried while the slot map is refreshed,
- *   at most `maxRedirections` times `retryDelayOnFailover` (≈ 0.8 s), then fails; a batch of
- *   auto-pipelined commands for several such slots fails at once with their MOVED replies
- *   (ioredis retries a batch only when all its errors agree); commands for slots of the other
- *   masters are not affected;
+ *   at most `maxRedirections` times `retryDelayOnFailover` (≈ 0.8 s), then fails; commands
+ *   for slots of the other masters are not affected;
  * - the slot map is refreshed every few seconds as well, so a master that comes back (or a
  *   replica promoted in its place) is found even when no single command hits a MOVED;
  * - when every node is gone, the cluster reconnects forever with a capped back-off;

@@ -31,7 +31,7 @@ describe('openRedis with REDIS_CLUSTER_NODES', () => {
 
   it('uses fail-fast options: no offline queue, bounded retries, masters only', () => {
     const options = clusterOptions({ commandTimeoutMs: 500 })
-    expect(options).toMatchObject({ enableOfflineQueue: false, enableAutoPipelining: true, scaleReads: 'master', lazyConnect: true })
+    expect(options).toMatchObject({ enableOfflineQueue: false, enableAutoPipelining: false, scaleReads: 'master', lazyConnect: true })
     expect(options.redisOptions).toMatchObject({ commandTimeout: 500, maxRetriesPerRequest: 1, connectTimeout: 2000 })
     expect(options.redisOptions).not.toHaveProperty('retryStrategy')
     const retry = options.clusterRetryStrategy as (attempt: number) => number
