@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 
 export interface ClientSettings {
@@ -19,7 +20,7 @@ export interface ClientSettings {
  * promoted, so the heap grew by ~35 MB/s of garbage. Measured on one core at 50 connections:
  * page views went from 11k to 14k req/s and p99 from 15-19 ms to 9-10 ms with it off, and
  * scavenges from 4 ms to 0.7 ms. Commands issued together are still written before any reply
- * is awaited: one round trip.
+ * is awaited: one round trip, and coalesceWrites sends them in one write.
  */
 export function failFastOptions(settings: ClientSettings = {}): RedisOptions {
   return {
@@ -44,8 +45,31 @@ export async function connectRedis(target: string, settings: ClientSettings = {}
     : new Redis({ ...options, path: target })
   // An 'error' listener keeps ioredis from printing every reconnect attempt as unhandled.
   client.on('error', () => {})
+  coalesceWrites(client)
   await client.connect()
   return client
+}
+
+/**
+ * Sends the commands of one event-loop turn in one write: the socket is corked at the turn's
+ * first command and uncorked once the turn's I/O callbacks have run, so every request handled
+ * in that turn shares a single write (and Redis a single read). Each reply is still handed over
+ * as soon as it arrives, unlike ioredis' auto-pipelining. A write per command cost 15% of the
+ * server's CPU on page views; measured on one core at 50 connections, coalescing took them from
+ * 13-15k to 16.5k req/s and p99 from 9 to 8 ms. (process.nextTick would be too early: a
+ * command issued after an await is sent from a promise job, which runs after it.)
+ */
+export function coalesceWrites(client: Redis): void {
+  const send = client.sendCommand.bind(client)
+  client.sendCommand = (command, stream) => {
+    // The connection's socket: ioredis replaces it on every reconnect.
+    const socket = client.stream as Socket | undefined
+    if (socket?.writableCorked === 0) {
+      socket.cork()
+      setImmediate(() => socket.uncork())
+    }
+    return send(command, stream)
+  }
 }
 
 export interface ClusterNode {
@@ -95,6 +119,8 @@ export function clusterOptions(settings: ClientSettings = {}): ClusterOptions {
 export async function connectCluster(nodes: readonly ClusterNode[], settings: ClientSettings = {}): Promise<Cluster> {
   const cluster = new Cluster(nodes.map(({ host, port }) => ({ host, port })), clusterOptions(settings))
   cluster.on('error', () => {})
+  // Every node's connection, including nodes found later, as it is created.
+  cluster.on('+node', (node: Redis) => coalesceWrites(node))
   try {
     await cluster.connect()
   } catch (err) {

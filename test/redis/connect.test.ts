@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import type { Socket } from 'node:net'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { connectRedis } from '../../src/redis/client.js'
 import { openRedis } from '../../src/redis/connect.js'
@@ -48,6 +49,27 @@ describe('openRedis', () => {
     const started = Date.now()
     await expect(openRedis(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:1,127.0.0.1:2' }))).rejects.toThrow(/None of startup nodes is available/)
     expect(Date.now() - started).toBeLessThan(3000)
+  })
+})
+
+describe('connectRedis', () => {
+  it('sends the commands of one event-loop turn in one write', async () => {
+    const client = await connectRedis(testRedis.url)
+    try {
+      const keys = Array.from({ length: 20 }, (_, i) => `${testRedis.prefix}coalesced:${i}`)
+      await Promise.all(keys.map((key, i) => client.set(key, String(i))))
+      const socket = client.stream as Socket & { _write: unknown; _writev: unknown }
+      const single = vi.spyOn(socket, '_write')
+      const batched = vi.spyOn(socket, '_writev')
+      const values = await Promise.all(keys.map((key) => client.get(key)))
+      expect(values).toEqual(keys.map((_, i) => String(i)))
+      expect(single.mock.calls.length + batched.mock.calls.length).toBe(1)
+      // The next turn's commands are written again, not left corked.
+      expect(await client.get(keys[0] ?? '')).toBe('0')
+      expect(single.mock.calls.length + batched.mock.calls.length).toBe(2)
+    } finally {
+      client.disconnect()
+    }
   })
 })
 
