@@ -6,7 +6,7 @@ import { Eta } from 'eta'
 import { LANGUAGES } from './code.js'
 import type { PasteRecord } from './Paste.js'
 
-export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
+const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
 /** The content type of every page rendered here. */
 export const HTML = 'text/html; charset=utf-8'
