@@ -231,6 +231,8 @@ document.documentElement.classList.add('js');
     const expires = form.elements.namedItem('expires');
     const visibility = $$('input[name="visibility"]', form);
     const submit = $('button[type="submit"]', form);
+    // The create and edit forms share this editor; each names its button's busy state.
+    const idleLabel = submit ? submit.textContent : '';
 
     // The keyboard help is only true when this script runs, so only then does it describe the editor.
     if ($('#editor-help')) editor.setAttribute('aria-describedby', 'byte-count editor-help');
@@ -387,7 +389,7 @@ document.documentElement.classList.add('js');
         // Disable after the browser has captured the form data, so the post still goes out.
         setTimeout(() => {
           submit.disabled = true;
-          submit.textContent = 'Creating…';
+          submit.textContent = submit.dataset.busyLabel || 'Creating…';
         }, 0);
       }
     });
@@ -398,7 +400,7 @@ document.documentElement.classList.add('js');
       submitting = false;
       if (submit) {
         submit.disabled = false;
-        submit.textContent = 'Create paste';
+        submit.textContent = idleLabel;
       }
     });
   }

@@ -10,14 +10,17 @@ import { CodeRenderer } from './pastes/CodeRenderer.js'
 import { CreateRateLimiter } from './pastes/CreateRateLimiter.js'
 import { PageRenderer, PUBLIC_DIR } from './pastes/PageRenderer.js'
 import { PasteService } from './pastes/PasteService.js'
+import { RevisionService } from './pastes/RevisionService.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { securityHeadersPlugin } from './plugins/securityHeaders.js'
 import { apiRoutes } from './routes/api.js'
 import { createRoutes } from './routes/create.js'
+import { editRoutes } from './routes/edit.js'
 import { opsRoutes } from './routes/ops.js'
 import { pageRoutes } from './routes/pages.js'
 import { rawRoutes } from './routes/raw.js'
+import { revisionRoutes } from './routes/revisions.js'
 import type { RouteDeps } from './routes/shared.js'
 
 export interface AppDeps {
@@ -45,6 +48,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   const pages = new PageRenderer(config.publicUrl, config.production)
   const code = new CodeRenderer({ highlightMaxBytes: config.highlightMaxBytes })
   const pastes = new PasteService(store, pages, code, config)
+  const revisions = new RevisionService(store, pages, code, config)
   app.decorate('pastes', pastes)
 
   await app.register(metricsPlugin)
@@ -94,11 +98,13 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   })
 
   const rateLimiter = new CreateRateLimiter(store, config.rateLimitCreatesPerMinute)
-  const deps: RouteDeps = { config, pastes, pages, rateLimiter, metrics: app.metrics }
+  const deps: RouteDeps = { config, pastes, revisions, pages, rateLimiter, metrics: app.metrics }
   await app.register(opsRoutes, { redis, metrics: app.metrics })
   await app.register(createRoutes, deps)
   await app.register(apiRoutes, deps)
   await app.register(rawRoutes, deps)
+  await app.register(editRoutes, deps)
+  await app.register(revisionRoutes, deps)
   await app.register(pageRoutes, deps)
 
   // Expired pastes leave the indexes in bounded batches on every write; this catches the rest.

@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina'
 import { renderCode } from './code.js'
+import type { DiffResult, DiffTask } from './diff.js'
 
 export interface CodeRendererOptions {
   /** Larger pastes are shown as plain text: highlighting them costs too much for what it gives. */
@@ -53,6 +54,22 @@ export class CodeRenderer {
     try {
       const bytes: Uint8Array = await this.pool.run({ text, language, options: this.taskOptions(byteSize) })
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    } finally {
+      this.inFlight--
+    }
+  }
+
+  /**
+   * A diff computed on the worker; null when jsdiff gave up within `task.timeoutMs`. Highlighting
+   * follows the same size limit as pages. Rejects when the queue is full or the worker fails.
+   */
+  async diff(task: Omit<DiffTask, 'highlight'>): Promise<DiffResult | null> {
+    if (this.pool.queueSize >= this.maxQueue) throw QUEUE_FULL
+    // Characters, not bytes: close enough for a cost limit, and no pass over megabytes here.
+    const highlight = task.oldText.length + task.newText.length <= this.options.highlightMaxBytes
+    this.inFlight++
+    try {
+      return await this.pool.run({ ...task, highlight }, { name: 'diff' })
     } finally {
       this.inFlight--
     }

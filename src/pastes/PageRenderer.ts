@@ -24,14 +24,24 @@ export interface PageMeta {
 }
 
 /**
- * Bytes left blank in a stored page for the per-view part (view count, the creator's Delete
- * button: ~220 bytes at most). Blank means an HTML comment of spaces, so that the element
+ * Bytes left blank in a stored page for the per-view part (view count, the creator's Edit and
+ * Delete buttons: ~270 bytes at most). Blank means an HTML comment of spaces, so that the element
  * around it stays :empty when a view has nothing to put there.
  */
-const SLOT_BYTES = 256
+const SLOT_BYTES = 320
 /** "<!--" and "-->": the shortest comment that can follow the per-view part in the slot. */
 const COMMENT_BYTES = 7
 const BLANK_SLOT = `<!--${' '.repeat(SLOT_BYTES - COMMENT_BYTES)}-->`
+
+/** What a paste page shows of a paste (any revision of it). */
+export type PageFields = Pick<PasteRecord,
+  'id' | 'title' | 'language' | 'size' | 'lines' | 'createdAt' | 'expiresAt' | 'burn' | 'visibility' | 'revision' | 'editedAt' | 'forkOf' | 'forkOfRevision'>
+
+/** Which revision a page shows, of how many; a paste's own page shows its latest. */
+export interface RevisionAt {
+  revision: number
+  revisions: number
+}
 
 /** A paste page rendered ahead of time, with a blank slot at `slotAt` for the per-view part. */
 export interface StoredPage {
@@ -102,10 +112,12 @@ export class PageRenderer {
    * arrives as bytes (it can be megabytes): the template renders around a marker and the
    * bytes are spliced in, never decoded, re-encoded or copied through a template.
    */
-  pastePage(paste: Omit<PasteRecord, 'content'>, codeHtml: Buffer, description: string): StoredPage {
+  pastePage(paste: PageFields, codeHtml: Buffer, description: string, shown: RevisionAt = { revision: paste.revision, revisions: paste.revision }): StoredPage {
     const url = `${this.publicUrl}/${paste.id}`
+    const latest = shown.revision === shown.revisions
+    const base = latest ? `/${paste.id}` : `/${paste.id}/r/${shown.revision}`
     const html = this.render('paste', {
-      meta: this.pasteMeta(paste, description),
+      meta: this.pasteMeta(paste, description, latest ? `/${paste.id}` : base),
       paste: {
         id: paste.id,
         title: paste.title,
@@ -120,9 +132,16 @@ export class PageRenderer {
         visibility: paste.visibility,
         codeHtml: CODE_MARKER,
         url,
-        rawUrl: `/${paste.id}/raw`,
-        downloadUrl: `/${paste.id}/download`,
-        forkUrl: `/?fork=${paste.id}`,
+        rawUrl: `${base}/raw`,
+        downloadUrl: latest ? `/${paste.id}/download` : null,
+        forkUrl: latest ? `/?fork=${paste.id}` : `/?fork=${paste.id}&revision=${shown.revision}`,
+        revision: shown.revision,
+        revisions: shown.revisions,
+        latestUrl: latest ? null : `/${paste.id}`,
+        historyUrl: `/${paste.id}/revisions`,
+        changesUrl: shown.revision > 1 ? `/${paste.id}/diff?from=${shown.revision - 1}&to=${shown.revision}` : null,
+        editedAt: paste.editedAt,
+        forkOf: paste.forkOf ? { id: paste.forkOf, revision: paste.forkOfRevision ?? 1, url: `/${paste.forkOf}/r/${paste.forkOfRevision ?? 1}`, diffUrl: `/diff/${paste.forkOf}/${paste.id}?from=${paste.forkOfRevision ?? 1}` } : null,
       },
     })
     const at = html.indexOf(DYNAMIC_MARKER)
@@ -150,7 +169,7 @@ export class PageRenderer {
   composePaste(stored: StoredPage, id: string, views: number | null, owner: boolean): Buffer {
     const count = views === null ? '' : `<span class="paste-views"><span class="num">${views}</span> ${views === 1 ? 'view' : 'views'}</span>`
     const remove = owner
-      ? `<form class="delete-form" method="post" action="/${id}/delete"><button type="submit" class="btn btn-danger">Delete</button></form>`
+      ? `<a class="btn" href="/${id}/edit">Edit</a><form class="delete-form" method="post" action="/${id}/delete"><button type="submit" class="btn btn-danger">Delete</button></form>`
       : ''
     const dynamic = count + remove
     const { page, slotAt } = stored
@@ -164,14 +183,14 @@ export class PageRenderer {
     return page
   }
 
-  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'>, description: string): PageMeta {
+  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'>, description: string, path = `/${paste.id}`): PageMeta {
     const title = paste.burn ? 'Burn after reading' : paste.title || `Untitled ${languageName(paste.language)} paste`
     return {
       title: `${title} · redbin`,
       // Never a burn paste's content: link previews must not leak what is meant to be read once.
       description: paste.burn ? 'A paste that is deleted once it is read.' : description,
       robots: paste.burn || paste.visibility === 'unlisted' ? 'noindex, nofollow' : null,
-      canonical: `${this.publicUrl}/${paste.id}`,
+      canonical: `${this.publicUrl}${path}`,
       ogType: 'article',
     }
   }

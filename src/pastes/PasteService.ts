@@ -1,18 +1,21 @@
 import { setImmediate as yieldToOthers } from 'node:timers/promises'
 import { parseExpires } from '../config.js'
-import { DuplicateKeyError, type Store } from '../model/index.js'
+import { DuplicateKeyError, VersionConflictError, VersionLimitError, type Store } from '../model/index.js'
 import { LANGUAGES } from './code.js'
 import type { CodeRenderer } from './CodeRenderer.js'
 import { detectLanguage } from './detectLanguage.js'
 import { PasteInputError } from './errors.js'
-import { newDeleteToken, newPasteId, tokenMatches } from './ids.js'
+import { isPasteId, newDeleteToken, newPasteId, tokenMatches } from './ids.js'
 import { describeContent, type PageRenderer, type StoredPage } from './PageRenderer.js'
-import { Paste, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
+import { Paste, PasteRevision, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
 
 export interface PasteLimits {
   maxPasteBytes: number
   defaultExpiresSeconds: number | null
   maxExpiresSeconds: number | null
+  maxRevisions: number
+  diffMaxBytes: number
+  diffTimeoutMs: number
 }
 
 /** What a client sends; every field is checked here, whatever route it came through. */
@@ -26,6 +29,16 @@ export interface NewPaste {
   burn?: string | boolean | undefined
   /** An uploaded file's name: a language hint and, without a title, the title. */
   fileName?: string | undefined
+  /** A fork's origin: the paste and its revision. */
+  forkOf?: string | undefined
+  forkOfRevision?: string | number | undefined
+}
+
+/** An edit: the new content, and the title and language when they change. */
+export interface PasteEdit {
+  content: string | Buffer | undefined
+  title?: string | undefined
+  language?: string | undefined
 }
 
 export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'page' | 'slotAt' | 'renderVersion'>
@@ -33,7 +46,14 @@ export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
 export type PageView = { kind: 'page'; html: Buffer } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
 
 const MAX_TITLE_CHARS = 200
-const DATA_COLUMNS = ['id', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views'] as const
+const DATA_COLUMNS = [
+  'id', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views',
+  'revision', 'editedAt', 'added', 'removed', 'forkOf', 'forkOfRevision',
+] as const
+/** An edit reads the whole paste but its stored page, which it replaces. */
+const EDIT_COLUMNS = [...DATA_COLUMNS, 'deleteTokenHash'] as const
+/** How long an edit waits for the worker to render the new revision's page. */
+const EDIT_WAIT_FOR_PAGE_MS = 1500
 const LIST_COLUMNS = ['id', 'title', 'language', 'size', 'lines', 'createdAt'] as const
 const VIEW_COLUMNS = ['burn', 'page', 'slotAt', 'renderVersion', 'views', 'deleteTokenHash', 'title', 'visibility', 'language'] as const
 const LANGUAGE_IDS = new Set(LANGUAGES.map((l) => l.id))
@@ -91,13 +111,14 @@ export class PasteService {
       throw new PasteInputError(400, 'visibility', `visibility must be public or unlisted, got "${String(input.visibility).slice(0, 20)}"`)
     }
     const burn = parseBurn(input.burn)
+    const fork = this.checkFork(input.forkOf, input.forkOfRevision)
     const { token, hash } = newDeleteToken()
     const createdAt = new Date()
     const expiresAt = expiresIn === null ? null : new Date(createdAt.getTime() + expiresIn * 1000)
     const record = {
       // A burn paste is never listed: anyone browsing the list could burn it.
       title, language, visibility: burn ? 'unlisted' as const : visibility, content, size, createdAt, expiresAt, burn,
-      lines, deleteTokenHash: hash,
+      lines, deleteTokenHash: hash, ...fork,
     }
     for (let attempt = 1; ; attempt++) {
       try {
@@ -112,6 +133,57 @@ export class PasteService {
         if (!(err instanceof DuplicateKeyError) || attempt === 3) throw err
       }
     }
+  }
+
+  /**
+   * Makes a new revision of a paste: its content, and its title and language when given. Only
+   * the holder of the delete token may (one secret serves delete and edit). With `ifMatch`, the
+   * edit applies only to that revision (409 naming the latest otherwise); without, it applies
+   * to whatever is latest. The new revision, the paste's fields and its page (rendered before,
+   * on the worker) are written in one atomic update; the revision it replaces is kept.
+   */
+  async editPaste(id: string, token: string, input: PasteEdit, ifMatch?: number): Promise<PasteData | 'missing' | 'forbidden'> {
+    const text = this.checkContent(input.content)
+    const content = Buffer.isBuffer(input.content) ? input.content : Buffer.from(text)
+    const lines = countLines(text)
+    for (let attempt = 1; ; attempt++) {
+      const paste = await Paste.load(this.store, id, { select: EDIT_COLUMNS })
+      if (!paste) return 'missing'
+      if (!tokenMatches(token, paste.deleteTokenHash)) return 'forbidden'
+      if (paste.burn) throw new PasteInputError(409, null, 'A burn-after-reading paste cannot be edited.')
+      if (ifMatch !== undefined && ifMatch !== paste.revision) throw staleRevision(ifMatch, paste.revision)
+      if (paste.revision >= this.limits.maxRevisions) throw this.tooManyRevisions()
+      const title = input.title === undefined ? paste.title : this.checkTitle(input.title)
+      const language = input.language === undefined ? paste.language : this.checkLanguage(input.language, text, title)
+      const next = { ...paste, title, language, content, size: content.length, lines, editedAt: new Date(), revision: paste.revision + 1 }
+      const [stats, page] = await Promise.all([
+        this.diffStats(paste.content.toString(), text),
+        this.renderForEdit(next, text),
+      ])
+      try {
+        const updated = await Paste.update(
+          this.store,
+          { ...paste, page: null, slotAt: null, renderVersion: null },
+          { title, language, content, size: next.size, lines, editedAt: next.editedAt, added: stats?.added ?? null, removed: stats?.removed ?? null, ...page },
+          { maxVersion: this.limits.maxRevisions },
+        )
+        return updated ? dataOf(updated) : 'missing'
+      } catch (err) {
+        if (err instanceof VersionLimitError) throw this.tooManyRevisions()
+        if (!(err instanceof VersionConflictError)) throw err
+        // Someone else saved first. Asked for a revision: say so. Otherwise apply to the latest.
+        if (ifMatch !== undefined || attempt === 3) throw staleRevision(paste.revision, err.current)
+      }
+    }
+  }
+
+  /** What the edit form shows: the latest revision, and whether `token` may edit it. Null for none or a burn paste. */
+  async editSource(id: string, token: string | undefined): Promise<{ content: string; title: string; language: string; revision: number; owner: boolean } | null> {
+    const paste = await Paste.load(this.store, id, { select: ['burn', 'deleteTokenHash'] })
+    if (!paste || paste.burn) return null
+    const latest = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'revision'] })
+    if (!latest) return null
+    return { ...latest, content: latest.content.toString(), owner: token !== undefined && tokenMatches(token, paste.deleteTokenHash) }
   }
 
   /**
@@ -177,10 +249,19 @@ export class PasteService {
     return page
   }
 
-  /** What a fork pre-fills. A burn paste cannot be forked: that would read it without burning it. */
-  async forkSource(id: string): Promise<{ content: string; title: string; language: string } | null> {
-    const paste = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'burn'] })
-    return paste && !paste.burn ? { content: paste.content.toString(), title: paste.title, language: paste.language } : null
+  /**
+   * What a fork pre-fills: revision `n` (default the latest). A burn paste cannot be forked:
+   * that would read it without burning it, so its content is never loaded.
+   */
+  async forkSource(id: string, n?: number): Promise<{ content: string; title: string; language: string; revision: number } | null> {
+    const flag = await Paste.load(this.store, id, { select: ['burn', 'revision'] })
+    if (!flag || flag.burn) return null
+    const wanted = n ?? flag.revision
+    if (wanted < 1 || wanted > flag.revision) return null
+    const source = wanted === flag.revision
+      ? await Paste.load(this.store, id, { select: ['content', 'title', 'language'] })
+      : await PasteRevision.load(this.store, id, wanted, ['content', 'title', 'language'])
+    return source && { content: source.content.toString(), title: source.title, language: source.language, revision: wanted }
   }
 
   /** Unindexes expired pastes; the server runs this on a timer. */
@@ -193,18 +274,51 @@ export class PasteService {
    * `text` is the content as text, when the caller already has it.
    */
   private renderPage(paste: PasteRecord, text = paste.content.toString()): Promise<StoredPage> {
-    let pending = this.rendering.get(paste.id)
+    // Per revision: a render of a revision that an edit has replaced must not land (ifVersion).
+    const key = `${paste.id}:${paste.revision}`
+    let pending = this.rendering.get(key)
     if (!pending) {
       pending = this.code.render(text, paste.language, paste.size)
         .then(async (codeHtml) => {
           const stored = this.pages.pastePage(paste, codeHtml, describeContent(text))
-          await Paste.patch(this.store, paste.id, { ...stored, renderVersion: this.pages.version })
+          await Paste.patch(this.store, paste.id, { ...stored, renderVersion: this.pages.version }, { ifVersion: paste.revision })
           return stored
         })
-        .finally(() => this.rendering.delete(paste.id))
-      this.rendering.set(paste.id, pending)
+        .finally(() => this.rendering.delete(key))
+      this.rendering.set(key, pending)
     }
     return pending
+  }
+
+  /**
+   * An edited revision's page, rendered on the worker before the edit is written, so that the
+   * edit stores it with the revision. If the worker is late, the edit stores no page and the
+   * first view renders it (as after a create whose render failed).
+   */
+  private async renderForEdit(paste: Omit<PasteRecord, 'page' | 'slotAt' | 'renderVersion'>, text: string) {
+    const rendered = this.code.render(text, paste.language, paste.size).catch(() => null)
+    const codeHtml = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, EDIT_WAIT_FOR_PAGE_MS, null))])
+    if (!codeHtml) return { page: null, slotAt: null, renderVersion: null }
+    return { ...this.pages.pastePage(paste, codeHtml, describeContent(text)), renderVersion: this.pages.version }
+  }
+
+  /** Lines added and removed from `before` to `after`, on the worker; null when over the diff bounds. */
+  private async diffStats(before: string, after: string): Promise<{ added: number; removed: number } | null> {
+    if (before.length + after.length > this.limits.diffMaxBytes) return null
+    return this.code.diff({ format: 'stats', oldText: before, newText: after, oldName: '', newName: '', oldLanguage: 'plaintext', newLanguage: 'plaintext', timeoutMs: this.limits.diffTimeoutMs })
+      .catch(() => null)
+  }
+
+  private tooManyRevisions(): PasteInputError {
+    return new PasteInputError(409, null, `This paste has reached the limit of ${this.limits.maxRevisions} revisions; fork it to keep editing.`)
+  }
+
+  private checkFork(forkOf: string | undefined, revision: string | number | undefined): { forkOf: string | null; forkOfRevision: number | null } {
+    if (forkOf === undefined || forkOf === '') return { forkOf: null, forkOfRevision: null }
+    if (!isPasteId(forkOf)) throw new PasteInputError(400, 'fork', 'fork must be the id of a paste')
+    const n = revision === undefined || revision === '' ? 1 : Number(revision)
+    if (!Number.isSafeInteger(n) || n < 1) throw new PasteInputError(400, 'fork_revision', 'fork_revision must be a revision number (1 or more)')
+    return { forkOf, forkOfRevision: n }
   }
 
   /** The page as loaded, when it is there and rendered by these templates. */
@@ -286,6 +400,10 @@ export class PasteService {
     }
     return seconds
   }
+}
+
+function staleRevision(asked: number, latest: number): PasteInputError {
+  return new PasteInputError(409, 'revision', `Revision ${asked} is not the latest: the latest is revision ${latest}. Nothing was changed; load revision ${latest} and edit that.`)
 }
 
 function dataOf(paste: PasteRecord): PasteData {

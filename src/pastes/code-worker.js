@@ -4,6 +4,7 @@
 import { setPriority } from 'node:os'
 import { move } from 'piscina'
 import { renderCode } from './code.js'
+import { computeDiff } from './diff.js'
 
 try {
   setPriority(19)
@@ -19,4 +20,12 @@ try {
 export default function render(task) {
   const { html } = renderCode(task.text, task.language, task.options)
   return move(new TextEncoder().encode(html))
+}
+
+/**
+ * A diff of two texts (see diff.js), named so that piscina runs it with `{ name: 'diff' }`.
+ * @param {import('./diff.js').DiffTask} task
+ */
+export function diff(task) {
+  return computeDiff(task)
 }

@@ -22,6 +22,7 @@ const TITLES: Record<number, string> = {
   403: 'Not allowed',
   404: 'Paste not found',
   405: 'Method not allowed',
+  409: 'Conflict',
   413: 'Too large',
   415: 'Unsupported content type',
   429: 'Slow down',

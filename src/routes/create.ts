@@ -42,7 +42,10 @@ function formValues(paste: NewPaste): Partial<FormValues> {
 
 function fromFields(fields: Record<string, unknown>): Omit<NewPaste, 'content'> {
   const text = (name: string) => (typeof fields[name] === 'string' ? (fields[name] as string) : undefined)
-  return { title: text('title'), language: text('language'), expires: text('expires'), visibility: text('visibility'), burn: text('burn') }
+  return {
+    title: text('title'), language: text('language'), expires: text('expires'), visibility: text('visibility'), burn: text('burn'),
+    forkOf: text('fork'), forkOfRevision: text('fork_revision'),
+  }
 }
 
 /** Reads a multipart form; `content` may be a text field or a file (curl -F content=@file). */
@@ -113,7 +116,8 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
       // A person gets the form back with the reason and their text, not a bare error page.
       if (!(err instanceof PasteInputError) || !wantsHtml(request)) throw err
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds))
-      return showHome(reply, { status: err.status, error: err.message, values: formValues(paste) })
+      const forkOf = paste.forkOf ? { id: paste.forkOf, revision: Number(paste.forkOfRevision) || 1 } : null
+      return showHome(reply, { status: err.status, error: err.message, values: formValues(paste), forkOf })
     }
   })
 
