@@ -211,7 +211,8 @@ describe('the page view of an edited paste', () => {
       const edited = await createPaste(own, { content: 'edited' })
       expect((await edit(edited.id, edited.deleteToken, { content: 'edited twice' }, {}, own)).statusCode).toBe(200)
       await waitForStoredPage(db, plain.id)
-      await own.inject({ url: `/${plain.id}` }) // loads the scripts
+      // Loads the scripts (on a cluster, on each paste's node).
+      await Promise.all([own.inject({ url: `/${plain.id}` }), own.inject({ url: `/${edited.id}` })])
       const sent = vi.spyOn(client, 'sendCommand')
       const count = async (id: string) => {
         sent.mockClear()
