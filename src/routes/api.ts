@@ -75,7 +75,7 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
 
   typed.delete('/api/pastes/:id', {
     schema: {
-      summary: 'Delete a paste (Authorization: Bearer <deleteToken>)',
+      summary: 'Delete a paste and its revisions (Authorization: Bearer <deleteToken>; one secret serves delete and edit)',
       params: IdParams,
       headers: Type.Object({ authorization: Type.Optional(Type.String()) }),
       response: { 204: Type.Null(), 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody },

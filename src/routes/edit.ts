@@ -95,7 +95,7 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
 
   const typed = app.withTypeProvider<TypeBoxTypeProvider>()
   typed.get('/:id/edit', {
-    schema: { summary: 'The edit form, pre-filled with the latest revision', params: IdParams, hide: true },
+    schema: { summary: 'The edit form, pre-filled with the latest revision', params: IdParams, produces: ['text/html'] },
   }, async (request, reply) => {
     const { id } = request.params
     if (!isPasteId(id)) return notFound(request, reply)
@@ -116,7 +116,6 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
         token: Type.Optional(Type.String({ maxLength: 200 })),
       }),
       consumes: ['application/x-www-form-urlencoded'],
-      hide: true,
     },
   }, async (request, reply) => {
     const { id } = request.params

@@ -243,3 +243,16 @@ describe('revisions live and die with their paste', () => {
     expect(await db.redis.call('PEXPIRETIME', store.historyKeys('paste_revision').version(paste.id, 1))).toBe(parent)
   })
 })
+
+describe('OpenAPI', () => {
+  it('documents every route of editing, revisions and diffs', async () => {
+    const doc = (await app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }>()
+    const expected: [string, string][] = [
+      ['/api/pastes/{id}', 'put'], ['/api/pastes/{id}/revisions', 'get'], ['/{id}/edit', 'get'], ['/{id}/edit', 'post'],
+      ['/{id}/r/{n}', 'get'], ['/{id}/r/{n}/raw', 'get'], ['/{id}/revisions', 'get'], ['/{id}/diff', 'get'],
+      ['/{id}/diff.patch', 'get'], ['/diff/{a}/{b}', 'get'],
+    ]
+    for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined()
+    expect(Object.keys(doc.paths['/api/pastes/{id}']?.put?.responses ?? {})).toEqual(expect.arrayContaining(['200', '401', '403', '404', '409', '413', '429']))
+  })
+})
