@@ -12,7 +12,7 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url
 export const HTML = 'text/html; charset=utf-8'
 /** Where the paste template marks the per-view part (view count, the creator's Delete button). */
 const DYNAMIC_MARKER = '<!--dynamic-->'
-/** Stands in for the code block while the page is rendered; the code's bytes replace it. */
+/** Stands in for the code block (or another spliced part) while a page is rendered; the bytes replace it. */
 const CODE_MARKER = '<!--code-block-->'
 
 export interface PageMeta {
@@ -25,10 +25,10 @@ export interface PageMeta {
 
 /**
  * Bytes left blank in a stored page for the per-view part (view count, the creator's Edit and
- * Delete buttons: ~270 bytes at most). Blank means an HTML comment of spaces, so that the element
+ * Delete buttons: ~250 bytes with a 7-digit count; beyond, the page is copied around it). Blank means an HTML comment of spaces, so that the element
  * around it stays :empty when a view has nothing to put there.
  */
-const SLOT_BYTES = 320
+const SLOT_BYTES = 256
 /** "<!--" and "-->": the shortest comment that can follow the per-view part in the slot. */
 const COMMENT_BYTES = 7
 const BLANK_SLOT = `<!--${' '.repeat(SLOT_BYTES - COMMENT_BYTES)}-->`
@@ -108,6 +108,17 @@ export class PageRenderer {
   }
 
   /**
+   * A page from its template with `bytes` where the template prints `it.spliced` (with <%~ %>):
+   * a part that can be megabytes (a diff) never passes through a template or a string.
+   */
+  renderSpliced(template: string, data: Record<string, unknown>, bytes: Buffer): Buffer {
+    const html = this.render(template, { ...data, spliced: CODE_MARKER })
+    const at = html.indexOf(CODE_MARKER)
+    if (at < 0) throw new Error(`views/${template}.eta must print it.spliced`)
+    return Buffer.concat([Buffer.from(html.slice(0, at)), bytes, Buffer.from(html.slice(at + CODE_MARKER.length))])
+  }
+
+  /**
    * Renders the paste page around its code block, minus the per-view part. The code block
    * arrives as bytes (it can be megabytes): the template renders around a marker and the
    * bytes are spliced in, never decoded, re-encoded or copied through a template.
@@ -169,7 +180,8 @@ export class PageRenderer {
   composePaste(stored: StoredPage, id: string, views: number | null, owner: boolean): Buffer {
     const count = views === null ? '' : `<span class="paste-views"><span class="num">${views}</span> ${views === 1 ? 'view' : 'views'}</span>`
     const remove = owner
-      ? `<a class="btn" href="/${id}/edit">Edit</a><form class="delete-form" method="post" action="/${id}/delete"><button type="submit" class="btn btn-danger">Delete</button></form>`
+      // Unquoted attributes: the owner's buttons must fit the slot with a count in the millions.
+      ? `<a class=btn href=/${id}/edit>Edit</a><form class="delete-form" method="post" action="/${id}/delete"><button type="submit" class="btn btn-danger">Delete</button></form>`
       : ''
     const dynamic = count + remove
     const { page, slotAt } = stored

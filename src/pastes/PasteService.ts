@@ -305,7 +305,7 @@ export class PasteService {
   /** Lines added and removed from `before` to `after`, on the worker; null when over the diff bounds. */
   private async diffStats(before: string, after: string): Promise<{ added: number; removed: number } | null> {
     if (before.length + after.length > this.limits.diffMaxBytes) return null
-    return this.code.diff({ format: 'stats', oldText: before, newText: after, oldName: '', newName: '', oldLanguage: 'plaintext', newLanguage: 'plaintext', timeoutMs: this.limits.diffTimeoutMs })
+    return this.code.diffStats({ oldText: before, newText: after, oldName: '', newName: '', oldLanguage: 'plaintext', newLanguage: 'plaintext', timeoutMs: this.limits.diffTimeoutMs })
       .catch(() => null)
   }
 

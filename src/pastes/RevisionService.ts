@@ -1,7 +1,6 @@
 import type { Store } from '../model/index.js'
 import { LANGUAGES } from './code.js'
 import type { CodeRenderer } from './CodeRenderer.js'
-import type { DiffResult } from './diff.js'
 import { describeContent, type PageRenderer } from './PageRenderer.js'
 import { Paste, PasteRevision, type PasteRecord } from './Paste.js'
 import type { PasteLimits } from './PasteService.js'
@@ -54,7 +53,8 @@ export interface DiffSide {
 export type DiffOutcome =
   | { kind: 'missing'; message: string }
   | { kind: 'too-large'; from: Revision; to: Revision }
-  | { kind: 'diff'; from: Revision; to: Revision; result: DiffResult }
+  /** `bytes`: the patch, or the page's part (its counts and the table), as UTF-8. */
+  | { kind: 'diff'; from: Revision; to: Revision; bytes: Buffer }
 
 /**
  * Reading a paste's past: any revision, the list of them, and diffs between revisions or between
@@ -129,7 +129,7 @@ export class RevisionService {
     if (a.size + b.size > this.limits.diffMaxBytes) return { kind: 'too-large', from: a, to: b }
     // Both sides carry the old side's file name, so that `git apply` and `patch` change that file.
     const name = `${a.id}.${EXTENSIONS.get(a.language) ?? 'txt'}`
-    const result = await this.code.diff({
+    const bytes = await this.code.diffBytes({
       format,
       oldText: a.content.toString(),
       newText: b.content.toString(),
@@ -139,7 +139,7 @@ export class RevisionService {
       newLanguage: b.language,
       timeoutMs: this.limits.diffTimeoutMs,
     })
-    return result ? { kind: 'diff', from: a, to: b, result } : { kind: 'too-large', from: a, to: b }
+    return bytes ? { kind: 'diff', from: a, to: b, bytes } : { kind: 'too-large', from: a, to: b }
   }
 
   /** A paste's flags and latest fields, or null for none or a burn paste. One round trip, no content. */

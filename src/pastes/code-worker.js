@@ -23,9 +23,21 @@ export default function render(task) {
 }
 
 /**
- * A diff of two texts (see diff.js), named so that piscina runs it with `{ name: 'diff' }`.
+ * Lines added and removed (see diff.js); piscina runs it with `{ name: 'diffStats' }`.
  * @param {import('./diff.js').DiffTask} task
  */
-export function diff(task) {
-  return computeDiff(task)
+export function diffStats(task) {
+  const result = computeDiff(task)
+  return result && { added: result.added, removed: result.removed }
+}
+
+/**
+ * A patch, or the diff page's part, as UTF-8 bytes moved to the main thread (a diff of two
+ * 1 MiB texts can be megabytes of HTML: the main thread neither clones nor encodes it).
+ * Null when jsdiff gave up within the time bound.
+ * @param {import('./diff.js').DiffTask} task
+ */
+export function diffBytes(task) {
+  const result = computeDiff(task)
+  return result && move(new TextEncoder().encode(result.text))
 }

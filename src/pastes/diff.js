@@ -12,14 +12,16 @@ import { escapeHtml, highlightText, htmlLines } from './code.js'
  *   highlight: boolean,
  *   timeoutMs: number,
  * }} DiffTask
- * @typedef {{ added: number, removed: number, patch?: string, html?: string }} DiffResult
+ * @typedef {{ added: number, removed: number }} DiffStats
  */
 
 const CONTEXT_LINES = 3
 
 /**
+ * The lines added and removed; with format 'patch' or 'html', also the patch or the diff page's
+ * part (its counts, then the table), as text.
  * @param {DiffTask} task
- * @returns {DiffResult | null} null when jsdiff gave up within the time bound
+ * @returns {(DiffStats & { text: string }) | null} null when jsdiff gave up within the time bound
  */
 export function computeDiff(task) {
   const context = task.format === 'stats' ? 0 : CONTEXT_LINES
@@ -36,9 +38,18 @@ export function computeDiff(task) {
       else if (line[0] === '-') removed++
     }
   }
-  if (task.format === 'stats') return { added, removed }
-  if (task.format === 'patch') return { added, removed, patch: patch.hunks.length ? formatPatch(patch, FILE_HEADERS_ONLY) : '' }
-  return { added, removed, html: diffTable(patch.hunks, task) }
+  if (task.format === 'stats') return { added, removed, text: '' }
+  if (task.format === 'patch') return { added, removed, text: patch.hunks.length ? formatPatch(patch, FILE_HEADERS_ONLY) : '' }
+  if (!patch.hunks.length) return { added, removed, text: '<p class="notice">No changes: the two texts are the same.</p>' }
+  const table = diffTable(patch.hunks, task)
+  return {
+    added,
+    removed,
+    text: `<p class="diff-stats"><span class="stat-add">+${added}</span> <span class="stat-del">−${removed}</span> lines</p>\n` +
+      '<div class="code-box diff-box">\n<table class="diff hljs">\n' +
+      '<caption class="visually-hidden">Unified diff: old line number, new line number, change, line</caption>\n' +
+      `<tbody>\n${table}\n</tbody>\n</table>\n</div>`,
+  }
 }
 
 /**

@@ -120,7 +120,7 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
       }
       return reply.type('text/x-diff; charset=utf-8').header('cache-control', 'private, no-cache').header('x-content-type-options', 'nosniff')
         .header('content-security-policy', "default-src 'none'; sandbox")
-        .send(outcome.result.patch ?? '')
+        .send(outcome.bytes)
     }
     const side = (r: Revision) => ({
       id: r.id, revision: r.revision, revisions: r.revisions, title: r.title,
@@ -130,7 +130,7 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
     const samePaste = outcome.from.id === outcome.to.id
     const query = `?from=${outcome.from.revision}&to=${outcome.to.revision}`
     const path = samePaste ? `/${outcome.to.id}/diff` : `/diff/${outcome.from.id}/${outcome.to.id}`
-    return reply.type(HTML).header('cache-control', 'private, no-cache').send(pages.render('diff', {
+    const data = {
       meta: pages.siteMeta(`Diff of ${outcome.from.id} r${outcome.from.revision} and ${samePaste ? '' : `${outcome.to.id} `}r${outcome.to.revision} · redbin`,
         'The changes between two texts.', `${path}${query}`, 'noindex, nofollow'),
       from: side(outcome.from),
@@ -139,10 +139,9 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
       patchUrl: `${samePaste ? `/${outcome.to.id}/diff.patch` : `/diff/${outcome.from.id}/${outcome.to.id}.patch`}${query}`,
       historyUrl: samePaste ? `/${outcome.to.id}/revisions` : null,
       tooLarge: outcome.kind === 'too-large',
-      added: outcome.kind === 'diff' ? outcome.result.added : 0,
-      removed: outcome.kind === 'diff' ? outcome.result.removed : 0,
-      rows: outcome.kind === 'diff' ? outcome.result.html ?? '' : '',
-    }))
+    }
+    reply.type(HTML).header('cache-control', 'private, no-cache')
+    return reply.send(outcome.kind === 'diff' ? pages.renderSpliced('diff', data, outcome.bytes) : pages.render('diff', data))
   }
 
   const diffResponses = { 200: Type.String(), 400: Type.String(), 404: Type.String(), 413: Type.String() }

@@ -161,7 +161,7 @@ describe('the edit form', () => {
     const { id, cookie } = await createInBrowser('print("one")\n')
     await waitForStoredPage(db, id)
     const owned = await app.inject({ url: `/${id}`, headers: { cookie } })
-    expect(owned.body).toContain(`<a class="btn" href="/${id}/edit">Edit</a><form class="delete-form"`)
+    expect(owned.body).toContain(`<a class=btn href=/${id}/edit>Edit</a><form class="delete-form"`)
     expect((await app.inject({ url: `/${id}` })).body).not.toContain(`/${id}/edit`)
     const form = await app.inject({ url: `/${id}/edit`, headers: { cookie } })
     expect(form.statusCode).toBe(200)

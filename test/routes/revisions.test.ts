@@ -168,6 +168,29 @@ describe('diffs', () => {
     expect(items[0]?.added).toBeNull()
   })
 
+  it('diffs two 1 MiB pastes off the event loop', async () => {
+    const line = (i: number) => `line ${String(i).padStart(7, '0')} of a long text, the same on both sides ..........`
+    const lines = Array.from({ length: 12_000 }, (_, i) => line(i))
+    const before = lines.join('\n').slice(0, 1_048_000)
+    const changed = lines.map((l, i) => (i % 2500 === 7 ? `${l} CHANGED` : l)).join('\n').slice(0, 1_048_000)
+    const a = await createPaste(app, { content: before, language: 'plaintext' })
+    const b = await createPaste(app, { content: changed, language: 'plaintext' })
+    await app.inject({ url: `/diff/${b.id}/${a.id}` }) // starts the worker thread, which is not the diff's cost
+    // The longest gap between timer ticks while the diff is computed and sent (4-8 ms here).
+    let last = performance.now()
+    let longest = 0
+    const probe = setInterval(() => {
+      const now = performance.now()
+      longest = Math.max(longest, now - last)
+      last = now
+    }, 1)
+    const res = await app.inject({ url: `/diff/${a.id}/${b.id}` })
+    clearInterval(probe)
+    expect(res.statusCode).toBe(200)
+    expect(res.body.split('<tr class="d-add">').length - 1).toBe(5)
+    expect(longest).toBeLessThan(100)
+  })
+
   it('gives up over DIFF_TIMEOUT_MS and says so', async () => {
     const { app: slow } = await build({ DIFF_TIMEOUT_MS: '1' })
     const lines = (seed: number) => Array.from({ length: 20_000 }, (_, i) => `${(i * seed) % 7919}`).join('\n')
