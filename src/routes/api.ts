@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Type, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { isPasteId } from '../pastes/ids.js'
-import { bearerToken, CreatedJson, CreateJson, createFor, ErrorBody, IdParams, pasteJson, PasteWithContentJson, type RouteDeps } from './shared.js'
+import { bearerToken, MISSING_TOKEN, CreatedJson, CreateJson, createFor, ErrorBody, IdParams, pasteJson, PasteWithContentJson, type RouteDeps } from './shared.js'
 
 const MAX_LIMIT = 100
 const MAX_OFFSET = 1_000_000
@@ -84,7 +84,7 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
     const { id } = request.params
     const token = bearerToken(request)
     if (!token) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'Send the delete token as "Authorization: Bearer <token>".' })
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: MISSING_TOKEN })
     }
     if (!isPasteId(id)) return notFound(reply)
     const outcome = await pastes.deletePaste(id, token)

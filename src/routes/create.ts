@@ -70,7 +70,7 @@ async function fromMultipart(request: FastifyRequest, publicUrl: string): Promis
 }
 
 const createResponses = {
-  201: Type.String({ description: 'The paste URL, then a newline. Headers: Location, X-Delete-Token, X-Expires' }),
+  201: Type.String({ description: 'The paste URL, then a newline. Headers: Location, X-Delete-Token (shown once; one secret serves delete and edit), X-Expires' }),
   303: Type.Null({ description: 'Browsers are redirected to the new paste' }),
   400: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody,
 }

@@ -6,7 +6,7 @@ import { HTML } from '../pastes/PageRenderer.js'
 import type { PasteEdit } from '../pastes/PasteService.js'
 import { sendError } from '../plugins/errors.js'
 import { LANGUAGE_CHOICES } from './home.js'
-import { bearerToken, ErrorBody, IdParams, ownerCookie, pasteJson, PasteJson, type RouteDeps } from './shared.js'
+import { bearerToken, MISSING_TOKEN, ErrorBody, IdParams, ownerCookie, pasteJson, PasteJson, type RouteDeps } from './shared.js'
 
 const NOT_FOUND = 'This paste does not exist. It may have expired, been deleted, or been read once already.'
 const WRONG_TOKEN = 'That token does not match this paste (one secret serves delete and edit).'
@@ -78,7 +78,7 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
       const { id } = request.params
       const token = bearerToken(request)
       if (!token) {
-        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'Send the delete token as "Authorization: Bearer <token>": one secret serves delete and edit.' })
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: MISSING_TOKEN })
       }
       if (!isPasteId(id)) return reply.code(404).send({ error: NOT_FOUND })
       const ifMatch = parseIfMatch(request.headers['if-match'])

@@ -95,6 +95,9 @@ export function pasteJson(paste: PasteData, publicUrl: string): Static<typeof Pa
   }
 }
 
+/** The 401 of the routes that need the paste's token. */
+export const MISSING_TOKEN = 'Send the delete token as "Authorization: Bearer <token>": one secret serves delete and edit.'
+
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerToken(request: FastifyRequest): string | undefined {
   return /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
