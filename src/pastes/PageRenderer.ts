@@ -119,7 +119,9 @@ export class PageRenderer {
   }
 
   /**
-   * Renders the paste page around its code block, minus the per-view part. The code block
+   * Renders the paste page around its code block, minus the per-view part. (The template's
+   * revision and fork parts open and close on their own tags, so that a paste with neither
+   * renders to the same bytes, and a view of it costs the same, as before revisions existed.) The code block
    * arrives as bytes (it can be megabytes): the template renders around a marker and the
    * bytes are spliced in, never decoded, re-encoded or copied through a template.
    */
