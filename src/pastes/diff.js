@@ -46,7 +46,7 @@ export function computeDiff(task) {
     added,
     removed,
     text: `<p class="diff-stats"><span class="stat-add">+${added}</span> <span class="stat-del">−${removed}</span> lines</p>\n` +
-      '<div class="code-box diff-box">\n<table class="diff hljs">\n' +
+      '<div class="code-box diff-box" tabindex="0" role="region" aria-label="Diff">\n<table class="diff hljs">\n' +
       '<caption class="visually-hidden">Unified diff: old line number, new line number, change, line</caption>\n' +
       `<tbody>\n${table}\n</tbody>\n</table>\n</div>`,
   }

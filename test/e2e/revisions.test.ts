@@ -2,7 +2,7 @@
 // create form's shortcuts and size counter), open the history, open a diff, and follow a
 // fork's "diff against origin". The harness fails the test on any console error or CSP violation.
 import { describe, expect, it } from 'vitest'
-import { screenshot, useSite } from './harness.js'
+import { pageWidths, PHONE, screenshot, seriousAxeViolations, useSite } from './harness.js'
 
 const site = useSite({ MAX_PASTE_BYTES: '4096' })
 
@@ -59,5 +59,27 @@ describe('revisions in the browser', () => {
     await page.click('a.fork-diff')
     await page.waitForURL(new RegExp(`/diff/${id}/[A-Za-z0-9_-]{10}\\?from=2$`))
     expect(await page.locator('tr.d-add').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining('print(area(2))')]))
+  })
+})
+
+describe('the revision pages', () => {
+  it('pass axe in light and dark, and only the diff scrolls sideways on a phone', async () => {
+    const paste = await site.createPaste({ content: 'const a = 1\n', language: 'javascript' })
+    const res = await fetch(`${site.url}/api/pastes/${paste.id}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${paste.deleteToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ content: `const a = 2\nconst long = "${'x'.repeat(300)}"\n` }),
+    })
+    expect(res.status).toBe(200)
+    const urls = [`/${paste.id}`, `/${paste.id}/r/1`, `/${paste.id}/revisions`, `/${paste.id}/diff`, `/${paste.id}/edit`]
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const page = await site.newPage({ viewport: PHONE, colorScheme })
+      for (const url of urls) {
+        await page.goto(`${site.url}${url}`)
+        expect(await seriousAxeViolations(page), `${url} (${colorScheme})`).toEqual([])
+        const { scrollWidth, clientWidth } = await pageWidths(page)
+        expect(scrollWidth, `${url} scrolls sideways`).toBeLessThanOrEqual(clientWidth)
+      }
+    }
   })
 })

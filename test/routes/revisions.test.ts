@@ -126,6 +126,17 @@ describe('diffs', () => {
     expect((await app.inject({ url: `/${paste.id}/diff?from=x` })).statusCode).toBe(400)
   })
 
+  it('escapes every line and title, highlighted or not', async () => {
+    for (const language of ['plaintext', 'html']) {
+      const paste = await createPaste(app, { content: '<p>safe</p>\n', title: '<img src=x onerror=alert(1)>', language })
+      await editTo(paste, '<script>alert(1)</script>\n"><svg onload=alert(2)>\n')
+      for (const url of [`/${paste.id}/diff`, `/${paste.id}/revisions`, `/${paste.id}/r/1`, `/${paste.id}/edit`]) {
+        const body = (await app.inject({ url })).body
+        expect(body, url).not.toMatch(/<script>alert|<svg onload|<img src=x/)
+      }
+    }
+  })
+
   it('gives a .patch that the real git apply and patch accept', async () => {
     const paste = await threeRevisions()
     for (const [from, to, before, after] of [[1, 2, V1, V2], [2, 3, V2, V3], [1, 3, V1, V3]] as const) {
