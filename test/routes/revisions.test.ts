@@ -107,6 +107,10 @@ describe('revisions', () => {
     expect(list.total).toBe(2)
     const html = (await fresh.inject({ url: '/pastes' })).body
     expect(html.split(`href="/${first.id}"`).length - 1).toBe(1)
+    // An edit that changes the language moves the paste between the language lists.
+    await editTo(first, 'package main\n', { language: 'go' }, fresh)
+    expect((await fresh.inject({ url: '/api/pastes?language=go' })).json().items.map((i: { id: string }) => i.id)).toEqual([first.id])
+    expect((await fresh.inject({ url: '/api/pastes?language=python' })).json().total).toBe(0)
   })
 })
 
