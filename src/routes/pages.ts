@@ -124,7 +124,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
 
   app.get('/robots.txt', { schema: { hide: true } }, async (_request, reply) =>
     reply.type('text/plain; charset=utf-8').header('cache-control', 'public, max-age=86400')
-      .send('User-agent: *\nAllow: /\nDisallow: /api/\nDisallow: /*/raw\nDisallow: /*/download\n'))
+      .send('User-agent: *\nAllow: /\nDisallow: /api/\nDisallow: /*/raw\nDisallow: /*/download\nDisallow: /*/edit\nDisallow: /*/diff\nDisallow: /diff/\n'))
 
   app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) =>
     reply.code(301).header('location', '/static/favicon.svg').header('cache-control', 'public, max-age=86400').send())
