@@ -146,11 +146,15 @@ export class PasteService {
     const text = this.checkContent(input.content)
     const content = Buffer.isBuffer(input.content) ? input.content : Buffer.from(text)
     const lines = countLines(text)
+    // The token and the burn flag first, without the content: a burn paste is never read here.
+    // Neither ever changes, so checking them once is race-free.
+    const owner = await Paste.load(this.store, id, { select: ['burn', 'deleteTokenHash'] })
+    if (!owner) return 'missing'
+    if (!tokenMatches(token, owner.deleteTokenHash)) return 'forbidden'
+    if (owner.burn) throw new PasteInputError(409, null, 'A burn-after-reading paste cannot be edited.')
     for (let attempt = 1; ; attempt++) {
       const paste = await Paste.load(this.store, id, { select: EDIT_COLUMNS })
       if (!paste) return 'missing'
-      if (!tokenMatches(token, paste.deleteTokenHash)) return 'forbidden'
-      if (paste.burn) throw new PasteInputError(409, null, 'A burn-after-reading paste cannot be edited.')
       if (ifMatch !== undefined && ifMatch !== paste.revision) throw staleRevision(ifMatch, paste.revision)
       if (paste.revision >= this.limits.maxRevisions) throw this.tooManyRevisions()
       const title = input.title === undefined ? paste.title : this.checkTitle(input.title)
