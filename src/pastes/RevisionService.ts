@@ -53,6 +53,8 @@ export interface DiffSide {
 export type DiffOutcome =
   | { kind: 'missing'; message: string }
   | { kind: 'too-large'; from: Revision; to: Revision }
+  /** The worker's queue is full: try again later. */
+  | { kind: 'busy' }
   /** `bytes`: the patch, or the page's part (its counts and the table), as UTF-8. */
   | { kind: 'diff'; from: Revision; to: Revision; bytes: Buffer }
 
@@ -129,7 +131,7 @@ export class RevisionService {
     if (a.size + b.size > this.limits.diffMaxBytes) return { kind: 'too-large', from: a, to: b }
     // Both sides carry the old side's file name, so that `git apply` and `patch` change that file.
     const name = `${a.id}.${EXTENSIONS.get(a.language) ?? 'txt'}`
-    const bytes = await this.code.diffBytes({
+    const diffed = this.code.diffBytes({
       format,
       oldText: a.content.toString(),
       newText: b.content.toString(),
@@ -139,6 +141,12 @@ export class RevisionService {
       newLanguage: b.language,
       timeoutMs: this.limits.diffTimeoutMs,
     })
+    let bytes: Buffer | null
+    try {
+      bytes = await diffed
+    } catch {
+      return { kind: 'busy' }
+    }
     return bytes ? { kind: 'diff', from: a, to: b, bytes } : { kind: 'too-large', from: a, to: b }
   }
 

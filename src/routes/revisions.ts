@@ -113,6 +113,10 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
     if (!isPasteId(from.id) || !isPasteId(to.id)) return notFound(request, reply)
     const outcome = await revisions.diff(from, to, format)
     if (outcome.kind === 'missing') return notFound(request, reply, outcome.message)
+    if (outcome.kind === 'busy') {
+      reply.header('retry-after', '5')
+      return sendError(request, reply, 503, 'The server is busy computing other diffs and pages. Please try again in a moment.', pages)
+    }
     if (format === 'patch') {
       if (outcome.kind === 'too-large') {
         return sendError(request, reply, 413, `These texts are too large to diff here (over ${humanSize(config.diffMaxBytes)}, or over ${config.diffTimeoutMs} ms). ` +
@@ -144,7 +148,7 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
     return reply.send(outcome.kind === 'diff' ? pages.renderSpliced('diff', data, outcome.bytes) : pages.render('diff', data))
   }
 
-  const diffResponses = { 200: Type.String(), 400: Type.String(), 404: Type.String(), 413: Type.String() }
+  const diffResponses = { 200: Type.String(), 400: Type.String(), 404: Type.String(), 413: Type.String(), 503: Type.String() }
   typed.get('/:id/diff', {
     schema: { summary: 'The changes between two revisions of a paste (default: the previous against the latest)', params: IdParams, querystring: DiffQuery, produces: ['text/html'], response: diffResponses },
   }, async (request, reply) => {
