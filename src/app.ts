@@ -13,6 +13,7 @@ import { PasteService } from './pastes/PasteService.js'
 import { errorsPlugin } from './plugins/errors.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { securityHeadersPlugin } from './plugins/securityHeaders.js'
+import { viewsPlugin } from './plugins/views.js'
 import { apiRoutes } from './routes/api.js'
 import { createRoutes } from './routes/create.js'
 import { opsRoutes } from './routes/ops.js'
@@ -50,6 +51,8 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   await app.register(metricsPlugin)
   // The bench waits for this to reach 0 before it measures page views.
   app.metrics.gauge('render_queue', () => code.pending)
+  // Home, list, error and burn pages through @fastify/view; paste pages are stored rendered.
+  await app.register(viewsPlugin, { pages })
   await app.register(errorsPlugin, { pages, onRedisError: () => app.metrics.count('redis_errors') })
   await app.register(securityHeadersPlugin, {
     helmet: {

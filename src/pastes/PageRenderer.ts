@@ -6,7 +6,7 @@ import { Eta } from 'eta'
 import { LANGUAGES } from './code.js'
 import type { PasteRecord } from './Paste.js'
 
-const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
+export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
 /** The content type of every page rendered here. */
 export const HTML = 'text/html; charset=utf-8'
@@ -68,14 +68,17 @@ function fingerprint(...parts: (string | Buffer)[]): string {
 }
 
 /**
- * Renders every page with eta. Paste pages are rendered once, when the paste is created, and
- * stored; a view only joins the stored parts around its view count. `version` fingerprints the
- * templates, the assets and the code renderer, so a deploy that changes any of them makes old
- * stored pages stale and they are rendered again on their next view.
+ * Holds the eta instance and renders paste pages: once, when the paste is created, and stored;
+ * a view only joins the stored parts around its view count. The pages rendered per request
+ * (home, list, errors, burn) go through @fastify/view with the same instance (app.ts).
+ * `version` fingerprints the templates, the assets and the code renderer, so a deploy that
+ * changes any of them makes old stored pages stale and they are rendered again on their next view.
  */
 export class PageRenderer {
-  private readonly eta: Eta
-  private readonly assets: { css: string; js: string }
+  /** Compiles each template once in production (`cache`), and escapes every `<%= %>`. */
+  readonly eta: Eta
+  /** The asset URLs every template links to, fingerprinted. */
+  readonly assets: { css: string; js: string }
   readonly version: string
 
   constructor(readonly publicUrl: string, production: boolean) {
@@ -92,8 +95,8 @@ export class PageRenderer {
     this.version = fingerprint(String(SLOT_BYTES), css, js, codeRenderer, ...templates)
   }
 
-  /** A page from its template in views/ (compiled once in production). */
-  render(template: string, data: Record<string, unknown>): string {
+  /** The stored paste page's template; the pages made per request go through @fastify/view. */
+  private render(template: string, data: Record<string, unknown>): string {
     return this.eta.render(template, { ...data, assets: this.assets })
   }
 

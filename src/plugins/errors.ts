@@ -1,3 +1,4 @@
+import type {} from '@fastify/view'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { QueryError, ValidationError } from '../model/index.js'
@@ -52,7 +53,7 @@ export async function sendError(
   if (isApi(request)) return reply.send({ error: message })
   if (wantsHtml(request) && request.method !== 'HEAD') {
     const title = TITLES[status] ?? 'Error'
-    return reply.type(HTML).send(pages.render('error', { status, title, message, meta: pages.siteMeta(`${title} · redbin`, message, request.url, 'noindex') }))
+    return reply.type(HTML).send(await reply.viewAsync('error', { status, title, message, meta: pages.siteMeta(`${title} · redbin`, message, request.url, 'noindex') }))
   }
   return reply.type('text/plain; charset=utf-8').send(`${message}\n`)
 }
