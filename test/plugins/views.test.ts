@@ -17,10 +17,12 @@ async function viewsApp(production: boolean) {
   const app = Fastify()
   apps.push(app)
   await app.register(viewsPlugin, { pages })
+  // What a route that renders nothing (a paste view, a raw read) sees of @fastify/view.
+  app.get('/locals', async (_request, reply) => ({ locals: reply.locals }))
   await app.ready()
   const renderError = (message: string) =>
     app.view('error', { status: 404, title: 'Paste not found', message, meta: pages.siteMeta('Paste not found · redbin', message, '/x', 'noindex') })
-  return { pages, compile, renderError }
+  return { app, pages, compile, renderError }
 }
 
 describe('viewsPlugin', () => {
@@ -38,6 +40,12 @@ describe('viewsPlugin', () => {
     await renderError('one')
     await renderError('two')
     expect(compile).toHaveBeenCalledTimes(4)
+  })
+
+  it('adds no hook to requests: a route that renders nothing runs none of its code', async () => {
+    const { app } = await viewsApp(true)
+    // Its onRequest hook would have set reply.locals to {} on every request.
+    expect((await app.inject({ url: '/locals' })).json()).toEqual({ locals: null })
   })
 
   it('gives every page the fingerprinted asset URLs and escapes what it is given', async () => {
