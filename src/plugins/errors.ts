@@ -132,14 +132,10 @@ function classify(err: FastifyError | Error): { status: number; message: string 
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return { status: 415, message: 'Send a form, JSON, or the raw text (Content-Type: text/plain).' }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, message: 'The body is not valid JSON.' }
-  }
-  // Fastify's JSON parser hands on JSON.parse's own error, which quotes the body.
-  if (e instanceof SyntaxError && e.statusCode === 400) {
-    return /prototype property/.test(e.message)
-      ? { status: 400, message: 'The JSON body has a __proto__ or constructor key, which this server refuses.' }
-      : { status: 400, message: 'The body is not valid JSON.' }
+    // Also what Fastify's parser throws on a __proto__ or constructor key (prototype poisoning).
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, message: 'The body is not valid JSON, or has a __proto__ or constructor key.' }
   }
   if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) return { status: e.statusCode, message: e.message }
   return { status: 500, message: 'Something went wrong on our side. It has been logged.' }
