@@ -53,7 +53,8 @@ export class FramingError extends Error {
 }
 
 /**
- * Splits `bytes` into the responses to requests of `methods`, in order. Throws FramingError
+ * Splits `bytes` into the responses to requests of `methods`, in order (interim 1xx answers
+ * included). Throws FramingError
  * on bytes that are not a response where one must start, a body on a HEAD's answer being the
  * typical case. Fewer responses than methods is fine (the server may close early); bytes left
  * over once every request is answered are not.
@@ -61,7 +62,8 @@ export class FramingError extends Error {
 export function parseResponses(bytes: Buffer, methods: readonly string[]): RawResponse[] {
   const responses: RawResponse[] = []
   let at = 0
-  for (const method of methods) {
+  for (let i = 0; i < methods.length; ) {
+    const method = methods[i] as string
     if (at >= bytes.length) break
     const end = bytes.indexOf('\r\n\r\n', at)
     if (end < 0) throw new FramingError(`an incomplete response head at byte ${at}: ${JSON.stringify(bytes.subarray(at, at + 80).toString('latin1'))}`)
@@ -78,8 +80,13 @@ export function parseResponses(bytes: Buffer, methods: readonly string[]): RawRe
     }
     at = end + 4
     const code = Number(status[1])
-    let body = Buffer.alloc(0)
-    if (method !== 'HEAD' && code !== 204 && code !== 304 && code >= 200) {
+    // An interim answer (100 Continue) comes before the real one to the same request.
+    if (code < 200) {
+      responses.push({ status: code, headers, body: Buffer.alloc(0) })
+      continue
+    }
+    let body: Buffer = Buffer.alloc(0)
+    if (method !== 'HEAD' && code !== 204 && code !== 304) {
       if (headers['transfer-encoding']?.toLowerCase() === 'chunked') {
         const parts: Buffer[] = []
         for (;;) {
@@ -111,6 +118,7 @@ export function parseResponses(bytes: Buffer, methods: readonly string[]): RawRe
       }
     }
     responses.push({ status: code, headers, body })
+    i++
   }
   if (at < bytes.length) {
     throw new FramingError(`${bytes.length - at} bytes after the last response: ${JSON.stringify(bytes.subarray(at, at + 80).toString('latin1'))}`)
