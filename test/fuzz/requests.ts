@@ -186,12 +186,13 @@ function creates(context: FuzzContext): fc.Arbitrary<FuzzRequest> {
     fc.tuple(content, fc.oneof(fc.webSegment(), fc.constantFrom(...PROTO_KEYS, 'a.py', 'x.constructor')))
       .map(([c, name]) => ({ method: 'PUT', path: `/${encodeURIComponent(name)}`, type: 'text/plain', body: c })),
     content.map((c) => ({ method: 'POST', path: '/', type: 'application/x-www-form-urlencoded', body: `content=${encodeURIComponent(c)}&visibility=public` })),
+    multipartBody().map(({ type, body: b }) => ({ method: 'POST', path: '/', type, body: b })),
   )
   return fc.tuple(variant, queryString(), headers(context.ids)).map(([v, query, h]) => ({
     method: v.method,
     target: `${v.path}${query}`,
     headers: [['content-type', v.type], ...h],
-    body: Buffer.from(v.body),
+    body: Buffer.isBuffer(v.body) ? v.body : Buffer.from(v.body),
     chunked: false,
   }))
 }
