@@ -30,7 +30,7 @@ function statusOf(err: ParserError): { status: number; message: string } {
 }
 
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/\d\.\d\r?\n/
-const ACCEPT = /\r?\naccept:[ \t]*([^\r\n]*)/i
+const ACCEPT = /\r?\naccept:[ \t]*([^\r\n]*)/gi
 
 /**
  * The request the rejected bytes begin with, when they begin with a whole request line;
@@ -38,10 +38,13 @@ const ACCEPT = /\r?\naccept:[ \t]*([^\r\n]*)/i
  */
 function requestIn(raw: unknown): ErrorTarget | undefined {
   if (!Buffer.isBuffer(raw)) return undefined
-  const head = raw.subarray(0, 16 * 1024).toString('latin1')
+  // All of it: a rejected head is at most one read of the socket, and Accept may come last.
+  const head = raw.toString('latin1')
   const line = REQUEST_LINE.exec(head)
   if (!line) return undefined
-  return { method: line[1] as string, url: line[2] as string, headers: { accept: ACCEPT.exec(head)?.[1] } }
+  // Several Accept headers count as one list, as Node joins them for a request it parsed.
+  const accept = [...head.matchAll(ACCEPT)].map((match) => match[1]).join(', ')
+  return { method: line[1] as string, url: line[2] as string, headers: { accept } }
 }
 
 export interface ClientErrorOptions {

@@ -2,6 +2,7 @@
 // hostile request (requests.ts) sent on a fresh connection, followed on the same keep-alive
 // connection by GET /healthz, and every byte that comes back is read strictly. Properties:
 // - no 5xx, and no stack trace in any body;
+// - the app's security headers on every answer, and every error in the app's form;
 // - a HEAD's answer has no body: the answer to the request after it must still parse;
 // - the server stays healthy (the follow-up, and /healthz within 1 s every 250 cases);
 // - no delete token appears in any answer but that of the create that made it;
@@ -66,6 +67,58 @@ function firstMethod(request: FuzzRequest): string {
   return /^([A-Z]+) /.exec(request.raw.subarray(0, 16).toString('latin1'))?.[1] ?? '?'
 }
 
+/**
+ * Whether the request is valid HTTP/1.1 on the wire. One that is not (a raw byte in its URL or a
+ * header) is the parser's to refuse, and its answer may have no body: it is held to the rules
+ * of broken framing.
+ */
+function isValidHttp(request: FuzzRequest): boolean {
+  return !request.raw && /^[\x21-\x7e]+$/.test(request.target) && request.headers.every(([, value]) => /^[\t\x20-\x7e]*$/.test(value))
+}
+
+const isApi = (target: string) => target === '/api' || target.startsWith('/api/') || target.startsWith('/api?')
+
+/**
+ * Every answer carries the app's security headers, and an error is in the app's form: JSON
+ * {error} on the API, a page for a browser, a line of text for anyone else, never the URL back.
+ */
+function checkForm(request: FuzzRequest, res: RawResponse): void {
+  if (!res.headers['content-security-policy'] || res.headers['x-content-type-options'] !== 'nosniff') {
+    throw new Error(`an answer (${res.status}) without the security headers: ${Object.keys(res.headers).join(', ')}`)
+  }
+  if (res.status < 400 || !isValidHttp(request) || request.method === 'HEAD') return
+  const type = res.headers['content-type'] ?? ''
+  const body = res.body.toString('utf8')
+  const accept = request.headers.filter(([name]) => name === 'accept').map(([, value]) => value).join(',')
+  if (isApi(request.target)) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(body)
+    } catch {
+      throw new Error(`an API error that is not JSON (${res.status}, ${type}): ${body.slice(0, 100)}`)
+    }
+    if (!type.startsWith('application/json') || typeof parsed !== 'object' || parsed === null || Object.keys(parsed).join() !== 'error') {
+      throw new Error(`an API error not in the form {error} (${res.status}, ${type}): ${body.slice(0, 100)}`)
+    }
+  } else if (accept.includes('text/html')) {
+    if (!type.startsWith('text/html')) throw new Error(`an error for a browser that is not a page (${res.status}, ${type})`)
+  } else if (!type.startsWith('text/plain') || !body.endsWith('\n')) {
+    throw new Error(`an error for curl that is not text (${res.status}, ${type}): ${body.slice(0, 100)}`)
+  }
+  const path = request.target.split('?', 1)[0] ?? ''
+  if (path.length > 256 && (body.includes(path.slice(0, 256)) || body.includes(safeDecode(path).slice(0, 256)))) {
+    throw new Error(`an error that echoes the URL (${res.status})`)
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
 /** Delete tokens an answer hands out: the create's own, allowed in that answer only. */
 function mintedTokens(responses: RawResponse[]): string[] {
   const found: string[] = []
@@ -104,10 +157,11 @@ async function check(request: FuzzRequest): Promise<void> {
     for (const pattern of STACK_TRACE) if (pattern.test(text)) throw new Error(`a stack trace or source path in the body: ${text.slice(0, 300)}`)
   }
   if (firstMethod(request) === 'HEAD' && (final[0]?.body.length ?? 0) > 0) throw new Error('a body in the answer to a HEAD')
+  for (const res of final) checkForm(request, res)
   const answer = bytes.toString('latin1')
   for (const token of tokens) if (answer.includes(token)) throw new Error('a delete token in an answer other than its create')
   for (const token of mintedTokens(responses)) tokens.add(token)
-  if (!request.raw) {
+  if (isValidHttp(request)) {
     if (!closedByServer) throw new Error(`no complete answer within ${ANSWER_WITHIN_MS} ms`)
     if (final.length === 0) throw new Error('the connection closed without an answer')
     // A server that keeps the connection open must answer the request after this one, intact.

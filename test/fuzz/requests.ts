@@ -256,7 +256,11 @@ function printfArg(bytes: Buffer): string {
   return `'${out}'`
 }
 
-const shellQuote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`
+/** Single-quoted for a shell; a long run of one character (a shrunk huge header) is printed as a command making it. */
+function shellQuote(s: string): string {
+  const quoted = `'${s.replace(/'/g, "'\\''")}'`
+  return quoted.replace(/([A-Za-z0-9])\1{63,}/g, (run, char: string) => `'"$(printf '%${run.length}s' '' | tr ' ' ${char})"'`)
+}
 
 /** The request as a command to replay it by hand: curl, or printf into nc for broken framing. */
 export function toCommand(request: FuzzRequest, base: string): string {
