@@ -1,7 +1,7 @@
 // A seeded, property-based fuzz of the real listening server (issue 15). Each case is one
 // hostile request (requests.ts) sent on a fresh connection, followed on the same keep-alive
 // connection by GET /healthz, and every byte that comes back is read strictly. Properties:
-// - no 5xx, and no stack trace in any body;
+// - no 5xx, and no stack trace or internal type in any body;
 // - the app's security headers on every answer, and every error in the app's form;
 // - a HEAD's answer has no body: the answer to the request after it must still parse;
 // - the server stays healthy (the follow-up, and /healthz within 1 s every 250 cases);
@@ -41,6 +41,8 @@ const tokens = new Set<string>()
 
 const FOLLOW_UP = Buffer.from('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
 const STACK_TRACE = [/^\s+at .+:\d+:\d+\)?$/m, /node_modules\//, /\/src\/[\w/]+\.(ts|js)\b/]
+/** Internals in an error message: JavaScript's types ("got function") rather than the client's words. */
+const INTERNALS = /\bgot (a |an )?(function|object|undefined|symbol)\b|\[object \w+\]/
 
 beforeAll(async () => {
   const testApp = await build({ MAX_PASTE_BYTES: String(MAX_PASTE_BYTES) })
@@ -155,6 +157,7 @@ async function check(request: FuzzRequest): Promise<void> {
     if (res.status >= 500) throw new Error(`answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`)
     const text = res.body.toString('latin1')
     for (const pattern of STACK_TRACE) if (pattern.test(text)) throw new Error(`a stack trace or source path in the body: ${text.slice(0, 300)}`)
+    if (res.status >= 400 && INTERNALS.test(text)) throw new Error(`an error that shows internals: ${text.slice(0, 200)}`)
   }
   if (firstMethod(request) === 'HEAD' && (final[0]?.body.length ?? 0) > 0) throw new Error('a body in the answer to a HEAD')
   for (const res of final) checkForm(request, res)

@@ -215,7 +215,9 @@ function brokenFraming(): fc.Arbitrary<FuzzRequest> {
     line.map(([m]) => ({ method: m, bytes: `${m} /${'u'.repeat(70_000)} HTTP/1.1\r\nHost: x\r\n\r\n` })),
     // A request with a body it does not declare: the body is read as the next request.
     fc.tuple(line, fc.uint8Array({ minLength: 1, maxLength: 40 })).map(([[m, p], junk]) => ({ method: m, bytes: Buffer.concat([Buffer.from(`${m} ${p} HTTP/1.1\r\nHost: x\r\n\r\n`), Buffer.from(junk)]) })),
-    fc.tuple(line, fc.string({ maxLength: 20 })).map(([[m, p], junk]) => ({ method: m, bytes: `${m} ${p} HTTP/1.1\r\nHost: x\r\n\r\n${junk}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n` })),
+    // Junk glued to the next request line: a method the parser refuses, while the first request is in flight.
+    fc.tuple(line, fc.oneof(fc.string({ maxLength: 20 }), fc.stringMatching(/^[A-Za-z]{1,6}$/)))
+      .map(([[m, p], junk]) => ({ method: m, bytes: `${m} ${p} HTTP/1.1\r\nHost: x\r\n\r\n${junk}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n` })),
   )
   return cases.map(({ method: m, bytes }) => ({
     method: m ?? '?',
