@@ -146,7 +146,9 @@ const statuses = new Map<number, number>()
 /** One case: throws (with the reason) when a property does not hold. */
 async function check(request: FuzzRequest): Promise<void> {
   cases++
-  const { bytes, closedByServer } = await exchange(port, Buffer.concat([serialize(request), FOLLOW_UP]), request.raw ? 300 : ANSWER_WITHIN_MS)
+  const parts = serialize(request)
+  parts.push(Buffer.concat([parts.pop() ?? Buffer.alloc(0), FOLLOW_UP]))
+  const { bytes, closedByServer } = await exchange(port, parts, request.raw ? 300 : ANSWER_WITHIN_MS)
   const expected = request.raw ? [firstMethod(request), 'GET', 'GET'] : [request.method, 'GET']
   // Throws when a byte does not belong to a properly framed answer: a body after a HEAD's.
   const responses = parseResponses(bytes, expected)

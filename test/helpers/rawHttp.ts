@@ -11,11 +11,16 @@ export interface RawResponse {
   body: Buffer
 }
 
+/** The pause between the parts of a request written in several pieces: each arrives as a read of its own. */
+const PART_GAP_MS = 15
+
 /**
- * Writes `request` (all at once) and collects everything the server sends until it closes the
- * connection or `idleMs` pass without a byte (then the client closes).
+ * Writes `request` (all at once, or each of several parts after a short pause) and collects
+ * everything the server sends until it closes the connection or `idleMs` pass without a byte
+ * (then the client closes).
  */
-export async function exchange(port: number, request: Buffer | string, idleMs = 400): Promise<{ bytes: Buffer; closedByServer: boolean }> {
+export async function exchange(port: number, request: Buffer | string | (Buffer | string)[], idleMs = 400): Promise<{ bytes: Buffer; closedByServer: boolean }> {
+  const parts = Array.isArray(request) ? request : [request]
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     const chunks: Buffer[] = []
@@ -28,8 +33,12 @@ export async function exchange(port: number, request: Buffer | string, idleMs = 
         socket.destroy()
       }, idleMs)
     }
-    socket.on('connect', () => {
-      socket.write(request)
+    socket.on('connect', async () => {
+      for (const [i, part] of parts.entries()) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, PART_GAP_MS))
+        if (socket.destroyed) return
+        socket.write(part)
+      }
       restartIdle()
     })
     socket.on('data', (chunk) => {
