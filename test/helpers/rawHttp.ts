@@ -11,11 +11,10 @@ export interface RawResponse {
   body: Buffer
 }
 
-/** The pause between the parts of a request written in several pieces: each arrives as a read of its own. */
-const PART_GAP_MS = 15
 
 /**
- * Writes `request` (all at once, or each of several parts after a short pause) and collects
+ * Writes `request` (all at once, or its parts a millisecond apart, so that each is a write,
+ * and most often a read, of its own) and collects
  * everything the server sends until it closes the connection or `idleMs` pass without a byte
  * (then the client closes).
  */
@@ -35,7 +34,7 @@ export async function exchange(port: number, request: Buffer | string | (Buffer 
     }
     socket.on('connect', async () => {
       for (const [i, part] of parts.entries()) {
-        if (i > 0) await new Promise((resolve) => setTimeout(resolve, PART_GAP_MS))
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, 1))
         if (socket.destroyed) return
         socket.write(part)
       }

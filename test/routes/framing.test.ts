@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
+import { Cluster } from 'ioredis'
 import { exchange, parseResponses, type RawResponse } from '../helpers/rawHttp.js'
 import { useTestRedis } from '../helpers/redis.js'
 import { curl, HTML_ACCEPT, idFromUrl, parseCurlResponse, storedPaste, useApps } from './fixtures.js'
@@ -135,6 +136,47 @@ describe('HEAD on a keep-alive connection', () => {
       const responses = parseResponses(bytes, ['HEAD', 'GET'])
       expect(responses[0]?.body.length).toBe(0)
       expect(responses.length).toBeGreaterThanOrEqual(1)
+    }
+  })
+})
+
+/** Stops Redis answering anyone for `ms` (every master, on a cluster). */
+async function pauseRedis(ms: number) {
+  const servers = db.redis instanceof Cluster ? db.redis.nodes('master') : [db.redis]
+  await Promise.all(servers.map((server) => server.call('CLIENT', 'PAUSE', String(ms), 'ALL')))
+}
+
+async function unpauseRedis() {
+  const servers = db.redis instanceof Cluster ? db.redis.nodes('master') : [db.redis]
+  await Promise.all(servers.map((server) => server.call('CLIENT', 'UNPAUSE')))
+}
+
+describe('bytes the parser refuses while a request is in flight', () => {
+  // Redis paused: the HEAD's handler waits for it, so the junk after the HEAD, written a
+  // moment later, is read and refused while the HEAD is unanswered. The client reads the
+  // refusal as the answer to its HEAD: no body, whatever the junk looked like.
+  it.each(['xGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', 'abc', 'GET / HTTP/9.9\r\n\r\n'])('answers a HEAD in flight without a body (junk %j)', async (junk) => {
+    await pauseRedis(400)
+    try {
+      const { bytes } = await exchange(port, ['HEAD /pastes HTTP/1.1\r\nHost: x\r\n\r\n', junk])
+      const [res] = parseResponses(bytes, ['HEAD'])
+      expect(res?.status).toBe(400)
+      expect(res?.headers.connection).toBe('close')
+      expectAppHeaders(res as RawResponse)
+    } finally {
+      await unpauseRedis()
+    }
+  })
+
+  it('answers a GET in flight in its form, with a body', async () => {
+    await pauseRedis(400)
+    try {
+      const { bytes } = await exchange(port, ['GET /api/pastes HTTP/1.1\r\nHost: x\r\n\r\n', 'HEAD\u0000 junk\r\n\r\n'])
+      const [res] = parseResponses(bytes, ['GET'])
+      expect(res?.status).toBe(400)
+      expect(JSON.parse(res?.body.toString() ?? '')).toEqual({ error: 'The request is not valid HTTP.' })
+    } finally {
+      await unpauseRedis()
     }
   })
 })
