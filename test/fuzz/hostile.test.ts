@@ -183,14 +183,14 @@ describe('hostile requests (fuzz)', () => {
     const openapi = await (await fetch(`${base}/openapi.json`)).json() as { paths: Record<string, unknown> }
     const templates = [...Object.keys(openapi.paths), ...HIDDEN_ROUTES]
     const arbitrary = fuzzRequests({ templates, ids: known.map((p) => p.id) })
-    console.log(`fuzz: seed ${SEED}, ${RUNS} requests; replay with FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS} npx vitest run test/fuzz`)
+    console.log(`fuzz: seed ${SEED}, ${RUNS} requests; replay: npm run fuzz -- --seed ${SEED} --runs ${RUNS}`)
 
     const started = Date.now()
     const result = await fc.check(fc.asyncProperty(arbitrary, check), { seed: SEED, numRuns: RUNS, ...(REPLAY_PATH ? { path: REPLAY_PATH } : {}) })
     if (result.failed) {
       const [request] = result.counterexample ?? []
       const message = [
-        `fuzz failed after ${result.numRuns} cases (seed ${SEED}, path ${result.counterexamplePath}; replay: FUZZ_SEED=${SEED} FUZZ_PATH=${result.counterexamplePath} npx vitest run test/fuzz)`,
+        `fuzz failed after ${result.numRuns} cases (seed ${SEED}, path ${result.counterexamplePath}; replay: npm run fuzz -- --seed ${SEED} --runs ${RUNS} --path ${result.counterexamplePath})`,
         `reason: ${result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance)}`,
         `the shrunk request (${result.numShrinks} shrinks), against a server started as this test does (MAX_PASTE_BYTES=${MAX_PASTE_BYTES}):`,
         request ? toCommand(request, base) : '(none)',
