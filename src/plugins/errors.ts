@@ -47,15 +47,14 @@ function isApi(url: string): boolean {
   return url.startsWith('/api/') || url === '/api' || url.startsWith('/api?')
 }
 
-/**
- * The canonical address an error page names: its path, without the query, and only when short.
- * An error never echoes a whole URL back (a bad one can be ~10 KB).
- */
+/** An error never echoes a whole URL back (a bad one can be ~10 KB): its page names at most this much. */
+const MAX_ECHOED_PATH = 200
+
+/** The canonical address an error page names: its path, without the query, and only when short. */
 function errorPagePath(url: string): string {
   const path = url.split('?', 1)[0] ?? '/'
   return path.length <= MAX_ECHOED_PATH && path.startsWith('/') ? path : '/'
 }
-const MAX_ECHOED_PATH = 200
 
 /**
  * The one rule for every reply, whatever produced it: a HEAD never gets a body, nor does a
