@@ -69,8 +69,8 @@ function fingerprint(...parts: (string | Buffer)[]): string {
 
 /**
  * Holds the eta instance and renders paste pages: once, when the paste is created, and stored;
- * a view only joins the stored parts around its view count. The pages rendered per request
- * (home, list, errors, burn) go through @fastify/view with the same instance (app.ts).
+ * a view only joins the stored parts around its view count. Home, list and the burn warning
+ * are rendered per request through @fastify/view with the same instance (plugins/views.ts).
  * `version` fingerprints the templates, the assets and the code renderer, so a deploy that
  * changes any of them makes old stored pages stale and they are rendered again on their next view.
  */
@@ -95,8 +95,12 @@ export class PageRenderer {
     this.version = fingerprint(String(SLOT_BYTES), css, js, codeRenderer, ...templates)
   }
 
-  /** The stored paste page's template; the pages made per request go through @fastify/view. */
-  private render(template: string, data: Record<string, unknown>): string {
+  /**
+   * A page from its template, synchronously: the stored paste page, and error pages, which
+   * errors.ts must also be able to write straight to a socket (clientErrors.ts). Home, list and
+   * the burn warning go through @fastify/view (src/plugins/views.ts).
+   */
+  render(template: string, data: Record<string, unknown>): string {
     return this.eta.render(template, { ...data, assets: this.assets })
   }
 

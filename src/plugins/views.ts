@@ -11,12 +11,16 @@ declare module 'fastify' {
 }
 
 /**
- * `reply.viewAsync()` for the pages made per request: home, list, errors and the burn warning.
- * The design card names @fastify/view; measured against calling eta directly, it costs a paste
- * view nothing we could see, and a rendered page ~1-5 µs of CPU (docs/performance.md).
- * It uses the eta instance that renders a paste's page once, when the paste is created, so a
- * paste view never renders a template. Registered for the whole app, because an error page can
- * come from any route.
+ * `reply.viewAsync()` for the pages made per request: home, list and the burn warning. The design
+ * card names @fastify/view; measured against calling eta directly, it costs a paste view
+ * nothing we could see, and a rendered page ~1-5 µs of CPU (docs/performance.md). It uses the
+ * eta instance that renders a paste's page once, when the paste is created, so a paste view
+ * never renders a template. Registered for the whole app: its decorators cost a request nothing.
+ *
+ * Error pages do not use it: the one error path (errors.ts) also answers what the HTTP parser
+ * rejects, straight on the socket, where there is no reply and nothing may be awaited, and
+ * @fastify/view only renders asynchronously. They call PageRenderer.render, on the same eta
+ * instance, compiled once in production too; that also keeps the ~11% it added to a 404 page.
  *
  * In production eta compiles each template once and keeps it (its `cache`). @fastify/view sets
  * eta's `cache` and `views` from `production` and `templates` on every render, so both come
