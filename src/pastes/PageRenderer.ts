@@ -6,7 +6,7 @@ import { Eta } from 'eta'
 import { LANGUAGES } from './code.js'
 import type { PasteRecord } from './Paste.js'
 
-const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
+export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
 /** The content type of every page rendered here. */
 export const HTML = 'text/html; charset=utf-8'
@@ -14,6 +14,8 @@ export const HTML = 'text/html; charset=utf-8'
 const DYNAMIC_MARKER = '<!--dynamic-->'
 /** Stands in for the code block (or another spliced part) while a page is rendered; the bytes replace it. */
 const CODE_MARKER = '<!--code-block-->'
+/** What a template prints where PageRenderer.splice puts its bytes. */
+export const SPLICE_MARKER = CODE_MARKER
 
 export interface PageMeta {
   title: string
@@ -78,14 +80,17 @@ function fingerprint(...parts: (string | Buffer)[]): string {
 }
 
 /**
- * Renders every page with eta. Paste pages are rendered once, when the paste is created, and
- * stored; a view only joins the stored parts around its view count. `version` fingerprints the
- * templates, the assets and the code renderer, so a deploy that changes any of them makes old
- * stored pages stale and they are rendered again on their next view.
+ * Holds the eta instance and renders paste pages: once, when the paste is created, and stored;
+ * a view only joins the stored parts around its view count. Home, list and the burn warning
+ * are rendered per request through @fastify/view with the same instance (plugins/views.ts).
+ * `version` fingerprints the templates, the assets and the code renderer, so a deploy that
+ * changes any of them makes old stored pages stale and they are rendered again on their next view.
  */
 export class PageRenderer {
-  private readonly eta: Eta
-  private readonly assets: { css: string; js: string }
+  /** Compiles each template once in production (`cache`), and escapes every `<%= %>`. */
+  readonly eta: Eta
+  /** The asset URLs every template links to, fingerprinted. */
+  readonly assets: { css: string; js: string }
   readonly version: string
 
   constructor(readonly publicUrl: string, production: boolean) {
@@ -102,20 +107,23 @@ export class PageRenderer {
     this.version = fingerprint(String(SLOT_BYTES), css, js, codeRenderer, ...templates)
   }
 
-  /** A page from its template in views/ (compiled once in production). */
+  /**
+   * A page from its template, synchronously: the stored paste page, and error pages, which
+   * errors.ts must also be able to write straight to a socket (clientErrors.ts). Home, list and
+   * the burn warning go through @fastify/view (src/plugins/views.ts).
+   */
   render(template: string, data: Record<string, unknown>): string {
     return this.eta.render(template, { ...data, assets: this.assets })
   }
 
   /**
-   * A page from its template with `bytes` where the template prints `it.spliced` (with <%~ %>):
-   * a part that can be megabytes (a diff) never passes through a template or a string.
+   * `html` (rendered with `spliced: SPLICE_MARKER`) with `bytes` where the template printed the
+   * marker: a part that can be megabytes (a diff) never passes through a template or a string.
    */
-  renderSpliced(template: string, data: Record<string, unknown>, bytes: Buffer): Buffer {
-    const html = this.render(template, { ...data, spliced: CODE_MARKER })
-    const at = html.indexOf(CODE_MARKER)
-    if (at < 0) throw new Error(`views/${template}.eta must print it.spliced`)
-    return Buffer.concat([Buffer.from(html.slice(0, at)), bytes, Buffer.from(html.slice(at + CODE_MARKER.length))])
+  splice(html: string, bytes: Buffer): Buffer {
+    const at = html.indexOf(SPLICE_MARKER)
+    if (at < 0) throw new Error('the template must print it.spliced')
+    return Buffer.concat([Buffer.from(html.slice(0, at)), bytes, Buffer.from(html.slice(at + SPLICE_MARKER.length))])
   }
 
   /**

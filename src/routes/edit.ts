@@ -1,8 +1,8 @@
+import type {} from '@fastify/view'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { PasteInputError } from '../pastes/errors.js'
 import { isPasteId } from '../pastes/ids.js'
-import { HTML } from '../pastes/PageRenderer.js'
 import type { PasteEdit } from '../pastes/PasteService.js'
 import { sendError } from '../plugins/errors.js'
 import { LANGUAGE_CHOICES } from './home.js'
@@ -47,7 +47,7 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
   const notFound = (request: FastifyRequest, reply: FastifyReply) => sendError(request, reply, 404, NOT_FOUND, pages)
 
   const showForm = (reply: FastifyReply, id: string, view: { content: string; title: string; language: string; revision: number; owner: boolean }, error: PasteInputError | null = null) =>
-    reply.code(error?.status ?? 200).header('cache-control', 'no-store').type(HTML).send(pages.render('edit', {
+    reply.code(error?.status ?? 200).header('cache-control', 'no-store').viewAsync('edit', {
       meta: pages.siteMeta(`Edit ${view.title || id} · redbin`, 'Edit a paste: each save makes a new revision.', `/${id}/edit`, 'noindex, nofollow'),
       id,
       title: view.title,
@@ -57,7 +57,7 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
       languages: [{ id: 'auto', name: 'Auto-detect' }, ...LANGUAGE_CHOICES],
       maxPasteBytes: config.maxPasteBytes,
       error: error?.message ?? null,
-    }))
+    })
 
   // Any body is the new content, except JSON, which carries the fields. Every body is read as
   // bytes (JSON escapes can double the text; the content's own size is checked decoded).

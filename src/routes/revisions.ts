@@ -1,7 +1,8 @@
+import type {} from '@fastify/view'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { isPasteId } from '../pastes/ids.js'
-import { HTML, humanSize, languageName } from '../pastes/PageRenderer.js'
+import { HTML, humanSize, languageName, SPLICE_MARKER } from '../pastes/PageRenderer.js'
 import type { DiffSide, Revision } from '../pastes/RevisionService.js'
 import { sendError } from '../plugins/errors.js'
 import { notModified, rawHeaders, REVISION_CACHE_SECONDS } from './raw.js'
@@ -63,7 +64,7 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
     const list = await revisions.listRevisions(id)
     if (!list) return notFound(request, reply)
     const latest = list.items[0]?.revision ?? 1
-    return reply.type(HTML).header('cache-control', 'private, no-cache').send(pages.render('revisions', {
+    return reply.header('cache-control', 'private, no-cache').viewAsync('revisions', {
       meta: pages.siteMeta(`History of ${list.title || id} · redbin`, `The ${latest} revisions of a paste.`, `/${id}/revisions`, 'noindex, nofollow'),
       id,
       title: list.title,
@@ -75,7 +76,7 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
         languageName: languageName(item.language),
         sizeHuman: humanSize(item.size),
       })),
-    }))
+    })
   })
 
   typed.get('/api/pastes/:id/revisions', {
@@ -144,8 +145,10 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
       historyUrl: samePaste ? `/${outcome.to.id}/revisions` : null,
       tooLarge: outcome.kind === 'too-large',
     }
-    reply.type(HTML).header('cache-control', 'private, no-cache')
-    return reply.send(outcome.kind === 'diff' ? pages.renderSpliced('diff', data, outcome.bytes) : pages.render('diff', data))
+    reply.header('cache-control', 'private, no-cache')
+    if (outcome.kind !== 'diff') return reply.viewAsync('diff', data)
+    const html = await reply.viewAsync('diff', { ...data, spliced: SPLICE_MARKER })
+    return reply.type(HTML).send(pages.splice(html, outcome.bytes))
   }
 
   const diffResponses = { 200: Type.String(), 400: Type.String(), 404: Type.String(), 413: Type.String(), 503: Type.String() }
