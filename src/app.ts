@@ -15,6 +15,7 @@ import { metricsPlugin } from './plugins/metrics.js'
 import { securityHeadersPlugin } from './plugins/securityHeaders.js'
 import { apiRoutes } from './routes/api.js'
 import { createRoutes } from './routes/create.js'
+import { moduleRoutes } from './routes/modules.js'
 import { opsRoutes } from './routes/ops.js'
 import { pageRoutes } from './routes/pages.js'
 import { rawRoutes } from './routes/raw.js'
@@ -100,6 +101,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   await app.register(apiRoutes, deps)
   await app.register(rawRoutes, deps)
   await app.register(pageRoutes, deps)
+  await app.register(moduleRoutes, { modules: pages.modules })
 
   // Expired pastes leave the indexes in bounded batches on every write; this catches the rest.
   let sweeper: NodeJS.Timeout | undefined

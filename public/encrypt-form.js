@@ -1,0 +1,1 @@
+// The new-paste form's encrypt step: see the next commits.

@@ -1,0 +1,1 @@
+// The encrypted paste page's script: see the next commit.
