@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
+import { REDBIN_BIN as BIN, runRedbin } from '../helpers/cli.js'
 import { freePort, useTestRedis } from '../helpers/redis.js'
 
-const BIN = join(import.meta.dirname, '../../bin/redbin.js')
 const db = useTestRedis()
 let site: TestApp
 let dir: string
@@ -21,25 +21,8 @@ beforeAll(async () => {
   return () => site.app.close()
 })
 
-interface Run { code: number | null; stdout: string; stderr: string }
-
-/** Runs `redbin args…` with stdin from `input`, no terminal, REDBIN_URL at the test server. */
-export function redbin(args: string[], options: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH, REDBIN_URL: site.config.publicUrl, ...options.env },
-      // A new session: no controlling terminal, as in a script or CI.
-      detached: true,
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.end(options.input ?? '')
-  })
-}
+const redbin = (args: string[], options: { input?: string | Buffer; env?: Record<string, string> } = {}) =>
+  runRedbin(site.config.publicUrl, args, options)
 
 async function file(name: string, content: string | Buffer): Promise<string> {
   const path = join(dir, name)
