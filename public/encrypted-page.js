@@ -82,6 +82,7 @@ const show = async (paste, key) => {
   else heading.innerHTML = '<span class="untitled">Untitled</span>';
   document.title = `${paste.title || `Untitled ${language.name} paste`} · redbin`;
   $('paste-language').textContent = language.name;
+  $('paste-language-item').hidden = false;
   $('paste-size').textContent = humanSize(bytes);
   $('paste-size').title = `${bytes} bytes`;
   $('paste-lines').textContent = `${lines} ${lines === 1 ? 'line' : 'lines'}`;

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Type, TypeBoxValidatorCompiler, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { isPasteId } from '../pastes/ids.js'
 import { PasteInputError } from '../pastes/errors.js'
+import type { NewPaste } from '../pastes/PasteService.js'
 import {
   CreatedEncryptedJson, CreatedJson, CreateJson, createFor, EncryptedPasteJson, encryptedPasteJson, ErrorBody, IdParams, pasteJson,
   PasteWithContentJson, setOwnerCookie, type RouteDeps,
@@ -46,7 +47,7 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
       return (reply as FastifyReply).code(201).type('application/json; charset=utf-8').send(JSON.stringify(created))
     }
     // Without content, the paste service answers "content is required".
-    const { paste, deleteToken } = await createFor(request, deps, { content: undefined, ...request.body })
+    const { paste, deleteToken } = await createFor(request, deps, request.body as NewPaste)
     reply.header('location', `${config.publicUrl}/${paste.id}`)
     return reply.code(201).send({ ...pasteJson(paste, config.publicUrl), deleteToken })
   })
