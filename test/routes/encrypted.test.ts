@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import type { Cluster, Redis } from 'ioredis'
+import { Redis, type Cluster } from 'ioredis'
 import { encryptPaste, toBase64Url } from '../../src/shared/pasteCrypto.js'
 import { scanKeys, useTestRedis } from '../helpers/redis.js'
 import { createPaste, HTML_ACCEPT, useApps } from './fixtures.js'
@@ -137,6 +137,36 @@ describe('reading an encrypted paste', () => {
     expect(res.headers['content-security-policy']).not.toMatch(/unsafe/)
     expect(res.headers['referrer-policy']).toBe('no-referrer')
     expect(res.body).toMatch(/<span class="num">1<\/span> view/)
+  })
+
+  it('GET /:id costs what a plain paste\'s view costs: the same Redis commands, sent together', async () => {
+    const encrypted = await createEncrypted()
+    const plain = await createPaste(app, { content: 'print(1)\n', language: 'python' })
+    // Both pages are rendered and stored: warm them once.
+    await app.inject({ url: `/${plain.id}` })
+    await app.inject({ url: `/${encrypted.id}` })
+    const servers = db.clusterNodes ? db.clusterNodes.map((n) => `redis://${n.host}:${n.port}`) : [db.url]
+    const monitors = await Promise.all(servers.map((url) => new Redis(url).monitor()))
+    const seen: string[] = []
+    for (const monitor of monitors) {
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args.some((a) => a.includes(db.prefix))) seen.push(args[0]!.toLowerCase())
+      })
+    }
+    const commandsOf = async (id: string) => {
+      seen.length = 0
+      const res = await app.inject({ url: `/${id}`, headers: { accept: HTML_ACCEPT } })
+      expect(res.statusCode).toBe(200)
+      await new Promise((r) => setTimeout(r, 100))
+      return [...seen].sort()
+    }
+    try {
+      const plainCommands = await commandsOf(plain.id)
+      expect(plainCommands.length).toBeGreaterThan(0)
+      expect(await commandsOf(encrypted.id)).toEqual(plainCommands)
+    } finally {
+      await Promise.all(monitors.map((m) => m.disconnect()))
+    }
   })
 
   it('GET /:id/raw, /download and /api/pastes/:id return the envelope as JSON', async () => {
