@@ -197,6 +197,21 @@ describe('an encrypted paste made in the form', () => {
   })
 })
 
+describe('decrypted text on the page', () => {
+  it('is only ever text: a title and content full of markup stay inert', async () => {
+    const payload = '<img src=x onerror="document.title=1"><script>document.title=2</script>'
+    const made = await runRedbin(site.url, ['paste', '-', '--encrypt', '--title', payload, '--language', 'html'], { input: `${payload}\n` })
+    expect(made.code, made.stderr).toBe(0)
+    const page = await site.newPage()
+    await page.goto(made.stdout.trim())
+    await page.waitForSelector('#code .line')
+    expect(await page.locator('#paste-title').textContent()).toBe(payload)
+    expect(await decryptedText(page)).toBe(payload)
+    expect(await page.locator('#encrypted-paste img, #encrypted-paste #code script').count()).toBe(0)
+    expect(await page.title()).toBe(`${payload} · redbin`)
+  })
+})
+
 describe('interop with the command-line client', () => {
   it('a paste encrypted by redbin opens and decrypts in Chromium', async () => {
     const made = await runRedbin(site.url, ['paste', '-', '--encrypt', '--title', 'from the cli', '--language', 'rust'], { input: 'fn main() {}\n' })
