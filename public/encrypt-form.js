@@ -18,6 +18,11 @@ const setUp = () => {
     passwordField.hidden = !box.checked;
     password.disabled = !box.checked;
   };
+  if (!window.crypto || !window.crypto.subtle) {
+    // Browsers give WebCrypto only to HTTPS pages (and localhost): the box stays off.
+    box.nextElementSibling.querySelector('.choice-hint').textContent = 'needs a secure connection (https://)';
+    return;
+  }
   box.disabled = false;
   box.addEventListener('change', sync);
 

@@ -149,6 +149,11 @@ const askPassword = (envelope, key) => {
 };
 
 const start = async () => {
+  if (!window.crypto || !window.crypto.subtle) {
+    // Browsers give WebCrypto only to HTTPS pages (and localhost).
+    say('This paste is encrypted, and this browser can only decrypt it over a secure connection: open the link with https://.', 'error');
+    return;
+  }
   let envelope;
   try {
     envelope = JSON.parse($('envelope').textContent);
