@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { detectLanguage } from '../pastes/detectLanguage.js'
+import { LANGUAGE_INFO } from '../shared/languages.js'
 import { checkKey, decryptPaste, DecryptError, encryptPaste, needsPassword, parseFragment, type Envelope } from '../shared/pasteCrypto.js'
 import { CliError, EXIT } from './CliError.js'
 import { PasswordSource } from './password.js'
@@ -129,8 +130,8 @@ async function paste(options: PasteOptions, positionals: string[], io: Io, passw
     return
   }
   if (options.public) io.stderr.write('redbin: encrypted pastes are never listed; --public is ignored.\n')
-  // The server never sees the language: decide it here, as the server would for a plain paste.
-  const language = !options.language || options.language === 'auto' ? detectLanguage(content, fileName) : options.language
+  // The server never sees the language: decide (or check) it here, as it would for a plain paste.
+  const language = !options.language || options.language === 'auto' ? detectLanguage(content, fileName) : knownLanguage(options.language)
   const password = options.password ? await passwords.ask('Password for the paste: ', true) : undefined
   const { envelope, key } = await encryptPaste({ content, title, language }, password ? { password } : {})
   const created = await request<{ url: string; deleteToken: string }>('POST', `${server}/api/pastes`, { envelope, ...shared })
@@ -174,6 +175,14 @@ async function remove(positionals: string[], options: { token?: string; server?:
   if (!options.token) throw new CliError(EXIT.usage, 'delete needs --token TOKEN: the delete token printed when the paste was created.')
   await request('DELETE', `${origin}/api/pastes/${id}`, undefined, { authorization: `Bearer ${options.token}` })
   io.stdout.write(`Deleted ${id}.\n`)
+}
+
+/** A language id, or a file extension standing for one (py: python). */
+function knownLanguage(wanted: string): string {
+  const name = wanted.trim().toLowerCase()
+  const found = LANGUAGE_INFO.find((l) => l.id === name) ?? LANGUAGE_INFO.find((l) => l.ext === name)
+  if (!found) throw new CliError(EXIT.usage, `--language must be auto or one of ${LANGUAGE_INFO.map((l) => l.id).join(', ')}; got "${wanted}".`)
+  return found.id
 }
 
 function serverUrl(option: string | undefined, env: NodeJS.ProcessEnv): string {

@@ -54,6 +54,12 @@ describe('redbin paste and get', () => {
     expect(Date.parse(stored.expiresAt as string) - Date.now()).toBeGreaterThan(3500_000)
   })
 
+  it('checks --language of an encrypted paste here, as the server does for a plain one', async () => {
+    const run = await redbin(['paste', '-', '--encrypt', '--language', 'klingon'], { input: 'Qapla\'\n' })
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(/^redbin: --language must be auto or one of plaintext, bash, /)
+  })
+
   it('encrypts with --encrypt: the URL carries the key, the server holds an envelope, get decrypts it', async () => {
     const path = await file('plans.py', TEXT)
     const made = await redbin(['paste', path, '--encrypt', '--public'])
@@ -161,7 +167,7 @@ describe('redbin delete', () => {
 
 describe('redbin errors', () => {
   it('exits 2 on usage errors, with a sentence', async () => {
-    for (const args of [['frobnicate'], ['paste', '--bogus'], ['paste', 'a', 'b'], ['get'], ['get', 'not a url at all'], ['paste', '/no/such/file']]) {
+    for (const args of [['frobnicate'], ['paste', '--bogus'], ['paste', '-', '--encrypt', '--language', 'klingon'], ['paste', 'a', 'b'], ['get'], ['get', 'not a url at all'], ['paste', '/no/such/file']]) {
       const run = await redbin(args)
       expect(run.code, args.join(' ')).toBe(2)
       expect(run.stderr, args.join(' ')).toMatch(/^redbin: .+\n$/)
