@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import type { Page, Request } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import { runRedbin } from '../helpers/cli.js'
-import { screenshot, seriousAxeViolations, useSite } from './harness.js'
+import { PHONE, pageWidths, screenshot, seriousAxeViolations, useSite } from './harness.js'
 
 const site = useSite({ MAX_PASTE_BYTES: '4096' })
 
@@ -80,6 +80,17 @@ describe('an encrypted paste made in the form', () => {
     const key = url.slice(url.indexOf('#') + 1)
     expect(requests.length).toBeGreaterThan(3)
     expect(requests.filter((u) => u.includes(key))).toEqual([])
+  })
+
+  it('reads well on a phone in the dark: accessible, and only the code block scrolls sideways', async () => {
+    const url = await createEncrypted({ content: `${'x = 1  # a long line that must scroll inside its block, never the page '.repeat(4)}\n`, title: 'wide', language: 'python' })
+    const page = await site.newPage({ viewport: PHONE, colorScheme: 'dark' })
+    await page.goto(url)
+    await page.waitForSelector('#code .line')
+    await expectAccessible(page)
+    const { scrollWidth, clientWidth } = await pageWidths(page)
+    expect(scrollWidth).toBeLessThanOrEqual(clientWidth)
+    await screenshot(page, 'encrypted-dark-phone')
   })
 
   it('keeps line links beside the key: #<key>/L2-L4 selects them, and clicking a line keeps the key', async () => {
