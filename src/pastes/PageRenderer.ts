@@ -187,7 +187,7 @@ export class PageRenderer {
     return page
   }
 
-  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> & { kind?: PasteKind }, description: string): PageMeta {
+  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> & { kind?: PasteKind | null }, description: string): PageMeta {
     if (paste.kind === 'encrypted') {
       // The server knows nothing of an encrypted paste's title or text, and link previews say so.
       return {

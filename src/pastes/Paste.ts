@@ -15,7 +15,9 @@ export const Paste = defineModel(
   'paste',
   {
     id: column.string({ primaryKey: true }),
-    kind: column.enum(PASTE_KINDS, { default: 'plain' }),
+    // Written for encrypted pastes only: a plain paste stores exactly the fields it did before
+    // encryption existed (creates cost what they did), and an unset kind reads as plain.
+    kind: column.enum(PASTE_KINDS),
     title: column.string({ default: '' }),
     language: column.string({ required: true, index: true }),
     visibility: column.enum(VISIBILITIES, { default: 'unlisted', index: true }),

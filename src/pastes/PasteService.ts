@@ -225,7 +225,7 @@ export class PasteService {
   async forkSource(id: string): Promise<{ content: string; title: string; language: string } | null> {
     const paste = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'burn', 'kind'] })
     // An encrypted paste is forked in the browser that decrypted it (public/encrypted-page.js).
-    return paste && !paste.burn && paste.kind === 'plain' ? { content: paste.content.toString(), title: paste.title, language: paste.language } : null
+    return paste && !paste.burn && paste.kind !== 'encrypted' ? { content: paste.content.toString(), title: paste.title, language: paste.language } : null
   }
 
   /** Unindexes expired pastes; the server runs this on a timer. */

@@ -68,6 +68,14 @@ describe('creating an encrypted paste', () => {
     expect(stored).not.toMatch(/"language"\s*:\s*"python"/)
   })
 
+  it('leaves plain pastes as they were: their record has no kind field, and reads as plain', async () => {
+    const plain = await createPaste(app, { content: 'plain as before' })
+    const encrypted = await createEncrypted()
+    expect(await db.redis.hexists(`${db.prefix}paste:{${plain.id}}`, 'kind')).toBe(0)
+    expect(await db.redis.hget(`${db.prefix}paste:{${encrypted.id}}`, 'kind')).toBe('encrypted')
+    expect((await app.inject({ url: `/api/pastes/${plain.id}` })).json()).toMatchObject({ kind: 'plain' })
+  })
+
   it('refuses an envelope with content, title or language beside it, naming the field', async () => {
     const { envelope } = await encryptPaste(SECRET)
     for (const field of ['content', 'title', 'language']) {
