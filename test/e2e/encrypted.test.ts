@@ -160,6 +160,9 @@ describe('an encrypted paste made in the form', () => {
     expect(page.url()).toMatch(/\/reveal#[A-Za-z0-9_-]{43}$/)
     expect(await page.locator('#paste-title').textContent()).toBe('Ephemeral')
     expect(await decryptedText(page)).toBe('read me once')
+    // Its link is dead now: nothing offers to share or fork it; Copy and Download still work here.
+    expect(await page.locator('#decrypted-copy-link-btn, #decrypted-fork-btn').count()).toBe(0)
+    expect(await page.isEnabled('#decrypted-copy-btn')).toBe(true)
     await expectAccessible(page)
     const later = await site.newPage()
     const res = await later.goto(url.replace(/#.*/, ''))
