@@ -40,14 +40,32 @@ function formValues(paste: NewPaste): Partial<FormValues> {
   }
 }
 
-function fromFields(fields: Record<string, unknown>): Omit<NewPaste, 'content'> {
-  const text = (name: string) => (typeof fields[name] === 'string' ? (fields[name] as string) : undefined)
+/** The create options among a form's fields; `field` reads a field the client sent, never an inherited property. */
+function fromFields(field: (name: string) => unknown): Omit<NewPaste, 'content'> {
+  const text = (name: string) => {
+    const value = field(name)
+    return typeof value === 'string' ? value : undefined
+  }
   return { title: text('title'), language: text('language'), expires: text('expires'), visibility: text('visibility'), burn: text('burn') }
+}
+
+/** RFC 2046 5.1.1: a boundary has 1 to 70 characters (busboy throws on ones over 256). */
+const MAX_BOUNDARY_CHARS = 70
+const BOUNDARY = /;\s*boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/i
+
+function checkBoundary(contentType: string | undefined) {
+  const match = BOUNDARY.exec(contentType ?? '')
+  const boundary = match?.[1]?.replace(/\\(.)/g, '$1') ?? match?.[2]
+  if (boundary !== undefined && boundary.length > MAX_BOUNDARY_CHARS) {
+    throw new PasteInputError(400, 'content-type',
+      `The multipart boundary is ${boundary.length} characters long; RFC 2046 allows at most ${MAX_BOUNDARY_CHARS}.`)
+  }
 }
 
 /** Reads a multipart form; `content` may be a text field or a file (curl -F content=@file). */
 async function fromMultipart(request: FastifyRequest, publicUrl: string): Promise<NewPaste> {
-  const fields: Record<string, string> = {}
+  checkBoundary(request.headers['content-type'])
+  const fields = new Map<string, string>()
   let content: Buffer | string | undefined
   let fileName: string | undefined
   for await (const part of request.parts()) {
@@ -59,11 +77,11 @@ async function fromMultipart(request: FastifyRequest, publicUrl: string): Promis
       }
     } else if (typeof part.value === 'string') {
       if (part.fieldname === 'content') content = fromTextarea(part.value)
-      else fields[part.fieldname] = part.value
+      else fields.set(part.fieldname, part.value)
     }
   }
   if (content === undefined) throw missingContent(publicUrl)
-  return { ...fromFields(fields), content, fileName }
+  return { ...fromFields((name) => fields.get(name)), content, fileName }
 }
 
 const createResponses = {
@@ -102,8 +120,10 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
       input = { content: request.body }
     } else {
       const fields = (request.body ?? {}) as Record<string, unknown>
-      if (typeof fields.content !== 'string') throw missingContent(publicUrl)
-      input = { ...fromFields(fields), content: fromTextarea(fields.content) }
+      const field = (name: string) => (Object.hasOwn(fields, name) ? fields[name] : undefined)
+      const content = field('content')
+      if (typeof content !== 'string') throw missingContent(publicUrl)
+      input = { ...fromFields(field), content: fromTextarea(content) }
     }
     const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined))
     const paste = { ...request.query, ...defined } as NewPaste
