@@ -87,7 +87,7 @@ export function envelopeProblem(value, limits = {}) {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return problem('envelope', 'must be an object')
   const envelope = /** @type {Record<string, unknown>} */ (value)
   for (const name of Object.keys(envelope)) {
-    if (!ENVELOPE_FIELDS.includes(name)) return problem(`envelope.${name}`, 'is not a field of an envelope')
+    if (!ENVELOPE_FIELDS.includes(name)) return problem(fieldName('envelope', name), 'is not a field of an envelope')
   }
   if (envelope.version !== FORMAT_VERSION) return problem('envelope.version', `must be ${FORMAT_VERSION} (the only version this reads)`)
   if (envelope.algorithm !== ALGORITHM) return problem('envelope.algorithm', `must be "${ALGORITHM}"`)
@@ -96,7 +96,7 @@ export function envelopeProblem(value, limits = {}) {
     if (typeof kdf !== 'object' || kdf === undefined || Array.isArray(kdf)) return problem('envelope.kdf', 'must be null (no password) or an object')
     const k = /** @type {Record<string, unknown>} */ (kdf)
     for (const name of Object.keys(k)) {
-      if (!KDF_FIELDS.includes(name)) return problem(`envelope.kdf.${name}`, 'is not a field of kdf')
+      if (!KDF_FIELDS.includes(name)) return problem(fieldName('envelope.kdf', name), 'is not a field of kdf')
     }
     if (k.name !== KDF_NAME) return problem('envelope.kdf.name', `must be "${KDF_NAME}"`)
     if (!Number.isSafeInteger(k.iterations) || /** @type {number} */ (k.iterations) < MIN_ITERATIONS || /** @type {number} */ (k.iterations) > MAX_ITERATIONS) {
@@ -119,6 +119,11 @@ export function envelopeProblem(value, limits = {}) {
     return problem('envelope.ciphertext', `is ${size} bytes; the limit is ${limits.maxCiphertextBytes} bytes`, true)
   }
   return null
+}
+
+/** A field's name as a message shows it: `a.b`, or `a["odd name"]` (cut short). @param {string} parent @param {string} name */
+function fieldName(parent, name) {
+  return /^\w{1,40}$/.test(name) ? `${parent}.${name}` : `${parent}[${JSON.stringify(name.slice(0, 40))}]`
 }
 
 /** @param {unknown} value @param {number} bytes */

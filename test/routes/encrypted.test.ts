@@ -2,6 +2,7 @@
 // JSON, never rendered, listed or forked, and the server keeps nothing it could read.
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { Redis, type Cluster } from 'ioredis'
@@ -103,6 +104,25 @@ describe('creating an encrypted paste', () => {
       expect(res.statusCode, JSON.stringify(value).slice(0, 60)).toBe(400)
       expect(res.json<{ error: string }>().error).toMatch(message)
     }
+  })
+
+  it('answers any JSON as an envelope, or any field of one, with a 400 naming an envelope field', async () => {
+    const { envelope } = await encryptPaste(SECRET, { password: 'pw' })
+    const fields = Object.keys(envelope)
+    const junk = fc.oneof(
+      fc.jsonValue(),
+      fc.record({ field: fc.constantFrom(...fields, 'kdf.name', 'kdf.iterations', 'kdf.salt'), value: fc.jsonValue() }).map(({ field, value }) => {
+        const [outer, inner] = field.split('.') as [string, string | undefined]
+        const kdf = envelope.kdf as unknown as Record<string, unknown>
+        return inner ? { ...envelope, kdf: { ...kdf, [inner]: value } } : { ...envelope, [outer]: value }
+      }),
+    )
+    await fc.assert(fc.asyncProperty(junk, async (value) => {
+      const res = await post({ envelope: value })
+      if (res.statusCode === 201) return
+      expect(res.statusCode, JSON.stringify(value).slice(0, 200)).toBe(400)
+      expect(res.json<{ error: string }>().error).toMatch(/^envelope(\.\w+)*(\[".*"\])? /)
+    }), { numRuns: 150, seed: 13 })
   })
 
   it('applies MAX_PASTE_BYTES to the ciphertext (413 naming it)', async () => {
