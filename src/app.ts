@@ -14,6 +14,7 @@ import { clientErrorReplies } from './plugins/clientErrors.js'
 import { errorReplies, errorsPlugin } from './plugins/errors.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { helmetHeaders, securityHeadersPlugin } from './plugins/securityHeaders.js'
+import { viewsPlugin } from './plugins/views.js'
 import { apiRoutes } from './routes/api.js'
 import { createRoutes } from './routes/create.js'
 import { moduleRoutes } from './routes/modules.js'
@@ -81,6 +82,9 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   app.metrics.gauge('render_queue', () => code.pending)
   await app.register(securityHeadersPlugin, { headers: securityHeaders })
   await app.register(errorsPlugin, { replies })
+  // Home, list and burn pages through @fastify/view; paste pages are stored rendered, and
+  // error pages rendered by PageRenderer (see src/plugins/views.ts for why).
+  await app.register(viewsPlugin, { pages })
   await app.register(cookie)
   // Forms carry their text percent-encoded (up to 3 bytes per byte); raw bodies stop at the
   // paste limit while being read. The paste's own size is checked again once decoded.

@@ -7,7 +7,7 @@ import { BrowserModules } from './BrowserModules.js'
 import { LANGUAGES } from './code.js'
 import type { PasteKind, PasteRecord } from './Paste.js'
 
-const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
+export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
 /** The content type of every page rendered here. */
 export const HTML = 'text/html; charset=utf-8'
@@ -72,14 +72,17 @@ function fingerprint(...parts: (string | Buffer)[]): string {
 }
 
 /**
- * Renders every page with eta. Paste pages are rendered once, when the paste is created, and
- * stored; a view only joins the stored parts around its view count. `version` fingerprints the
- * templates, the assets and the code renderer, so a deploy that changes any of them makes old
- * stored pages stale and they are rendered again on their next view.
+ * Holds the eta instance and renders paste pages: once, when the paste is created, and stored;
+ * a view only joins the stored parts around its view count. Home, list and the burn warning
+ * are rendered per request through @fastify/view with the same instance (plugins/views.ts).
+ * `version` fingerprints the templates, the assets and the code renderer, so a deploy that
+ * changes any of them makes old stored pages stale and they are rendered again on their next view.
  */
 export class PageRenderer {
-  private readonly eta: Eta
-  private readonly assets: { css: string; js: string; encryptedPage: string; encryptForm: string }
+  /** Compiles each template once in production (`cache`), and escapes every `<%= %>`. */
+  readonly eta: Eta
+  /** The asset URLs every template links to, fingerprinted; the modules under one hash. */
+  readonly assets: { css: string; js: string; encryptedPage: string; encryptForm: string }
   readonly modules = new BrowserModules()
   readonly version: string
 
@@ -102,7 +105,11 @@ export class PageRenderer {
     this.version = fingerprint(String(SLOT_BYTES), css, js, this.modules.hash, codeRenderer, ...templates)
   }
 
-  /** A page from its template in views/ (compiled once in production). */
+  /**
+   * A page from its template, synchronously: the stored paste page, and error pages, which
+   * errors.ts must also be able to write straight to a socket (clientErrors.ts). Home, list and
+   * the burn warning go through @fastify/view (src/plugins/views.ts).
+   */
   render(template: string, data: Record<string, unknown>): string {
     return this.eta.render(template, { ...data, assets: this.assets })
   }

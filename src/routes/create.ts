@@ -21,11 +21,12 @@ function missingContent(publicUrl: string): PasteInputError {
 }
 
 /**
- * Browsers send a textarea's line breaks as CRLF whatever the text had, so form text gets LF.
- * Raw uploads and uploaded files keep their bytes exactly.
+ * A browser sends a textarea's line breaks as CRLF whatever the text had, so its form text gets
+ * LF. Any other client (`curl -d`, `--data-urlencode`, `-F content=<file`) sent the bytes it
+ * meant, and they are kept exactly, as raw uploads and uploaded files are.
  */
-function fromTextarea(text: string): string {
-  return text.replace(/\r\n?/g, '\n')
+function formText(request: FastifyRequest, text: string): string {
+  return wantsHtml(request) ? text.replace(/\r\n?/g, '\n') : text
 }
 
 /** What the form shows again after a refused create. */
@@ -76,7 +77,7 @@ async function fromMultipart(request: FastifyRequest, publicUrl: string): Promis
         fileName = part.filename || undefined
       }
     } else if (typeof part.value === 'string') {
-      if (part.fieldname === 'content') content = fromTextarea(part.value)
+      if (part.fieldname === 'content') content = formText(request, part.value)
       else fields.set(part.fieldname, part.value)
     }
   }
@@ -106,6 +107,7 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
   typed.post('/', {
     schema: {
       summary: 'Create a paste from a form (urlencoded or multipart) or a raw text/plain or octet-stream body',
+      description: 'The content is stored byte for byte, CRLF included. Only a form from a browser (text/html in Accept) has its CRLF line ends turned into LF, as a textarea sends CRLF whatever it held.',
       querystring: CreateOptions,
       consumes: ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain', 'application/octet-stream'],
       response: createResponses,
@@ -123,7 +125,7 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
       const field = (name: string) => (Object.hasOwn(fields, name) ? fields[name] : undefined)
       const content = field('content')
       if (typeof content !== 'string') throw missingContent(publicUrl)
-      input = { ...fromFields(field), content: fromTextarea(content) }
+      input = { ...fromFields(field), content: formText(request, content) }
     }
     const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined))
     const paste = { ...request.query, ...defined } as NewPaste
