@@ -19,6 +19,7 @@ import { viewsPlugin } from './plugins/views.js'
 import { apiRoutes } from './routes/api.js'
 import { createRoutes } from './routes/create.js'
 import { editRoutes } from './routes/edit.js'
+import { moduleRoutes } from './routes/modules.js'
 import { opsRoutes } from './routes/ops.js'
 import { pageRoutes } from './routes/pages.js'
 import { rawRoutes } from './routes/raw.js'
@@ -117,6 +118,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   await app.register(editRoutes, deps)
   await app.register(revisionRoutes, deps)
   await app.register(pageRoutes, deps)
+  await app.register(moduleRoutes, { modules: pages.modules })
 
   // Expired pastes leave the indexes in bounded batches on every write; this catches the rest.
   let sweeper: NodeJS.Timeout | undefined

@@ -3,8 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Eta } from 'eta'
+import { BrowserModules } from './BrowserModules.js'
 import { LANGUAGES } from './code.js'
-import type { PasteRecord } from './Paste.js'
+import type { PasteKind, PasteRecord } from './Paste.js'
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
@@ -12,7 +13,7 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url
 export const HTML = 'text/html; charset=utf-8'
 /** Where the paste template marks the per-view part (view count, the creator's Delete button). */
 const DYNAMIC_MARKER = '<!--dynamic-->'
-/** Stands in for the code block (or another spliced part) while a page is rendered; the bytes replace it. */
+/** Stands in for the code block while the page is rendered; the code's bytes replace it. */
 const CODE_MARKER = '<!--code-block-->'
 /** What a template prints where PageRenderer.splice puts its bytes. */
 export const SPLICE_MARKER = CODE_MARKER
@@ -26,8 +27,8 @@ export interface PageMeta {
 }
 
 /**
- * Bytes left blank in a stored page for the per-view part (view count, the creator's Edit and
- * Delete buttons: ~250 bytes with a 7-digit count; beyond, the page is copied around it). Blank means an HTML comment of spaces, so that the element
+ * Bytes left blank in a stored page for the per-view part (view count, the creator's Delete
+ * button: ~220 bytes at most). Blank means an HTML comment of spaces, so that the element
  * around it stays :empty when a view has nothing to put there.
  */
 const SLOT_BYTES = 256
@@ -35,9 +36,11 @@ const SLOT_BYTES = 256
 const COMMENT_BYTES = 7
 const BLANK_SLOT = `<!--${' '.repeat(SLOT_BYTES - COMMENT_BYTES)}-->`
 
-/** What a paste page shows of a paste (any revision of it). */
-export type PageFields = Pick<PasteRecord,
-  'id' | 'title' | 'language' | 'size' | 'lines' | 'createdAt' | 'expiresAt' | 'burn' | 'visibility' | 'revision' | 'editedAt' | 'forkOf' | 'forkOfRevision'>
+/** What every paste page shows of its paste. */
+export type PageFacts = Pick<PasteRecord, 'id' | 'kind' | 'title' | 'language' | 'size' | 'createdAt' | 'expiresAt' | 'burn' | 'visibility'>
+
+/** What a plain paste's page shows of a paste (any revision of it). */
+export type PageFields = PageFacts & Pick<PasteRecord, 'lines' | 'revision' | 'editedAt' | 'forkOf' | 'forkOfRevision'>
 
 /** Which revision a page shows, of how many; a paste's own page shows its latest. */
 export interface RevisionAt {
@@ -89,22 +92,28 @@ function fingerprint(...parts: (string | Buffer)[]): string {
 export class PageRenderer {
   /** Compiles each template once in production (`cache`), and escapes every `<%= %>`. */
   readonly eta: Eta
-  /** The asset URLs every template links to, fingerprinted. */
-  readonly assets: { css: string; js: string }
+  /** The asset URLs every template links to, fingerprinted; the modules under one hash. */
+  readonly assets: { css: string; js: string; encryptedPage: string; encryptForm: string }
+  readonly modules = new BrowserModules()
   readonly version: string
 
   constructor(readonly publicUrl: string, production: boolean) {
     this.eta = new Eta({ views: VIEWS_DIR, cache: production, autoEscape: true, autoTrim: false })
     const css = readFileSync(`${PUBLIC_DIR}style.css`)
     const js = readFileSync(`${PUBLIC_DIR}app.js`)
-    this.assets = { css: `/static/style.css?v=${fingerprint(css)}`, js: `/static/app.js?v=${fingerprint(js)}` }
+    this.assets = {
+      css: `/static/style.css?v=${fingerprint(css)}`,
+      js: `/static/app.js?v=${fingerprint(js)}`,
+      encryptedPage: `${this.modules.base}encrypted-page.js`,
+      encryptForm: `${this.modules.base}encrypt-form.js`,
+    }
     const templates = readdirSync(VIEWS_DIR, { recursive: true, withFileTypes: true })
       .filter((entry) => entry.isFile())
       .map((entry) => join(entry.parentPath, entry.name))
       .sort()
       .map((path) => readFileSync(path))
     const codeRenderer = readFileSync(new URL('./code.js', import.meta.url))
-    this.version = fingerprint(String(SLOT_BYTES), css, js, codeRenderer, ...templates)
+    this.version = fingerprint(String(SLOT_BYTES), css, js, this.modules.hash, codeRenderer, ...templates)
   }
 
   /**
@@ -127,32 +136,23 @@ export class PageRenderer {
   }
 
   /**
-   * Renders the paste page around its code block, minus the per-view part. (The template's
-   * revision and fork parts open and close on their own tags, so that a paste with neither
-   * renders to the same bytes, and a view of it costs the same, as before revisions existed.) The code block
-   * arrives as bytes (it can be megabytes): the template renders around a marker and the
-   * bytes are spliced in, never decoded, re-encoded or copied through a template.
+   * Renders the paste page around its code block, minus the per-view part: the latest revision,
+   * or `shown`. (The template's revision and fork parts open and close on their own tags, so
+   * that a paste with neither renders to the same bytes, and a view of it costs the same, as
+   * before revisions existed.)
    */
   pastePage(paste: PageFields, codeHtml: Buffer, description: string, shown: RevisionAt = { revision: paste.revision, revisions: paste.revision }): StoredPage {
-    const url = `${this.publicUrl}/${paste.id}`
     const latest = shown.revision === shown.revisions
     const base = latest ? `/${paste.id}` : `/${paste.id}/r/${shown.revision}`
-    const html = this.render('paste', {
-      meta: this.pasteMeta(paste, description, latest ? `/${paste.id}` : base),
+    const forkOf = paste.forkOf ? { id: paste.forkOf, revision: paste.forkOfRevision ?? 1 } : null
+    return this.storedPage('paste', {
+      meta: this.pasteMeta(paste, description, base),
       paste: {
-        id: paste.id,
+        ...this.pasteFacts(paste),
         title: paste.title,
         language: paste.language,
         languageName: languageName(paste.language),
-        size: paste.size,
-        sizeHuman: humanSize(paste.size),
         lines: paste.lines,
-        createdAt: paste.createdAt,
-        expiresAt: paste.expiresAt,
-        burn: paste.burn,
-        visibility: paste.visibility,
-        codeHtml: CODE_MARKER,
-        url,
         rawUrl: `${base}/raw`,
         downloadUrl: latest ? `/${paste.id}/download` : null,
         forkUrl: latest ? `/?fork=${paste.id}` : `/?fork=${paste.id}&revision=${shown.revision}`,
@@ -162,18 +162,53 @@ export class PageRenderer {
         historyUrl: `/${paste.id}/revisions`,
         changesUrl: shown.revision > 1 ? `/${paste.id}/diff?from=${shown.revision - 1}&to=${shown.revision}` : null,
         editedAt: paste.editedAt,
-        forkOf: paste.forkOf ? { id: paste.forkOf, revision: paste.forkOfRevision ?? 1, url: `/${paste.forkOf}/r/${paste.forkOfRevision ?? 1}`, diffUrl: `/diff/${paste.forkOf}/${paste.id}?from=${paste.forkOfRevision ?? 1}` } : null,
+        forkOf: forkOf && { ...forkOf, url: `/${forkOf.id}/r/${forkOf.revision}`, diffUrl: `/diff/${forkOf.id}/${paste.id}?from=${forkOf.revision}` },
       },
-    })
+    }, codeHtml)
+  }
+
+  /**
+   * The page of an encrypted paste: a shell the same for every paste but its facts, with the
+   * envelope in a data block for the browser to decrypt. `code` is what the browser needs to
+   * render the code block as the server would.
+   */
+  encryptedPage(paste: PageFacts, envelope: Buffer, code: { highlightMaxBytes: number; detectChars: number; maxLines: number }): StoredPage {
+    return this.storedPage('encrypted', { meta: this.pasteMeta(paste, ''), paste: this.pasteFacts(paste), code }, envelope)
+  }
+
+  private pasteFacts(paste: PageFacts) {
+    return {
+      id: paste.id,
+      size: paste.size,
+      sizeHuman: humanSize(paste.size),
+      createdAt: paste.createdAt,
+      expiresAt: paste.expiresAt,
+      burn: paste.burn,
+      visibility: paste.visibility,
+      codeHtml: CODE_MARKER,
+      url: `${this.publicUrl}/${paste.id}`,
+      rawUrl: `/${paste.id}/raw`,
+      downloadUrl: `/${paste.id}/download`,
+      forkUrl: `/?fork=${paste.id}`,
+    }
+  }
+
+  /**
+   * Renders a page around its big part, minus the per-view part. The big part arrives as bytes
+   * (it can be megabytes): the template renders around a marker and the bytes are spliced in,
+   * never decoded, re-encoded or copied through a template.
+   */
+  private storedPage(template: string, data: Record<string, unknown>, insert: Buffer): StoredPage {
+    const html = this.render(template, data)
     const at = html.indexOf(DYNAMIC_MARKER)
     const code = html.indexOf(CODE_MARKER)
-    if (at < 0 || code < at) throw new Error(`views/paste.eta must contain ${DYNAMIC_MARKER}, then the code block`)
+    if (at < 0 || code < at) throw new Error(`views/${template}.eta must contain ${DYNAMIC_MARKER}, then ${CODE_MARKER}`)
     const top = Buffer.from(html.slice(0, at))
     return {
       page: Buffer.concat([
         top,
         Buffer.from(BLANK_SLOT + html.slice(at + DYNAMIC_MARKER.length, code)),
-        codeHtml,
+        insert,
         Buffer.from(html.slice(code + CODE_MARKER.length)),
       ]),
       slotAt: top.length,
@@ -205,7 +240,17 @@ export class PageRenderer {
     return page
   }
 
-  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'>, description: string, path = `/${paste.id}`): PageMeta {
+  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> & { kind?: PasteKind | null }, description: string, path = `/${paste.id}`): PageMeta {
+    if (paste.kind === 'encrypted') {
+      // The server knows nothing of an encrypted paste's title or text, and link previews say so.
+      return {
+        title: `${paste.burn ? 'Burn after reading' : 'Encrypted paste'} · redbin`,
+        description: 'An encrypted paste: only the full link (with its key) can open it.',
+        robots: 'noindex, nofollow',
+        canonical: `${this.publicUrl}/${paste.id}`,
+        ogType: 'article',
+      }
+    }
     const title = paste.burn ? 'Burn after reading' : paste.title || `Untitled ${languageName(paste.language)} paste`
     return {
       title: `${title} · redbin`,

@@ -6,8 +6,9 @@ import type { CodeRenderer } from './CodeRenderer.js'
 import { detectLanguage } from './detectLanguage.js'
 import { PasteInputError } from './errors.js'
 import { isPasteId, newDeleteToken, newPasteId, tokenMatches } from './ids.js'
-import { describeContent, type PageRenderer, type StoredPage } from './PageRenderer.js'
+import { describeContent, type PageFacts, type PageRenderer, type StoredPage } from './PageRenderer.js'
 import { Paste, PasteRevision, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
+import { base64Bytes, envelopeProblem, serializeEnvelope, type Envelope } from '../shared/pasteCrypto.js'
 
 export interface PasteLimits {
   maxPasteBytes: number
@@ -41,13 +42,22 @@ export interface PasteEdit {
   language?: string | undefined
 }
 
+/** An encrypted paste: the envelope, and the options the server still sees. */
+export interface NewEncryptedPaste {
+  envelope: unknown
+  expires?: string | number | undefined
+  burn?: string | boolean | undefined
+  /** Encrypted pastes are never listed: anything asked here is accepted and stored unlisted. */
+  visibility?: string | undefined
+}
+
 export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'page' | 'slotAt' | 'renderVersion'>
 export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
 export type PageView = { kind: 'page'; html: Buffer } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
 
 const MAX_TITLE_CHARS = 200
 const DATA_COLUMNS = [
-  'id', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views',
+  'id', 'kind', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views',
   'revision', 'editedAt', 'added', 'removed', 'forkOf', 'forkOfRevision',
 ] as const
 /** An edit reads the whole paste but its stored page, which it replaces. */
@@ -120,19 +130,53 @@ export class PasteService {
       title, language, visibility: burn ? 'unlisted' as const : visibility, content, size, createdAt, expiresAt, burn,
       lines, deleteTokenHash: hash, ...fork,
     }
+    const paste = await this.insert((id) => ({ ...record, id }), expiresAt)
+    // A render that fails (full queue, shutdown) is not the create's failure: the first view
+    // renders the page again. Handled here, so it can never become an unhandled rejection.
+    const page = this.renderPage(paste, text).catch(() => {})
+    if (waitForPageMs > 0) await Promise.race([page, new Promise((r) => setTimeout(r, waitForPageMs))])
+    return { paste: dataOf(paste), deleteToken: token }
+  }
+
+  /**
+   * Stores an encrypted paste. The envelope is checked (shape, sizes, version; MAX_PASTE_BYTES
+   * applies to its ciphertext) and stored with its page, the static shell that decrypts it in
+   * the browser: no highlighting, no worker, one write.
+   */
+  async createEncryptedPaste(input: NewEncryptedPaste): Promise<{ paste: PasteData; deleteToken: string }> {
+    const wrong = envelopeProblem(input.envelope, { maxCiphertextBytes: this.limits.maxPasteBytes })
+    if (wrong) throw new PasteInputError(wrong.tooLarge ? 413 : 400, wrong.field, wrong.message)
+    const envelope = input.envelope as Envelope
+    const expiresIn = this.checkExpires(input.expires)
+    if (input.visibility !== undefined && !VISIBILITIES.includes(input.visibility as Visibility)) {
+      throw new PasteInputError(400, 'visibility', `visibility must be public or unlisted, got "${String(input.visibility).slice(0, 20)}"`)
+    }
+    const burn = parseBurn(input.burn)
+    const { token, hash } = newDeleteToken()
+    const createdAt = new Date()
+    const expiresAt = expiresIn === null ? null : new Date(createdAt.getTime() + expiresIn * 1000)
+    const content = Buffer.from(serializeEnvelope(envelope))
+    const record = {
+      kind: 'encrypted' as const, title: '', language: '', visibility: 'unlisted' as const, content,
+      size: base64Bytes(envelope.ciphertext), lines: 0, createdAt, expiresAt, burn, deleteTokenHash: hash,
+    }
+    const paste = await this.insert((id) => ({ ...record, id, ...this.encryptedPage({ ...record, id }), renderVersion: this.pages.version }), expiresAt)
+    return { paste: dataOf(paste), deleteToken: token }
+  }
+
+  /** Creates a record under a fresh id. 60 random bits make a collision vanishingly rare, and create never overwrites. */
+  private async insert(build: (id: string) => Parameters<typeof Paste.create>[1], expiresAt: Date | null): Promise<PasteRecord> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const paste = await Paste.create(this.store, { ...record, id: newPasteId() }, { expiresAt })
-        // A render that fails (full queue, shutdown) is not the create's failure: the first view
-        // renders the page again. Handled here, so it can never become an unhandled rejection.
-        const page = this.renderPage(paste, text).catch(() => {})
-        if (waitForPageMs > 0) await Promise.race([page, new Promise((r) => setTimeout(r, waitForPageMs))])
-        return { paste: dataOf(paste), deleteToken: token }
+        return await Paste.create(this.store, build(newPasteId()), { expiresAt })
       } catch (err) {
-        // 60 random bits make this vanishingly rare, and create never overwrites.
         if (!(err instanceof DuplicateKeyError) || attempt === 3) throw err
       }
     }
+  }
+
+  private encryptedPage(paste: PageFacts & Pick<PasteRecord, 'content'>): StoredPage {
+    return this.pages.encryptedPage(paste, paste.content, this.code.browserOptions)
   }
 
   /**
@@ -148,10 +192,11 @@ export class PasteService {
     const lines = countLines(text)
     // The token and the burn flag first, without the content: a burn paste is never read here.
     // Neither ever changes, so checking them once is race-free.
-    const owner = await Paste.load(this.store, id, { select: ['burn', 'deleteTokenHash'] })
+    const owner = await Paste.load(this.store, id, { select: ['burn', 'kind', 'deleteTokenHash'] })
     if (!owner) return 'missing'
     if (!tokenMatches(token, owner.deleteTokenHash)) return 'forbidden'
     if (owner.burn) throw new PasteInputError(409, null, 'A burn-after-reading paste cannot be edited.')
+    if (owner.kind === 'encrypted') throw new PasteInputError(409, null, 'An encrypted paste cannot be edited: the server cannot read it. Fork it in your browser instead.')
     for (let attempt = 1; ; attempt++) {
       const paste = await Paste.load(this.store, id, { select: EDIT_COLUMNS })
       if (!paste) return 'missing'
@@ -181,10 +226,10 @@ export class PasteService {
     }
   }
 
-  /** What the edit form shows: the latest revision, and whether `token` may edit it. Null for none or a burn paste. */
+  /** What the edit form shows: the latest revision, and whether `token` may edit it. Null for none, a burn or an encrypted paste. */
   async editSource(id: string, token: string | undefined): Promise<{ content: string; title: string; language: string; revision: number; owner: boolean } | null> {
-    const paste = await Paste.load(this.store, id, { select: ['burn', 'deleteTokenHash'] })
-    if (!paste || paste.burn) return null
+    const paste = await Paste.load(this.store, id, { select: ['burn', 'kind', 'deleteTokenHash'] })
+    if (!paste || paste.burn || paste.kind === 'encrypted') return null
     const latest = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'revision'] })
     if (!latest) return null
     return { ...latest, content: latest.content.toString(), owner: token !== undefined && tokenMatches(token, paste.deleteTokenHash) }
@@ -255,11 +300,12 @@ export class PasteService {
 
   /**
    * What a fork pre-fills: revision `n` (default the latest). A burn paste cannot be forked:
-   * that would read it without burning it, so its content is never loaded.
+   * that would read it without burning it, so its content is never loaded. An encrypted paste is
+   * forked in the browser that decrypted it (public/encrypted-page.js).
    */
   async forkSource(id: string, n?: number): Promise<{ content: string; title: string; language: string; revision: number } | null> {
-    const flag = await Paste.load(this.store, id, { select: ['burn', 'revision'] })
-    if (!flag || flag.burn) return null
+    const flag = await Paste.load(this.store, id, { select: ['burn', 'revision', 'kind'] })
+    if (!flag || flag.burn || flag.kind === 'encrypted') return null
     const wanted = n ?? flag.revision
     if (wanted < 1 || wanted > flag.revision) return null
     const source = wanted === flag.revision
@@ -277,14 +323,17 @@ export class PasteService {
    * Renders the page on the worker and stores it; concurrent callers share one render.
    * `text` is the content as text, when the caller already has it.
    */
-  private renderPage(paste: PasteRecord, text = paste.content.toString()): Promise<StoredPage> {
+  private renderPage(paste: PasteRecord, text?: string): Promise<StoredPage> {
     // Per revision: a render of a revision that an edit has replaced must not land (ifVersion).
     const key = `${paste.id}:${paste.revision}`
     let pending = this.rendering.get(key)
     if (!pending) {
-      pending = this.code.render(text, paste.language, paste.size)
-        .then(async (codeHtml) => {
-          const stored = this.pages.pastePage(paste, codeHtml, describeContent(text))
+      const code = text ?? paste.content.toString()
+      const rendered = paste.kind === 'encrypted'
+        ? Promise.resolve(this.encryptedPage(paste))
+        : this.code.render(code, paste.language, paste.size).then((codeHtml) => this.pages.pastePage(paste, codeHtml, describeContent(code)))
+      pending = rendered
+        .then(async (stored) => {
           await Paste.patch(this.store, paste.id, { ...stored, renderVersion: this.pages.version }, { ifVersion: paste.revision })
           return stored
         })
@@ -338,6 +387,11 @@ export class PasteService {
    * own view count into the page it is given.
    */
   private async pageNow(paste: PasteRecord): Promise<StoredPage> {
+    if (paste.kind === 'encrypted') {
+      // Its shell costs no highlighting: render a copy now, and store one for the next views.
+      this.renderPage(paste).catch(() => {})
+      return this.encryptedPage(paste)
+    }
     const text = paste.content.toString()
     const rendered = this.renderPage(paste, text).catch(() => null)
     const shared = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, 1000, null))])

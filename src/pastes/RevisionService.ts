@@ -7,7 +7,7 @@ import type { PasteLimits } from './PasteService.js'
 
 /** What every read here checks first. It never includes content: a burn paste is never read. */
 const META_COLUMNS = [
-  'burn', 'revision', 'title', 'language', 'visibility', 'size', 'lines', 'createdAt', 'expiresAt', 'editedAt',
+  'burn', 'kind', 'revision', 'title', 'language', 'visibility', 'size', 'lines', 'createdAt', 'expiresAt', 'editedAt',
   'added', 'removed', 'forkOf', 'forkOfRevision',
 ] as const
 const LISTED_COLUMNS = ['revision', 'title', 'language', 'size', 'lines', 'createdAt', 'editedAt', 'added', 'removed'] as const
@@ -150,14 +150,17 @@ export class RevisionService {
     return bytes ? { kind: 'diff', from: a, to: b, bytes } : { kind: 'too-large', from: a, to: b }
   }
 
-  /** A paste's flags and latest fields, or null for none or a burn paste. One round trip, no content. */
+  /**
+   * A paste's flags and latest fields, or null for none, a burn paste, or an encrypted one (the
+   * server cannot read it: it has no revisions or diffs here). One round trip, no content.
+   */
   private async meta(id: string): Promise<Meta | null> {
     const meta = await Paste.load(this.store, id, { select: META_COLUMNS })
-    return meta && !meta.burn ? meta : null
+    return meta && !meta.burn && meta.kind !== 'encrypted' ? meta : null
   }
 
   private missingSide(side: DiffSide, meta: Meta | null): string | null {
-    if (!meta) return `Paste ${side.id} does not exist. It may have expired, been deleted, or been read once already.`
+    if (!meta) return `Paste ${side.id} does not exist (it may have expired, been deleted, or been read once already), or it is encrypted: the server cannot diff what it cannot read.`
     if (side.revision !== undefined && (side.revision < 1 || side.revision > meta.revision)) {
       return `Paste ${side.id} has no revision ${side.revision}: it has ${meta.revision}.`
     }

@@ -16,9 +16,10 @@ const EXTENSIONS = new Map(LANGUAGES.map((l) => [l.id, l.ext]))
  * Headers for a paste's exact bytes: never rendered by the browser, cached no longer than it
  * lives. The ETag names the bytes: the paste's latest revision, or one revision of it.
  */
-export function rawHeaders(reply: FastifyReply, paste: Pick<PasteData, 'expiresAt' | 'burn' | 'visibility'>, etag: string, maxCacheSeconds: number) {
+export function rawHeaders(reply: FastifyReply, paste: Pick<PasteData, 'expiresAt' | 'burn' | 'visibility' | 'kind'>, etag: string, maxCacheSeconds: number) {
   reply
-    .type('text/plain; charset=utf-8')
+    // An encrypted paste's bytes are its envelope (docs/encryption.md).
+    .type(paste.kind === 'encrypted' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8')
     .header('x-content-type-options', 'nosniff')
     .header('content-security-policy', "default-src 'none'; sandbox")
     .header('etag', etag)
@@ -51,7 +52,8 @@ export async function rawRoutes(app: FastifyInstance, deps: RouteDeps) {
     if (!paste) return notFound(request, reply)
     const etag = `"${id}-r${paste.revision}"`
     rawHeaders(reply, paste, etag, LATEST_CACHE_SECONDS)
-    if (download) reply.header('content-disposition', `attachment; filename="${id}.${EXTENSIONS.get(paste.language) ?? 'txt'}"`)
+    const extension = paste.kind === 'encrypted' ? 'json' : EXTENSIONS.get(paste.language) ?? 'txt'
+    if (download) reply.header('content-disposition', `attachment; filename="${id}.${extension}"`)
     if (!paste.burn && notModified(request, etag)) return reply.code(304).send()
     if (paste.burn && request.method !== 'HEAD') deps.metrics.count('pastes_burned')
     return reply.send(paste.content)

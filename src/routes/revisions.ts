@@ -51,7 +51,7 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
     const revision = await revisions.revision(id, n)
     if (!revision) return notFound(request, reply, NO_REVISION)
     const etag = `"${id}-r${n}"`
-    rawHeaders(reply, { ...revision, burn: false }, etag, REVISION_CACHE_SECONDS)
+    rawHeaders(reply, { ...revision, burn: false, kind: null }, etag, REVISION_CACHE_SECONDS)
     if (notModified(request, etag)) return reply.code(304).send()
     return reply.send(revision.content)
   })
