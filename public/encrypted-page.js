@@ -6,9 +6,21 @@
 import hljs from './hljs/core.min.js';
 import { escapeHtml, renderCodeWith } from './shared/codeBlock.js';
 import { LANGUAGE_INFO } from './shared/languages.js';
-import { checkKey, decryptPaste, DecryptError, formatFragment, needsPassword, parseFragment } from './shared/pasteCrypto.js';
+import { checkKey, decryptPaste, DecryptError, formatFragment, linkWithKey, needsPassword, parseFragment } from './shared/pasteCrypto.js';
 
 const $ = (id) => document.getElementById(id);
+
+/**
+ * Links to this paste's other pages (its history, its revisions, the owner's edit form) carry
+ * the key over in their fragment, so those pages can decrypt too: it still never reaches the server.
+ */
+const keepKey = (key) => {
+  if (!key) return;
+  const links = document.querySelectorAll('a[data-keep-key], .paste-encrypted .toolbar-dynamic a[href$="/edit"]');
+  for (const link of links) link.href = linkWithKey(link.getAttribute('href'), key);
+};
+keepKey(parseFragment(window.location.hash).key);
+
 const article = $('encrypted-paste');
 const status = $('decrypt-status');
 const passwordForm = $('password-form');

@@ -93,7 +93,7 @@ export class PageRenderer {
   /** Compiles each template once in production (`cache`), and escapes every `<%= %>`. */
   readonly eta: Eta
   /** The asset URLs every template links to, fingerprinted; the modules under one hash. */
-  readonly assets: { css: string; js: string; encryptedPage: string; encryptForm: string }
+  readonly assets: { css: string; js: string; encryptedPage: string; encryptForm: string; encryptedEdit: string }
   readonly modules = new BrowserModules()
   readonly version: string
 
@@ -106,6 +106,7 @@ export class PageRenderer {
       js: `/static/app.js?v=${fingerprint(js)}`,
       encryptedPage: `${this.modules.base}encrypted-page.js`,
       encryptForm: `${this.modules.base}encrypt-form.js`,
+      encryptedEdit: `${this.modules.base}encrypted-edit.js`,
     }
     const templates = readdirSync(VIEWS_DIR, { recursive: true, withFileTypes: true })
       .filter((entry) => entry.isFile())
@@ -172,8 +173,22 @@ export class PageRenderer {
    * envelope in a data block for the browser to decrypt. `code` is what the browser needs to
    * render the code block as the server would.
    */
-  encryptedPage(paste: PageFacts, envelope: Buffer, code: { highlightMaxBytes: number; detectChars: number; maxLines: number }): StoredPage {
-    return this.storedPage('encrypted', { meta: this.pasteMeta(paste, ''), paste: this.pasteFacts(paste), code }, envelope)
+  encryptedPage(paste: PageFacts, envelope: Buffer, code: { highlightMaxBytes: number; detectChars: number; maxLines: number }, shown: RevisionAt): StoredPage {
+    const latest = shown.revision === shown.revisions
+    const facts = this.pasteFacts(paste)
+    return this.storedPage('encrypted', {
+      meta: this.pasteMeta(paste, '', latest ? `/${paste.id}` : `/${paste.id}/r/${shown.revision}`),
+      paste: {
+        ...facts,
+        // The link a reader copies: this revision's, with the key the page adds after "#".
+        url: latest ? facts.url : `${facts.url}/r/${shown.revision}`,
+        revision: shown.revision,
+        revisions: shown.revisions,
+        historyUrl: `/${paste.id}/revisions`,
+        latestUrl: latest ? null : `/${paste.id}`,
+      },
+      code,
+    }, envelope)
   }
 
   private pasteFacts(paste: PageFacts) {
@@ -247,7 +262,7 @@ export class PageRenderer {
         title: `${paste.burn ? 'Burn after reading' : 'Encrypted paste'} · redbin`,
         description: 'An encrypted paste: only the full link (with its key) can open it.',
         robots: 'noindex, nofollow',
-        canonical: `${this.publicUrl}/${paste.id}`,
+        canonical: `${this.publicUrl}${path}`,
         ogType: 'article',
       }
     }

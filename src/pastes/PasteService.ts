@@ -35,12 +35,21 @@ export interface NewPaste {
   forkOfRevision?: string | number | undefined
 }
 
-/** An edit: the new content, and the title and language when they change. */
-export interface PasteEdit {
+/**
+ * An edit: the new content, and the title and language when they change; or, for an encrypted
+ * paste, the new revision's envelope (encrypted by the client, under the paste's link key).
+ */
+export type PasteEdit = {
   content: string | Buffer | undefined
   title?: string | undefined
   language?: string | undefined
-}
+} | { envelope: unknown }
+
+/** What the edit form needs: a plain paste's latest text, or an encrypted one's envelope to decrypt in the browser. */
+export type EditSource = { revision: number; owner: boolean } & (
+  | { kind: 'plain'; content: string; title: string; language: string }
+  | { kind: 'encrypted'; envelope: string }
+)
 
 /** An encrypted paste: the envelope, and the options the server still sees. */
 export interface NewEncryptedPaste {
@@ -144,9 +153,7 @@ export class PasteService {
    * the browser: no highlighting, no worker, one write.
    */
   async createEncryptedPaste(input: NewEncryptedPaste): Promise<{ paste: PasteData; deleteToken: string }> {
-    const wrong = envelopeProblem(input.envelope, { maxCiphertextBytes: this.limits.maxPasteBytes })
-    if (wrong) throw new PasteInputError(wrong.tooLarge ? 413 : 400, wrong.field, wrong.message)
-    const envelope = input.envelope as Envelope
+    const { content, size } = this.checkEnvelope(input.envelope)
     const expiresIn = this.checkExpires(input.expires)
     if (input.visibility !== undefined && !VISIBILITIES.includes(input.visibility as Visibility)) {
       throw new PasteInputError(400, 'visibility', `visibility must be public or unlisted, got "${String(input.visibility).slice(0, 20)}"`)
@@ -155,10 +162,8 @@ export class PasteService {
     const { token, hash } = newDeleteToken()
     const createdAt = new Date()
     const expiresAt = expiresIn === null ? null : new Date(createdAt.getTime() + expiresIn * 1000)
-    const content = Buffer.from(serializeEnvelope(envelope))
     const record = {
-      kind: 'encrypted' as const, title: '', language: '', visibility: 'unlisted' as const, content,
-      size: base64Bytes(envelope.ciphertext), lines: 0, createdAt, expiresAt, burn, deleteTokenHash: hash,
+      kind: 'encrypted' as const, title: '', language: '', visibility: 'unlisted' as const, content, size, lines: 0, createdAt, expiresAt, burn, deleteTokenHash: hash,
     }
     const paste = await this.insert((id) => ({ ...record, id, ...this.encryptedPage({ ...record, id }), renderVersion: this.pages.version }), expiresAt)
     return { paste: dataOf(paste), deleteToken: token }
@@ -175,8 +180,20 @@ export class PasteService {
     }
   }
 
-  private encryptedPage(paste: PageFacts & Pick<PasteRecord, 'content'>): StoredPage {
-    return this.pages.encryptedPage(paste, paste.content, this.code.browserOptions)
+  private encryptedPage(paste: PageFacts & Pick<PasteRecord, 'content'> & Partial<Pick<PasteRecord, 'revision'>>): StoredPage {
+    const latest = paste.revision ?? 1
+    return this.pages.encryptedPage(paste, paste.content, this.code.browserOptions, { revision: latest, revisions: latest })
+  }
+
+  /**
+   * An envelope checked as the server can (shape, sizes, version; MAX_PASTE_BYTES applies to its
+   * ciphertext), serialized as stored, and its ciphertext's size: the only size the server knows.
+   */
+  private checkEnvelope(value: unknown): { content: Buffer; size: number } {
+    const wrong = envelopeProblem(value, { maxCiphertextBytes: this.limits.maxPasteBytes })
+    if (wrong) throw new PasteInputError(wrong.tooLarge ? 413 : 400, wrong.field, wrong.message)
+    const envelope = value as Envelope
+    return { content: Buffer.from(serializeEnvelope(envelope)), size: base64Bytes(envelope.ciphertext) }
   }
 
   /**
@@ -185,30 +202,40 @@ export class PasteService {
    * edit applies only to that revision (409 naming the latest otherwise); without, it applies
    * to whatever is latest. The new revision, the paste's fields and its page (rendered before,
    * on the worker) are written in one atomic update; the revision it replaces is kept.
+   * An encrypted paste takes an envelope instead (and a plain one never does): its revision's
+   * page is the shell of the new envelope, and the server learns no title, language, lines or
+   * changed lines, only the ciphertext's size.
    */
   async editPaste(id: string, token: string, input: PasteEdit, ifMatch?: number): Promise<PasteData | 'missing' | 'forbidden'> {
-    const text = this.checkContent(input.content)
-    const content = Buffer.isBuffer(input.content) ? input.content : Buffer.from(text)
-    const lines = countLines(text)
+    const encrypted = 'envelope' in input
+    const sealed = encrypted ? this.checkEnvelope(input.envelope) : null
+    const text = encrypted ? '' : this.checkContent(input.content)
+    const content = sealed?.content ?? (!encrypted && Buffer.isBuffer(input.content) ? input.content : Buffer.from(text))
+    const lines = encrypted ? 0 : countLines(text)
     // The token and the burn flag first, without the content: a burn paste is never read here.
-    // Neither ever changes, so checking them once is race-free.
+    // Neither ever changes (nor does the kind), so checking them once is race-free.
     const owner = await Paste.load(this.store, id, { select: ['burn', 'kind', 'deleteTokenHash'] })
     if (!owner) return 'missing'
     if (!tokenMatches(token, owner.deleteTokenHash)) return 'forbidden'
     if (owner.burn) throw new PasteInputError(409, null, 'A burn-after-reading paste cannot be edited.')
-    if (owner.kind === 'encrypted') throw new PasteInputError(409, null, 'An encrypted paste cannot be edited: the server cannot read it. Fork it in your browser instead.')
+    if (owner.kind === 'encrypted' && !encrypted) {
+      throw new PasteInputError(400, 'envelope', 'This paste is encrypted: send the new revision as JSON {"envelope": …}, encrypted under the paste\'s link key. The server never takes its text (redbin\'s edit page does this in your browser).')
+    }
+    if (owner.kind !== 'encrypted' && encrypted) {
+      throw new PasteInputError(400, 'envelope', 'envelope is only for encrypted pastes: this paste is not encrypted, and an edit cannot encrypt it. Send {"content": …}, or fork it into an encrypted paste.')
+    }
     for (let attempt = 1; ; attempt++) {
       const paste = await Paste.load(this.store, id, { select: EDIT_COLUMNS })
       if (!paste) return 'missing'
       if (ifMatch !== undefined && ifMatch !== paste.revision) throw staleRevision(ifMatch, paste.revision)
       if (paste.revision >= this.limits.maxRevisions) throw this.tooManyRevisions()
-      const title = input.title === undefined ? paste.title : this.checkTitle(input.title)
-      const language = input.language === undefined ? paste.language : this.checkLanguage(input.language, text, title)
-      const next = { ...paste, title, language, content, size: content.length, lines, editedAt: new Date(), revision: paste.revision + 1 }
-      const [stats, page] = await Promise.all([
-        this.diffStats(paste.content.toString(), text),
-        this.renderForEdit(next, text),
-      ])
+      const title = encrypted || input.title === undefined ? paste.title : this.checkTitle(input.title)
+      const language = encrypted || input.language === undefined ? paste.language : this.checkLanguage(input.language, text, title)
+      const next = { ...paste, title, language, content, size: sealed?.size ?? content.length, lines, editedAt: new Date(), revision: paste.revision + 1 }
+      // An encrypted revision's shell costs no highlighting, and its changed lines are the browser's to know.
+      const [stats, page] = encrypted
+        ? [null, { ...this.encryptedPage(next), renderVersion: this.pages.version }]
+        : await Promise.all([this.diffStats(paste.content.toString(), text), this.renderForEdit(next, text)])
       try {
         const updated = await Paste.update(
           this.store,
@@ -226,13 +253,18 @@ export class PasteService {
     }
   }
 
-  /** What the edit form shows: the latest revision, and whether `token` may edit it. Null for none, a burn or an encrypted paste. */
-  async editSource(id: string, token: string | undefined): Promise<{ content: string; title: string; language: string; revision: number; owner: boolean } | null> {
+  /**
+   * What the edit form shows: the latest revision (an encrypted paste's envelope, which the
+   * browser decrypts), and whether `token` may edit it. Null for none or a burn paste.
+   */
+  async editSource(id: string, token: string | undefined): Promise<EditSource | null> {
     const paste = await Paste.load(this.store, id, { select: ['burn', 'kind', 'deleteTokenHash'] })
-    if (!paste || paste.burn || paste.kind === 'encrypted') return null
+    if (!paste || paste.burn) return null
     const latest = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'revision'] })
     if (!latest) return null
-    return { ...latest, content: latest.content.toString(), owner: token !== undefined && tokenMatches(token, paste.deleteTokenHash) }
+    const owner = token !== undefined && tokenMatches(token, paste.deleteTokenHash)
+    if (paste.kind === 'encrypted') return { kind: 'encrypted', envelope: latest.content.toString(), revision: latest.revision, owner }
+    return { kind: 'plain', ...latest, content: latest.content.toString(), owner }
   }
 
   /**

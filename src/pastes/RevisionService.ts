@@ -12,6 +12,8 @@ const META_COLUMNS = [
 ] as const
 const LISTED_COLUMNS = ['revision', 'title', 'language', 'size', 'lines', 'createdAt', 'editedAt', 'added', 'removed'] as const
 const EXTENSIONS = new Map(LANGUAGES.map((l) => [l.id, l.ext]))
+/** The server cannot read an encrypted paste, so it never diffs one; nor does any other part of redbin yet. */
+export const ENCRYPTED_DIFF = 'Diffs of encrypted pastes are computed nowhere on the server: it cannot read them. Open two revisions from the history, with the full link, to compare them in your browser.'
 
 type Meta = Pick<PasteRecord, (typeof META_COLUMNS)[number]>
 
@@ -30,6 +32,8 @@ export interface Revision {
   createdAt: Date
   expiresAt: Date | null
   visibility: PasteRecord['visibility']
+  /** An encrypted paste's revisions are envelopes (content), with no title, language or lines. */
+  kind: PasteRecord['kind']
 }
 
 export interface RevisionSummary {
@@ -79,24 +83,32 @@ export class RevisionService {
     return this.contentOf(id, meta, n)
   }
 
-  /** Revision `n`'s page, rendered on the worker (past revisions have no stored page). */
+  /**
+   * Revision `n`'s page, rendered on the worker (past revisions have no stored page); an
+   * encrypted paste's is the shell of that revision's envelope, which the browser decrypts.
+   */
   async revisionPage(id: string, n: number): Promise<Buffer | null> {
     const meta = await this.meta(id)
     if (!meta || n < 1 || n > meta.revision) return null
     const revision = await this.contentOf(id, meta, n)
     if (!revision) return null
+    const shown = { revision: n, revisions: meta.revision }
+    if (meta.kind === 'encrypted') {
+      const stored = this.pages.encryptedPage({ ...meta, id, size: revision.size }, revision.content, this.code.browserOptions, shown)
+      return this.pages.composePaste(stored, id, null, false)
+    }
     const text = revision.content.toString()
     const codeHtml = await this.code.render(text, revision.language, revision.size).catch(() => this.code.renderPlainNow(text, revision.language))
     const fields = {
       ...meta, id, title: revision.title, language: revision.language, size: revision.size, lines: revision.lines,
       editedAt: n === 1 ? null : revision.createdAt,
     }
-    const stored = this.pages.pastePage(fields, codeHtml, describeContent(text), { revision: n, revisions: meta.revision })
+    const stored = this.pages.pastePage(fields, codeHtml, describeContent(text), shown)
     return this.pages.composePaste(stored, id, null, false)
   }
 
   /** Every revision of a paste, newest first (two round trips), or null. */
-  async listRevisions(id: string): Promise<{ title: string; language: string; items: RevisionSummary[] } | null> {
+  async listRevisions(id: string): Promise<{ kind: PasteRecord['kind']; title: string; language: string; items: RevisionSummary[] } | null> {
     const meta = await this.meta(id)
     if (!meta) return null
     const older = Array.from({ length: meta.revision - 1 }, (_, i) => meta.revision - 1 - i)
@@ -111,7 +123,7 @@ export class RevisionService {
       added: r.added,
       removed: r.removed,
     }))
-    return { title: meta.title, language: meta.language, items }
+    return { kind: meta.kind, title: meta.title, language: meta.language, items }
   }
 
   /**
@@ -123,6 +135,7 @@ export class RevisionService {
     const [fromMeta, toMeta] = await Promise.all([this.meta(from.id), this.meta(to.id)])
     const missing = this.missingSide(from, fromMeta) ?? this.missingSide(to, toMeta)
     if (missing || !fromMeta || !toMeta) return { kind: 'missing', message: missing ?? '' }
+    if (fromMeta.kind === 'encrypted' || toMeta.kind === 'encrypted') return { kind: 'missing', message: ENCRYPTED_DIFF }
     const toRevision = to.revision ?? toMeta.revision
     // Within one paste, the default is the revision before `to`.
     const fromRevision = from.revision ?? (from.id === to.id ? Math.max(1, toRevision - 1) : fromMeta.revision)
@@ -151,16 +164,16 @@ export class RevisionService {
   }
 
   /**
-   * A paste's flags and latest fields, or null for none, a burn paste, or an encrypted one (the
-   * server cannot read it: it has no revisions or diffs here). One round trip, no content.
+   * A paste's flags and latest fields, or null for none or a burn paste. One round trip, no
+   * content. (An encrypted paste's revisions are its envelopes: they are served, never diffed.)
    */
   private async meta(id: string): Promise<Meta | null> {
     const meta = await Paste.load(this.store, id, { select: META_COLUMNS })
-    return meta && !meta.burn && meta.kind !== 'encrypted' ? meta : null
+    return meta && !meta.burn ? meta : null
   }
 
   private missingSide(side: DiffSide, meta: Meta | null): string | null {
-    if (!meta) return `Paste ${side.id} does not exist (it may have expired, been deleted, or been read once already), or it is encrypted: the server cannot diff what it cannot read.`
+    if (!meta) return `Paste ${side.id} does not exist (it may have expired, been deleted, or been read once already).`
     if (side.revision !== undefined && (side.revision < 1 || side.revision > meta.revision)) {
       return `Paste ${side.id} has no revision ${side.revision}: it has ${meta.revision}.`
     }
@@ -169,7 +182,7 @@ export class RevisionService {
 
   /** Revision `n`'s content: the paste itself for the latest, else its history entry. One round trip. */
   private async contentOf(id: string, meta: Meta, n: number): Promise<Revision | null> {
-    const common = { id, revision: n, revisions: meta.revision, expiresAt: meta.expiresAt, visibility: meta.visibility }
+    const common = { id, revision: n, revisions: meta.revision, expiresAt: meta.expiresAt, visibility: meta.visibility, kind: meta.kind }
     if (n === meta.revision) {
       const latest = await Paste.load(this.store, id, { select: ['content', 'revision'] })
       // An edit between the two reads made this revision a past one: read it there instead.

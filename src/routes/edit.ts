@@ -1,12 +1,14 @@
 import type {} from '@fastify/view'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { PasteInputError } from '../pastes/errors.js'
 import { isPasteId } from '../pastes/ids.js'
-import type { PasteEdit } from '../pastes/PasteService.js'
+import type { EditSource, PasteEdit } from '../pastes/PasteService.js'
 import { sendError } from '../plugins/errors.js'
 import { LANGUAGE_CHOICES } from './home.js'
-import { bearerToken, MISSING_TOKEN, ErrorBody, IdParams, ownerCookie, pasteJson, PasteJson, type RouteDeps } from './shared.js'
+import {
+  bearerToken, MISSING_TOKEN, EncryptedPasteJson, encryptedPasteJson, ErrorBody, IdParams, ownerCookie, pasteJson, PasteJson, type RouteDeps,
+} from './shared.js'
 
 const NOT_FOUND = 'This paste does not exist. It may have expired, been deleted, or been read once already.'
 const WRONG_TOKEN = 'That token does not match this paste (one secret serves delete and edit).'
@@ -19,7 +21,7 @@ function parseIfMatch(raw: string | undefined): number | undefined {
   return Number(n)
 }
 
-/** JSON `{content, title?, language?}`, checked field by field. */
+/** JSON `{content, title?, language?}` (or an encrypted paste's `{envelope}`), checked field by field. */
 function fromJson(body: Buffer): PasteEdit {
   let parsed: unknown
   try {
@@ -32,7 +34,12 @@ function fromJson(body: Buffer): PasteEdit {
   }
   const fields = parsed as Record<string, unknown>
   for (const key of Object.keys(fields)) {
-    if (!['content', 'title', 'language'].includes(key)) throw new PasteInputError(400, key, `${key} is not a field an edit accepts (content, title, language)`)
+    if (!['content', 'title', 'language', 'envelope'].includes(key)) throw new PasteInputError(400, key, `${key} is not a field an edit accepts (content, title, language; or envelope)`)
+  }
+  if (fields.envelope !== undefined) {
+    const extra = ['content', 'title', 'language'].find((key) => fields[key] !== undefined)
+    if (extra) throw new PasteInputError(400, extra, `${extra} must not be sent with an envelope: an encrypted paste keeps it inside its ciphertext`)
+    return { envelope: fields.envelope }
   }
   if (typeof fields.content !== 'string') throw new PasteInputError(400, 'content', 'content is required and must be a string')
   for (const key of ['title', 'language'] as const) {
@@ -46,7 +53,7 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
   const { config, pastes, pages } = deps
   const notFound = (request: FastifyRequest, reply: FastifyReply) => sendError(request, reply, 404, NOT_FOUND, pages)
 
-  const showForm = (reply: FastifyReply, id: string, view: { content: string; title: string; language: string; revision: number; owner: boolean }, error: PasteInputError | null = null) =>
+  const showForm = (reply: FastifyReply, id: string, view: Extract<EditSource, { kind: 'plain' }>, error: PasteInputError | null = null) =>
     reply.code(error?.status ?? 200).header('cache-control', 'no-store').viewAsync('edit', {
       meta: pages.siteMeta(`Edit ${view.title || id} · redbin`, 'Edit a paste: each save makes a new revision.', `/${id}/edit`, 'noindex, nofollow'),
       id,
@@ -64,19 +71,18 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
   await app.register(async (api) => {
     api.removeAllContentTypeParsers()
     api.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxPasteBytes * 2 + 64 * 1024 }, (_request, body, done) => done(null, body))
-    api.withTypeProvider<TypeBoxTypeProvider>().put('/api/pastes/:id', {
-      schema: {
-        summary: 'Edit a paste: a new revision (Authorization: Bearer <deleteToken>; one secret serves delete and edit)',
-        description: 'The body is JSON {content, title?, language?} (Content-Type: application/json) or the raw new content ' +
-          '(curl -T file). With If-Match: "<revision>", the edit applies only if that is still the latest revision.',
-        params: IdParams,
-        headers: Type.Object({ authorization: Type.Optional(Type.String()), 'if-match': Type.Optional(Type.String()) }),
-        consumes: ['application/json', 'text/plain', 'application/octet-stream'],
-        response: { 200: PasteJson, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
-      },
-    }, async (request, reply) => {
+    const typedApi = api.withTypeProvider<TypeBoxTypeProvider>()
+    const putSchema = {
+      params: IdParams,
+      headers: Type.Object({ authorization: Type.Optional(Type.String()), 'if-match': Type.Optional(Type.String()) }),
+      consumes: ['application/json', 'text/plain', 'application/octet-stream'],
+      // An encrypted paste's answer (EncryptedPaste fields with revision and revisions) is serialized on its own below.
+      response: { 200: PasteJson, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
+    }
+    /** One edit path for both addresses; `cookie`: the creator's browser may use its owner cookie. */
+    const saveEdit = (cookie: boolean) => async (request: FastifyRequest<{ Params: { id: string }; Body: unknown }>, reply: FastifyReply) => {
       const { id } = request.params
-      const token = bearerToken(request)
+      const token = bearerToken(request) ?? (cookie ? request.cookies[ownerCookie(id)] : undefined)
       if (!token) {
         return reply.code(401).header('www-authenticate', 'Bearer').send({ error: MISSING_TOKEN })
       }
@@ -89,8 +95,30 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
       if (outcome === 'missing') return reply.code(404).send({ error: NOT_FOUND })
       if (outcome === 'forbidden') return reply.code(403).send({ error: WRONG_TOKEN })
       deps.metrics.count('pastes_edited')
-      return reply.header('etag', `"${outcome.revision}"`).send(pasteJson(outcome, config.publicUrl))
-    })
+      reply.header('etag', `"${outcome.revision}"`)
+      if (outcome.kind === 'encrypted') {
+        const edited: Static<typeof EncryptedPasteJson> = { ...encryptedPasteJson(outcome, config.publicUrl), envelope: JSON.parse(outcome.content.toString()) as unknown }
+        return reply.type('application/json; charset=utf-8').send(JSON.stringify(edited))
+      }
+      return reply.send(pasteJson(outcome, config.publicUrl))
+    }
+    typedApi.put('/api/pastes/:id', {
+      schema: {
+        ...putSchema,
+        summary: 'Edit a paste: a new revision (Authorization: Bearer <deleteToken>; one secret serves delete and edit)',
+        description: 'The body is JSON {content, title?, language?} (Content-Type: application/json) or the raw new content ' +
+          '(curl -T file); for an encrypted paste, JSON {envelope} encrypted under the paste\'s link key (docs/encryption.md), ' +
+          'answered with its EncryptedPaste fields. With If-Match: "<revision>", the edit applies only if that is still the latest revision.',
+      },
+    }, saveEdit(false))
+    // The edit page's script saves an encrypted paste here: the creator's owner cookie is scoped
+    // to /<id>, so it reaches this address and never /api/pastes/<id>.
+    typedApi.put('/:id/edit', {
+      schema: {
+        ...putSchema,
+        summary: 'The same edit as PUT /api/pastes/<id>, where the creator\'s browser may use its owner cookie instead of the token (the encrypted edit page sends {envelope} here)',
+      },
+    }, saveEdit(true))
   })
 
   const typed = app.withTypeProvider<TypeBoxTypeProvider>()
@@ -101,6 +129,22 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
     if (!isPasteId(id)) return notFound(request, reply)
     const source = await pastes.editSource(id, request.cookies[ownerCookie(id)])
     if (!source) return notFound(request, reply)
+    if (source.kind === 'encrypted') {
+      // The server fills nothing in: the page's script decrypts the envelope with the link's key.
+      return reply.header('cache-control', 'no-store').viewAsync('edit', {
+        meta: pages.siteMeta(`Edit an encrypted paste · redbin`, 'Edit a paste: each save makes a new revision.', `/${id}/edit`, 'noindex, nofollow'),
+        id,
+        title: '',
+        revision: source.revision,
+        owner: source.owner,
+        encrypted: true,
+        envelope: source.envelope,
+        values: { content: '', title: '', language: 'auto' },
+        languages: [{ id: 'auto', name: 'Auto-detect' }, ...LANGUAGE_CHOICES],
+        maxPasteBytes: config.maxPasteBytes,
+        error: null,
+      })
+    }
     return showForm(reply, id, source)
   })
 
@@ -139,6 +183,8 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds))
       const latest = await pastes.editSource(id, cookie)
       if (!latest) return notFound(request, reply)
+      // An encrypted paste's text never comes back from the server: the reason alone.
+      if (latest.kind === 'encrypted') return sendError(request, reply, err.status, err.message, pages)
       return showForm(reply, id, { ...latest, content: edit.content, title: edit.title ?? latest.title, language: edit.language ?? latest.language }, err)
     }
   })

@@ -43,7 +43,7 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
   })
 
   typed.get('/:id/r/:n/raw', {
-    schema: { summary: 'One revision of a paste, byte for byte (text/plain; ETag)', params: RevisionParams, produces: ['text/plain'] },
+    schema: { summary: 'One revision of a paste, byte for byte (text/plain; ETag); of an encrypted paste, that revision\'s envelope (application/json)', params: RevisionParams, produces: ['text/plain', 'application/json'] },
   }, async (request, reply) => {
     const { id } = request.params
     const n = revisionNumber(request.params.n)
@@ -51,7 +51,7 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
     const revision = await revisions.revision(id, n)
     if (!revision) return notFound(request, reply, NO_REVISION)
     const etag = `"${id}-r${n}"`
-    rawHeaders(reply, { ...revision, burn: false, kind: null }, etag, REVISION_CACHE_SECONDS)
+    rawHeaders(reply, { ...revision, burn: false }, etag, REVISION_CACHE_SECONDS)
     if (notModified(request, etag)) return reply.code(304).send()
     return reply.send(revision.content)
   })
@@ -64,15 +64,19 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
     const list = await revisions.listRevisions(id)
     if (!list) return notFound(request, reply)
     const latest = list.items[0]?.revision ?? 1
+    const encrypted = list.kind === 'encrypted'
     return reply.header('cache-control', 'private, no-cache').viewAsync('revisions', {
       meta: pages.siteMeta(`History of ${list.title || id} · redbin`, `The ${latest} revisions of a paste.`, `/${id}/revisions`, 'noindex, nofollow'),
+      // An encrypted paste's revisions open with the key this page was given: its script adds it to their links.
+      module: encrypted ? pages.assets.encryptedPage : undefined,
       id,
       title: list.title,
+      encrypted,
       items: list.items.map((item) => ({
         ...item,
         url: item.revision === latest ? `/${id}` : `/${id}/r/${item.revision}`,
         rawUrl: `/${id}/r/${item.revision}/raw`,
-        diffUrl: item.revision > 1 ? `/${id}/diff?from=${item.revision - 1}&to=${item.revision}` : null,
+        diffUrl: item.revision > 1 && !encrypted ? `/${id}/diff?from=${item.revision - 1}&to=${item.revision}` : null,
         languageName: languageName(item.language),
         sizeHuman: humanSize(item.size),
       })),
@@ -90,9 +94,11 @@ export async function revisionRoutes(app: FastifyInstance, deps: RouteDeps) {
             createdAt: Type.String({ format: 'date-time' }),
             title: Type.String(),
             language: Type.String(),
-            size: Type.Integer({ description: 'Bytes of UTF-8' }),
-            lines: Type.Integer(),
-            added: Type.Union([Type.Integer(), Type.Null()], { description: 'Lines added against the revision before (null: the first, or too large to count)' }),
+            size: Type.Integer({ description: 'Bytes of UTF-8 (of an encrypted paste: bytes of that revision\'s ciphertext)' }),
+            lines: Type.Integer({ description: '0 for an encrypted paste: the server cannot count them' }),
+            added: Type.Union([Type.Integer(), Type.Null()], {
+              description: 'Lines added against the revision before (null: the first, too large to count, or an encrypted paste, whose changes the server cannot know)',
+            }),
             removed: Type.Union([Type.Integer(), Type.Null()]),
           })),
         }),

@@ -94,7 +94,9 @@ export const EncryptedPasteJson = Type.Object({
   expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   burn: Type.Boolean(),
   visibility: Type.Literal('unlisted'),
-  size: Type.Integer({ description: 'Bytes of ciphertext' }),
+  size: Type.Integer({ description: 'Bytes of ciphertext (of the latest revision)' }),
+  revision: Type.Integer({ description: 'The number of the latest revision, starting at 1; each edit sends a new envelope' }),
+  revisions: Type.Integer({ description: 'How many revisions the paste has' }),
   envelope: EnvelopeJson,
 })
 
@@ -114,6 +116,8 @@ export function encryptedPasteJson(paste: PasteData, publicUrl: string): Omit<St
     burn: paste.burn,
     visibility: 'unlisted',
     size: paste.size,
+    revision: paste.revision,
+    revisions: paste.revision,
   }
 }
 

@@ -198,14 +198,18 @@ function decodePlaintext(bytes) {
 }
 
 /**
- * Encrypts a paste under a fresh random key. Returns the envelope (for the server) and the
- * key (for the link's fragment only).
+ * Encrypts a paste under a fresh random key, or under `key`: an edit keeps its paste's link key,
+ * so that every link already shared opens the new revision (salt and IV are fresh each time).
+ * Returns the envelope (for the server) and the key (for the link's fragment only).
  * @param {Plaintext} paste
- * @param {{ password?: string, iterations?: number }} [options]
+ * @param {{ password?: string, iterations?: number, key?: string }} [options]
  * @returns {Promise<{ envelope: Envelope, key: string }>}
  */
 export async function encryptPaste(paste, options = {}) {
-  const key = randomBytes(KEY_BYTES)
+  if (options.key !== undefined && (options.key.length !== base64Length(KEY_BYTES) || !BASE64URL.test(options.key))) {
+    throw new Error(`a key is ${KEY_BYTES} bytes as ${base64Length(KEY_BYTES)} characters of base64url`)
+  }
+  const key = options.key === undefined ? randomBytes(KEY_BYTES) : fromBase64Url(options.key)
   const password = options.password || undefined
   const kdf = password === undefined
     ? null
@@ -290,4 +294,13 @@ export function parseFragment(hash) {
 /** @param {string} key @param {string | null} [lines] */
 export function formatFragment(key, lines) {
   return lines ? `${key}/${lines}` : key
+}
+
+/**
+ * A link to another page of the same encrypted paste (its history, a revision, its edit form)
+ * with the key in its fragment, so that page can decrypt too: the key still never reaches the server.
+ * @param {string} href @param {string} key
+ */
+export function linkWithKey(href, key) {
+  return `${href.split('#')[0]}#${formatFragment(key)}`
 }

@@ -208,7 +208,7 @@ describe('reading an encrypted paste', () => {
     const api = await app.inject({ url: `/api/pastes/${created.id}` })
     expect(api.json()).toEqual({
       id: created.id, url: created.url, rawUrl: `${created.url}/raw`, kind: 'encrypted', createdAt: expect.any(String), expiresAt: null,
-      burn: false, visibility: 'unlisted', size: created.size, envelope: created.envelope,
+      burn: false, visibility: 'unlisted', size: created.size, revision: 1, revisions: 1, envelope: created.envelope,
     })
   })
 

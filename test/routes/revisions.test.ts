@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Store } from '../../src/model/index.js'
 import { scanRecordsAndIndexes } from '../model/fixtures.js'
 import { useTestRedis } from '../helpers/redis.js'
-import { encryptPaste } from '../../src/shared/pasteCrypto.js'
 import { createPaste, FORM, HTML_ACCEPT, useApps, type CreatedPaste } from './fixtures.js'
 
 const run = promisify(execFile)
@@ -259,23 +258,6 @@ describe('burn pastes', () => {
     }
     expect((await app.inject({ url: `/?fork=${burn.id}` })).body).not.toContain('read me once')
     expect((await app.inject({ method: 'HEAD', url: `/${burn.id}/raw` })).statusCode).toBe(200)
-  })
-})
-
-describe('encrypted pastes', () => {
-  it('cannot be edited, and have no revisions or diffs: the server cannot read them', async () => {
-    const { envelope } = await encryptPaste({ content: 'secret\n', title: 't', language: 'plaintext' })
-    const created = await app.inject({ method: 'POST', url: '/api/pastes', payload: { envelope } })
-    expect(created.statusCode).toBe(201)
-    const { id, deleteToken } = created.json<{ id: string; deleteToken: string }>()
-    const other = await createPaste(app, { content: 'plain' })
-    const edit = await app.inject({ method: 'PUT', url: `/api/pastes/${id}`, headers: { authorization: `Bearer ${deleteToken}` }, payload: { content: 'x' } })
-    expect(edit.statusCode).toBe(409)
-    expect(edit.json().error).toMatch(/encrypted paste cannot be edited/)
-    for (const url of [`/${id}/edit`, `/${id}/r/1`, `/${id}/r/1/raw`, `/${id}/revisions`, `/api/pastes/${id}/revisions`, `/${id}/diff`, `/${id}/diff.patch`, `/diff/${other.id}/${id}`]) {
-      expect((await app.inject({ url })).statusCode, url).toBe(404)
-    }
-    expect((await app.inject({ url: `/diff/${id}/${other.id}` })).body).toContain('the server cannot diff what it cannot read')
   })
 })
 

@@ -44,6 +44,18 @@ describe('the encrypted-paste format', () => {
     expect(await failure(decryptPaste(envelope, key, 'wrong horse'))).toBe('wrong-password')
   })
 
+  it('encrypts an edit under the same link key and password, with a fresh salt and IV', async () => {
+    const first = await encryptPaste(paste, { password: 'pw' })
+    const edited = { ...paste, content: 'second revision\n', title: 'v2' }
+    const again = await encryptPaste(edited, { key: first.key, password: 'pw' })
+    expect(again.key).toBe(first.key)
+    expect(again.envelope.keyCheck).toBe(first.envelope.keyCheck)
+    expect(again.envelope.iv).not.toBe(first.envelope.iv)
+    expect(again.envelope.kdf!.salt).not.toBe(first.envelope.kdf!.salt)
+    expect(await decryptPaste(again.envelope, first.key, 'pw')).toEqual(edited)
+    await expect(encryptPaste(paste, { key: first.key.slice(1) })).rejects.toThrow(/32 bytes/)
+  })
+
   it('tells a missing, cut or wrong key apart from a wrong password', async () => {
     const { envelope, key } = await encryptPaste(paste, { password: 'pw' })
     const other = await encryptPaste(paste)
