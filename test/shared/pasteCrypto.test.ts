@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   checkKey, ciphertextSize, decryptPaste, encryptPaste, envelopeProblem, formatFragment, fromBase64Url, MIN_ITERATIONS,
-  parseFragment, serializeEnvelope, toBase64Url, type Envelope,
+  linkWithKey, parseFragment, serializeEnvelope, toBase64Url, type Envelope,
 } from '../../src/shared/pasteCrypto.js'
 
 const paste = { content: 'print("héllo 🌍")\r\nline two\n', title: 'secret plans', language: 'python' }
@@ -117,5 +117,10 @@ describe('the encrypted-paste format', () => {
     expect(parseFragment('')).toEqual({ key: null, lines: null })
     expect(formatFragment('abc', 'L3')).toBe('abc/L3')
     expect(formatFragment('abc')).toBe('abc')
+  })
+
+  it('carries the key, and only the key, over to another page of the paste', () => {
+    expect(linkWithKey('/abc/revisions', 'K')).toBe('/abc/revisions#K')
+    expect(linkWithKey('/abc/r/1#old/L3', 'K')).toBe('/abc/r/1#K')
   })
 })
