@@ -24,13 +24,15 @@ const failed = (err) => {
   say(err instanceof DecryptError ? err.message : `This paste could not be decrypted in this browser (${err && err.message ? err.message : err}).`, 'error');
 };
 
+const fields = form && form.elements;
+const editor = fields && fields.namedItem('content');
+const titleField = fields && fields.namedItem('title');
+const language = fields && fields.namedItem('language');
+
 /** Fills the form with the decrypted paste and arms Save; `password` is the one it was opened with. */
 const edit = (envelope, key, paste, password) => {
-  const fields = form.elements;
-  const editor = fields.namedItem('content');
-  const language = fields.namedItem('language');
   editor.value = paste.content;
-  fields.namedItem('title').value = paste.title;
+  titleField.value = paste.title;
   language.value = [...language.options].some((o) => o.value === paste.language) ? paste.language : 'auto';
   status.hidden = true;
   passwordForm.hidden = true;
@@ -54,7 +56,7 @@ const edit = (envelope, key, paste, password) => {
   };
 
   const send = async () => {
-    const next = { content: editor.value, title: fields.namedItem('title').value.trim(), language: language.value };
+    const next = { content: editor.value, title: titleField.value.trim(), language: language.value };
     if (!/\S/.test(next.content)) return fail('content is empty');
     const limit = Number(form.dataset.maxBytes);
     const size = ciphertextSize(next);
@@ -164,6 +166,10 @@ const start = async () => {
 };
 
 if (form && fieldset && status) {
+  // public/app.js has already taken hold of the editor by its name. Without names, the private
+  // fields could not be posted even by a submit that bypasses this script (form.submit() in an
+  // older browser's Ctrl+Enter): the server would get no text, title or language.
+  for (const field of [editor, titleField, language]) field.removeAttribute('name');
   // The page's other links to this paste keep the key, as on its page.
   const { key } = parseFragment(window.location.hash);
   if (key) {

@@ -82,18 +82,24 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
     /** One edit path for both addresses; `cookie`: the creator's browser may use its owner cookie. */
     const saveEdit = (cookie: boolean) => async (request: FastifyRequest<{ Params: { id: string }; Body: unknown }>, reply: FastifyReply) => {
       const { id } = request.params
+      // The one error path: JSON under /api, one line of text for curl at /<id>/edit.
+      const refuse = async (status: number, message: string) => {
+        await sendError(request, reply, status, message, pages)
+        return reply
+      }
       const token = bearerToken(request) ?? (cookie ? request.cookies[ownerCookie(id)] : undefined)
       if (!token) {
-        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: MISSING_TOKEN })
+        reply.header('www-authenticate', 'Bearer')
+        return refuse(401, MISSING_TOKEN)
       }
-      if (!isPasteId(id)) return reply.code(404).send({ error: NOT_FOUND })
+      if (!isPasteId(id)) return refuse(404, NOT_FOUND)
       const ifMatch = parseIfMatch(request.headers['if-match'])
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
       const input = /^application\/json\b/i.test(request.headers['content-type'] ?? '') ? fromJson(body) : { content: body }
       await deps.rateLimiter.check(request.ip)
       const outcome = await pastes.editPaste(id, token, input, ifMatch)
-      if (outcome === 'missing') return reply.code(404).send({ error: NOT_FOUND })
-      if (outcome === 'forbidden') return reply.code(403).send({ error: WRONG_TOKEN })
+      if (outcome === 'missing') return refuse(404, NOT_FOUND)
+      if (outcome === 'forbidden') return refuse(403, WRONG_TOKEN)
       deps.metrics.count('pastes_edited')
       reply.header('etag', `"${outcome.revision}"`)
       if (outcome.kind === 'encrypted') {

@@ -62,6 +62,8 @@ describe.each([
     expect(await page.locator('#language').inputValue()).toBe('python')
     expect(await page.isDisabled('#submit-btn')).toBe(false)
     await expect.poll(() => page.locator('#byte-count').textContent()).toMatch(/ of 4 KiB$/)
+    // Even a submit that bypassed the script could post none of the private fields.
+    expect(await page.evaluate<string[]>(`[...new FormData(document.getElementById('paste-form')).keys()]`)).toEqual(['revision'])
     expect(await seriousAxeViolations(page), 'axe on the edit page').toEqual([])
     await screenshot(page, `encrypted-edit${password ? '-password' : ''}`)
 
