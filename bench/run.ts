@@ -16,8 +16,8 @@ import { runLoad, serverPids, type LoadSpec, type LoadTarget } from './load.js'
 import { describeMachine } from './machine.js'
 import { cleanupAll, cleanupOnSignals, cpuSeconds, freePort, kernelThreadSeconds, machineBusySeconds, onCleanup, run, startProcess, stopProcess, waitForHttp, type Started } from './processes.js'
 import { progress } from './progress.js'
-import { baselineMarkdown, checksText, checkTargets, cpuBudget, loadTargets, markdownReport, svgChart, terminalTable, type RunReport, type ScenarioResult } from './report.js'
-import { bigCreates, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
+import { baselineMarkdown, checksText, checkTargets, compareToCeilings, cpuBudget, cpuPerResponseUs, efficiencyLines, loadTargets, markdownReport, svgChart, terminalTable, type RunReport, type ScenarioResult } from './report.js'
+import { bigCreates, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
 import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, growWithModel, seedThroughApi, waitForRenderedPages, waitForRenderQueue, type SeededPaste } from './seed.js'
 
 const BENCH_DIR = new URL('.', import.meta.url).pathname
@@ -394,9 +394,12 @@ async function bench(options: Options): Promise<number> {
   const measure = async (name: string, target: LoadTarget, server: 'app' | 'ceiling', spec: Omit<LoadSpec, 'name' | 'warmupSeconds' | 'duration'> & { duration?: number }) => {
     if (target.pid !== null) await waitForQuiet([...await serverPids(target), ...target.ours])
     const result = await runLoad(target, { name, warmupSeconds: options.warmup, duration: options.duration, ...spec })
-    const scenario: ScenarioResult = { name, title: titleOf(name), connections: spec.connections, server, ceiling: null, ratio: null, ...result }
+    // The probe's 1 MiB creates are responses too, and the CPU they cost is in serverCpu.
+    const responses = result.requests + Number(result.notes.bigCreates ?? 0)
+    const cpu = cpuPerResponseUs(result.serverCpu, result.seconds, responses)
+    const scenario: ScenarioResult = { name, title: titleOf(name), connections: spec.connections, server, ceiling: null, ratio: null, cpuPerResponseUs: cpu, cpuRatio: null, ...result }
     results.push(scenario)
-    say(`  ${name.padEnd(15)} ${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${result.latencyMs.p50.toFixed(2)}  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  non-2xx ${result.unexpected}`)
+    say(`  ${name.padEnd(15)} ${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  ${cpu === null ? '' : `${cpu.toFixed(1)} µs CPU/resp  `}p50 ${result.latencyMs.p50.toFixed(2)}  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  non-2xx ${result.unexpected}`)
     return scenario
   }
 
@@ -598,15 +601,8 @@ async function bench(options: Options): Promise<number> {
 
   // ——— Report ———
   // The probe runs at a fixed rate: a ratio to a ceiling would mean nothing. The page-Nw rows
-  // compare to page-1w: their ratio is the scaling.
-  const ceilingFor = (name: string) => (workersOf(name) !== null ? WORKERS_BASE : name.startsWith('ceiling') || name === 'probe' ? null : ({ raw: 'ceiling-raw', create: 'ceiling-create', seed: 'ceiling-seed' } as Record<string, string>)[name] ?? 'ceiling')
-  for (const result of results) {
-    const ceiling = results.find((r) => r.name === ceilingFor(result.name))
-    if (ceiling && result.server === 'app') {
-      result.ceiling = ceiling.name
-      result.ratio = result.rps / ceiling.rps
-    }
-  }
+  // compare to page-1w: their ratios are the scaling.
+  compareToCeilings(results)
   // The table lists ceilings first, then the scenarios in the order they ran.
   results.sort((a, b) => (a.server === b.server ? 0 : a.server === 'ceiling' ? -1 : 1))
   const checks = checkTargets(results, loadTargets(join(BENCH_DIR, 'targets.json')))
@@ -632,6 +628,8 @@ async function bench(options: Options): Promise<number> {
 
   const failed = checks.filter((c) => c.kind === 'enforced' && c.pass === false)
   console.log(`\n${terminalTable(results)}\n`)
+  const efficiency = efficiencyLines(results)
+  if (efficiency.length > 0) console.log(`Server CPU per response:\n${efficiency.map((l) => `  ${l.slice(2).replace(/\*\*/g, '')}`).join('\n')}\n`)
   if (Object.keys(budget).length > 0) console.log(`CPU budget (--workers):\n${Object.entries(budget).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`)
   console.log(`Targets (bench/targets.json):\n${checksText(checks)}\n`)
   const noisy = results.filter((r) => r.otherCpu !== null && r.otherCpu > BUSY_MACHINE_CORES)
