@@ -6,7 +6,6 @@
 // test-results/lighthouse/.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -14,7 +13,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import * as chromeLauncher from 'chrome-launcher'
 import lighthouse, { desktopConfig, type Config, type Result } from 'lighthouse'
-import { CHROMIUM_ARGS, CHROMIUM_PATH, MISSING_CHROMIUM } from '../test/e2e/chromium.js'
+import { CHROMIUM_ARGS, findChromium } from '../test/e2e/chromium.js'
 
 const TARGET = 95
 const REPORT_DIR = join('test-results', 'lighthouse')
@@ -144,8 +143,7 @@ function printTable(rows: Row[]): void {
 }
 
 async function main(): Promise<number> {
-  const chromePath = process.env.CHROME_PATH || CHROMIUM_PATH
-  if (!existsSync(chromePath)) throw new Error(MISSING_CHROMIUM)
+  const chromePath = await findChromium()
   const started = Date.now()
   const dataDir = await mkdtemp(join(tmpdir(), 'redbin-audit-'))
   let server: ChildProcess | undefined
