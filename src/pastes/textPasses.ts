@@ -60,8 +60,10 @@ export async function decodeUtf8(bytes: Buffer): Promise<string | null> {
 /** Lines as an editor shows them: a final newline does not start another line. */
 export async function countLines(text: string): Promise<number> {
   let newlines = 0
+  // indexOf, not a loop over char codes: it runs native from the first call (a JavaScript loop
+  // over 1 MiB took ~10 ms until optimized). Past `end` it only reads on to the next newline.
   await inSlices(text.length, (end) => end, (start, end) => {
-    for (let i = start; i < end; i++) if (text.charCodeAt(i) === 10) newlines++
+    for (let at = text.indexOf('\n', start); at !== -1 && at < end; at = text.indexOf('\n', at + 1)) newlines++
   })
   return text.endsWith('\n') ? newlines : newlines + 1
 }
