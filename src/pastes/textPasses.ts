@@ -1,13 +1,17 @@
 // The passes a create makes over a paste's whole text (decoding, encoding, counting lines), cut
 // into slices with a turn of the event loop between two slices: page views that wait meanwhile
 // never wait for more than one slice. In one piece, each pass over 1 MiB held the loop for
-// 1-3 ms on the bench machine, and for about twice that on a slower one; a slice takes ~0.2 ms.
-// A text of one slice (every paste up to 128 K characters) runs in one go, with no yield.
+// 1-3 ms on the bench machine, and for about twice that on a slower one; a slice takes ~0.05 ms.
+// A text of one slice (every paste up to 32 K characters) runs in one go, with no yield.
 import { isUtf8 } from 'node:buffer'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 
-/** Characters (or bytes) per slice. */
-export const SLICE_SIZE = 128 * 1024
+/**
+ * Characters (or bytes) per slice. Small enough that a decoded slice, even of two-byte
+ * characters (64 KB), is an ordinary young object: at 128 K each slice went to V8's large-object
+ * space, which counts towards the next mark-compact.
+ */
+export const SLICE_SIZE = 32 * 1024
 
 /**
  * Calls `visit(start, end)` over [0, length) in slices of about `SLICE_SIZE`, yielding to the
