@@ -391,10 +391,12 @@ export function svgChart(report: RunReport): string {
   text(left, 36, `${report.machine.cpu}, ${report.machine.cores} cores; ${report.confinement.split(' (')[0]}`, 'fill="#666" font-size="11"')
 
   // Panel 1, the headline: server CPU per response against its ceiling's, linear scale.
-  const costs = results.map((r) => r.cpuPerResponseUs ?? 0)
   const ceilingCost = (r: ScenarioResult) => results.find((c) => c.name === r.ceiling)?.cpuPerResponseUs ?? null
-  const peak = Math.max(1, ...costs, ...results.map((r) => ceilingCost(r) ?? 0))
-  const bx = (v: number) => left + (plot - 60) * (v / peak)
+  // The scale comes from the rows that compare: the probe's figure (1 MiB creates among page
+  // views) would squash every other bar. A row beyond it is drawn to the edge.
+  const compared = results.filter((r) => r.server === 'ceiling' || r.cpuRatio !== null).map((r) => r.cpuPerResponseUs ?? 0)
+  const peak = Math.max(1, ...compared)
+  const bx = (v: number) => left + (plot - 60) * Math.min(1, v / peak)
   text(left, top1 - 30, 'Server CPU per response (µs, bar) against its ceiling, or page-1w for page-Nw (outline)', 'font-weight="600"')
   results.forEach((r, i) => {
     const y = top1 + i * rowHeight + 4
