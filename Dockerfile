@@ -35,6 +35,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY views ./views
 COPY public ./public
+# The command-line client: `docker compose exec app redbin get URL` (bin/redbin.js runs dist/cli).
+COPY bin ./bin
+RUN ln -s /app/bin/redbin.js /usr/local/bin/redbin
 USER node
 EXPOSE 3000
 # No curl in the slim image: Node's own fetch asks /healthz.

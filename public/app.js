@@ -74,6 +74,9 @@ document.documentElement.classList.add('js');
     return block ? block.textContent : '';
   };
 
+  // The encrypted paste page (a module: encrypted-page.js) copies with these too.
+  window.redbinUi = { copyText, feedback };
+
   const copyButton = $('#copy-btn');
   if (copyButton) {
     copyButton.addEventListener('click', () => {
@@ -116,9 +119,18 @@ document.documentElement.classList.add('js');
   const code = $('#code');
   if (code) {
     let anchor = null;
+    // An encrypted paste's fragment is "<key>/L10-L20": the line anchor follows the key
+    // (docs/encryption.md). Elsewhere the whole fragment is the anchor.
+    const keyed = code.dataset.keyedFragment === '1';
+    const splitHash = (hash) => {
+      const fragment = hash.replace(/^#/, '');
+      const at = fragment.indexOf('/');
+      if (!keyed) return { key: '', lines: fragment };
+      return at < 0 ? { key: fragment, lines: '' } : { key: fragment.slice(0, at), lines: fragment.slice(at + 1) };
+    };
 
     const parseHash = (hash) => {
-      const m = /^#L(\d+)(?:-L?(\d+))?$/.exec(hash);
+      const m = /^L(\d+)(?:-L?(\d+))?$/.exec(splitHash(hash).lines);
       if (!m) return null;
       const a = Number(m[1]);
       const b = m[2] ? Number(m[2]) : a;
@@ -161,12 +173,15 @@ document.documentElement.classList.add('js');
         range = [n, n];
         anchor = n;
       }
-      const hash = range[0] === range[1] ? '#L' + range[0] : '#L' + range[0] + '-L' + range[1];
-      history.replaceState(history.state, '', hash);
+      const lines = range[0] === range[1] ? 'L' + range[0] : 'L' + range[0] + '-L' + range[1];
+      const key = splitHash(window.location.hash).key;
+      history.replaceState(history.state, '', '#' + (key ? key + '/' : '') + lines);
       highlight(range, false);
     });
 
     window.addEventListener('hashchange', () => fromLocation(true));
+    // An encrypted paste's lines arrive once it is decrypted.
+    code.addEventListener('redbin:code-ready', () => fromLocation(true));
     fromLocation(true);
   }
 
@@ -390,17 +405,24 @@ document.documentElement.classList.add('js');
           submit.textContent = 'Creating…';
         }, 0);
       }
+      // An encrypted paste never leaves as a form: encrypt-form.js cancels this and sends it.
+      // After the lock above, so that a refusal's unlock comes after it.
+      if (!form.dispatchEvent(new CustomEvent('redbin:send', { cancelable: true }))) event.preventDefault();
     });
 
-    // Coming back through the back/forward cache must not leave the form locked.
-    window.addEventListener('pageshow', (event) => {
-      if (!event.persisted) return;
+    const unlock = () => {
       submitting = false;
       if (submit) {
         submit.disabled = false;
         submit.textContent = 'Create paste';
       }
+    };
+    // Coming back through the back/forward cache must not leave the form locked.
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) unlock();
     });
+    // After the lock's timeout, so the form ends unlocked.
+    form.addEventListener('redbin:send-failed', () => setTimeout(unlock, 0));
   }
 
   const origin = $$('.site-origin');
@@ -412,6 +434,11 @@ document.documentElement.classList.add('js');
     const target = event.target;
     if (target instanceof HTMLFormElement && target.classList.contains('delete-form')) {
       if (!window.confirm('Delete this paste permanently? This cannot be undone.')) event.preventDefault();
+    }
+    // The revealed page needs the fragment (an encrypted paste's key): it stays in the page's
+    // URL, and browsers never send it.
+    if (target instanceof HTMLFormElement && target.classList.contains('burn-form') && window.location.hash) {
+      target.action = target.getAttribute('action').split('#')[0] + window.location.hash;
     }
   });
 

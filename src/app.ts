@@ -10,11 +10,14 @@ import { CodeRenderer } from './pastes/CodeRenderer.js'
 import { CreateRateLimiter } from './pastes/CreateRateLimiter.js'
 import { PageRenderer, PUBLIC_DIR } from './pastes/PageRenderer.js'
 import { PasteService } from './pastes/PasteService.js'
-import { errorsPlugin } from './plugins/errors.js'
+import { clientErrorReplies } from './plugins/clientErrors.js'
+import { errorReplies, errorsPlugin } from './plugins/errors.js'
 import { metricsPlugin } from './plugins/metrics.js'
-import { securityHeadersPlugin } from './plugins/securityHeaders.js'
+import { helmetHeaders, securityHeadersPlugin } from './plugins/securityHeaders.js'
+import { viewsPlugin } from './plugins/views.js'
 import { apiRoutes } from './routes/api.js'
 import { createRoutes } from './routes/create.js'
+import { moduleRoutes } from './routes/modules.js'
 import { opsRoutes } from './routes/ops.js'
 import { pageRoutes } from './routes/pages.js'
 import { rawRoutes } from './routes/raw.js'
@@ -34,15 +37,42 @@ declare module 'fastify' {
 
 /** Builds the whole app; server.ts listens, tests call app.inject(). */
 export async function buildApp({ config, redis, logger = false }: AppDeps): Promise<FastifyInstance> {
+  const pages = new PageRenderer(config.publicUrl, config.production)
+  const securityHeaders = helmetHeaders({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+    frameguard: { action: 'deny' },
+    strictTransportSecurity: config.publicUrl.startsWith('https:'),
+  })
+  // One error path for the app's errors, Fastify's own (a bad percent-encoding, an over-long
+  // path parameter) and the HTTP parser's: same form, same headers, no body to a HEAD.
+  const replies = errorReplies({ pages, securityHeaders, onRedisError: () => app.metrics.count('redis_errors') })
+  const clientErrors = clientErrorReplies({ pages, securityHeaders })
   const app = Fastify({
     logger,
     trustProxy: config.trustProxy,
     // Above the default so a client on a slow link can finish a 1 MiB upload.
     requestTimeout: 30_000,
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: replies.handle,
+    clientErrorHandler: clientErrors.answer,
   })
+  app.server.on('request', clientErrors.track)
   const store = new Store(redis, { prefix: config.redisPrefix })
-  const pages = new PageRenderer(config.publicUrl, config.production)
   const code = new CodeRenderer({ highlightMaxBytes: config.highlightMaxBytes })
   const pastes = new PasteService(store, pages, code, config)
   app.decorate('pastes', pastes)
@@ -50,29 +80,11 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   await app.register(metricsPlugin)
   // The bench waits for this to reach 0 before it measures page views.
   app.metrics.gauge('render_queue', () => code.pending)
-  await app.register(errorsPlugin, { pages, onRedisError: () => app.metrics.count('redis_errors') })
-  await app.register(securityHeadersPlugin, {
-    helmet: {
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'"],
-          imgSrc: ["'self'", 'data:'],
-          connectSrc: ["'self'"],
-          fontSrc: ["'self'"],
-          objectSrc: ["'none'"],
-          baseUri: ["'none'"],
-          formAction: ["'self'"],
-          frameAncestors: ["'none'"],
-        },
-      },
-      referrerPolicy: { policy: 'no-referrer' },
-      frameguard: { action: 'deny' },
-      strictTransportSecurity: config.publicUrl.startsWith('https:'),
-    },
-  })
+  await app.register(securityHeadersPlugin, { headers: securityHeaders })
+  await app.register(errorsPlugin, { replies })
+  // Home, list and burn pages through @fastify/view; paste pages are stored rendered, and
+  // error pages rendered by PageRenderer (see src/plugins/views.ts for why).
+  await app.register(viewsPlugin, { pages })
   await app.register(cookie)
   // Forms carry their text percent-encoded (up to 3 bytes per byte); raw bodies stop at the
   // paste limit while being read. The paste's own size is checked again once decoded.
@@ -100,6 +112,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   await app.register(apiRoutes, deps)
   await app.register(rawRoutes, deps)
   await app.register(pageRoutes, deps)
+  await app.register(moduleRoutes, { modules: pages.modules })
 
   // Expired pastes leave the indexes in bounded batches on every write; this catches the rest.
   let sweeper: NodeJS.Timeout | undefined

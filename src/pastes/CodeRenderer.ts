@@ -66,6 +66,11 @@ export class CodeRenderer {
     return Buffer.from(renderCode(text, language, { highlight: false, detectChars: DETECT_CHARS, maxLines: this.maxLines }).html)
   }
 
+  /** What the browser needs to render a decrypted paste's code block as this would. */
+  get browserOptions(): { highlightMaxBytes: number; detectChars: number; maxLines: number } {
+    return { highlightMaxBytes: this.options.highlightMaxBytes, detectChars: DETECT_CHARS, maxLines: this.maxLines }
+  }
+
   /** Renders submitted and not yet settled: queued plus running (a gauge in /metrics). */
   get pending(): number {
     return this.inFlight

@@ -3,10 +3,11 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Eta } from 'eta'
+import { BrowserModules } from './BrowserModules.js'
 import { LANGUAGES } from './code.js'
-import type { PasteRecord } from './Paste.js'
+import type { PasteKind, PasteRecord } from './Paste.js'
 
-const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
+export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
 /** The content type of every page rendered here. */
 export const HTML = 'text/html; charset=utf-8'
@@ -32,6 +33,9 @@ const SLOT_BYTES = 256
 /** "<!--" and "-->": the shortest comment that can follow the per-view part in the slot. */
 const COMMENT_BYTES = 7
 const BLANK_SLOT = `<!--${' '.repeat(SLOT_BYTES - COMMENT_BYTES)}-->`
+
+/** What every paste page shows of its paste. */
+export type PageFacts = Pick<PasteRecord, 'id' | 'kind' | 'title' | 'language' | 'size' | 'createdAt' | 'expiresAt' | 'burn' | 'visibility'>
 
 /** A paste page rendered ahead of time, with a blank slot at `slotAt` for the per-view part. */
 export interface StoredPage {
@@ -68,72 +72,98 @@ function fingerprint(...parts: (string | Buffer)[]): string {
 }
 
 /**
- * Renders every page with eta. Paste pages are rendered once, when the paste is created, and
- * stored; a view only joins the stored parts around its view count. `version` fingerprints the
- * templates, the assets and the code renderer, so a deploy that changes any of them makes old
- * stored pages stale and they are rendered again on their next view.
+ * Holds the eta instance and renders paste pages: once, when the paste is created, and stored;
+ * a view only joins the stored parts around its view count. Home, list and the burn warning
+ * are rendered per request through @fastify/view with the same instance (plugins/views.ts).
+ * `version` fingerprints the templates, the assets and the code renderer, so a deploy that
+ * changes any of them makes old stored pages stale and they are rendered again on their next view.
  */
 export class PageRenderer {
-  private readonly eta: Eta
-  private readonly assets: { css: string; js: string }
+  /** Compiles each template once in production (`cache`), and escapes every `<%= %>`. */
+  readonly eta: Eta
+  /** The asset URLs every template links to, fingerprinted; the modules under one hash. */
+  readonly assets: { css: string; js: string; encryptedPage: string; encryptForm: string }
+  readonly modules = new BrowserModules()
   readonly version: string
 
   constructor(readonly publicUrl: string, production: boolean) {
     this.eta = new Eta({ views: VIEWS_DIR, cache: production, autoEscape: true, autoTrim: false })
     const css = readFileSync(`${PUBLIC_DIR}style.css`)
     const js = readFileSync(`${PUBLIC_DIR}app.js`)
-    this.assets = { css: `/static/style.css?v=${fingerprint(css)}`, js: `/static/app.js?v=${fingerprint(js)}` }
+    this.assets = {
+      css: `/static/style.css?v=${fingerprint(css)}`,
+      js: `/static/app.js?v=${fingerprint(js)}`,
+      encryptedPage: `${this.modules.base}encrypted-page.js`,
+      encryptForm: `${this.modules.base}encrypt-form.js`,
+    }
     const templates = readdirSync(VIEWS_DIR, { recursive: true, withFileTypes: true })
       .filter((entry) => entry.isFile())
       .map((entry) => join(entry.parentPath, entry.name))
       .sort()
       .map((path) => readFileSync(path))
     const codeRenderer = readFileSync(new URL('./code.js', import.meta.url))
-    this.version = fingerprint(String(SLOT_BYTES), css, js, codeRenderer, ...templates)
+    this.version = fingerprint(String(SLOT_BYTES), css, js, this.modules.hash, codeRenderer, ...templates)
   }
 
-  /** A page from its template in views/ (compiled once in production). */
+  /**
+   * A page from its template, synchronously: the stored paste page, and error pages, which
+   * errors.ts must also be able to write straight to a socket (clientErrors.ts). Home, list and
+   * the burn warning go through @fastify/view (src/plugins/views.ts).
+   */
   render(template: string, data: Record<string, unknown>): string {
     return this.eta.render(template, { ...data, assets: this.assets })
   }
 
-  /**
-   * Renders the paste page around its code block, minus the per-view part. The code block
-   * arrives as bytes (it can be megabytes): the template renders around a marker and the
-   * bytes are spliced in, never decoded, re-encoded or copied through a template.
-   */
+  /** Renders the paste page around its code block, minus the per-view part. */
   pastePage(paste: Omit<PasteRecord, 'content'>, codeHtml: Buffer, description: string): StoredPage {
-    const url = `${this.publicUrl}/${paste.id}`
-    const html = this.render('paste', {
+    return this.storedPage('paste', {
       meta: this.pasteMeta(paste, description),
-      paste: {
-        id: paste.id,
-        title: paste.title,
-        language: paste.language,
-        languageName: languageName(paste.language),
-        size: paste.size,
-        sizeHuman: humanSize(paste.size),
-        lines: paste.lines,
-        createdAt: paste.createdAt,
-        expiresAt: paste.expiresAt,
-        burn: paste.burn,
-        visibility: paste.visibility,
-        codeHtml: CODE_MARKER,
-        url,
-        rawUrl: `/${paste.id}/raw`,
-        downloadUrl: `/${paste.id}/download`,
-        forkUrl: `/?fork=${paste.id}`,
-      },
-    })
+      paste: { ...this.pasteFacts(paste), title: paste.title, language: paste.language, languageName: languageName(paste.language), lines: paste.lines },
+    }, codeHtml)
+  }
+
+  /**
+   * The page of an encrypted paste: a shell the same for every paste but its facts, with the
+   * envelope in a data block for the browser to decrypt. `code` is what the browser needs to
+   * render the code block as the server would.
+   */
+  encryptedPage(paste: PageFacts, envelope: Buffer, code: { highlightMaxBytes: number; detectChars: number; maxLines: number }): StoredPage {
+    return this.storedPage('encrypted', { meta: this.pasteMeta(paste, ''), paste: this.pasteFacts(paste), code }, envelope)
+  }
+
+  private pasteFacts(paste: PageFacts) {
+    return {
+      id: paste.id,
+      size: paste.size,
+      sizeHuman: humanSize(paste.size),
+      createdAt: paste.createdAt,
+      expiresAt: paste.expiresAt,
+      burn: paste.burn,
+      visibility: paste.visibility,
+      codeHtml: CODE_MARKER,
+      url: `${this.publicUrl}/${paste.id}`,
+      rawUrl: `/${paste.id}/raw`,
+      downloadUrl: `/${paste.id}/download`,
+      forkUrl: `/?fork=${paste.id}`,
+    }
+  }
+
+  /**
+   * Renders a page around its big part, minus the per-view part. The big part arrives as bytes
+   * (it can be megabytes): the template renders around a marker and the bytes are spliced in,
+   * never decoded, re-encoded or copied through a template.
+   */
+  private storedPage(template: string, data: Record<string, unknown>, insert: Buffer): StoredPage {
+    const html = this.render(template, data)
     const at = html.indexOf(DYNAMIC_MARKER)
     const code = html.indexOf(CODE_MARKER)
-    if (at < 0 || code < at) throw new Error(`views/paste.eta must contain ${DYNAMIC_MARKER}, then the code block`)
+    if (at < 0 || code < at) throw new Error(`views/${template}.eta must contain ${DYNAMIC_MARKER}, then ${CODE_MARKER}`)
     const top = Buffer.from(html.slice(0, at))
     return {
       page: Buffer.concat([
         top,
         Buffer.from(BLANK_SLOT + html.slice(at + DYNAMIC_MARKER.length, code)),
-        codeHtml,
+        insert,
         Buffer.from(html.slice(code + CODE_MARKER.length)),
       ]),
       slotAt: top.length,
@@ -164,7 +194,17 @@ export class PageRenderer {
     return page
   }
 
-  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'>, description: string): PageMeta {
+  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> & { kind?: PasteKind | null }, description: string): PageMeta {
+    if (paste.kind === 'encrypted') {
+      // The server knows nothing of an encrypted paste's title or text, and link previews say so.
+      return {
+        title: `${paste.burn ? 'Burn after reading' : 'Encrypted paste'} · redbin`,
+        description: 'An encrypted paste: only the full link (with its key) can open it.',
+        robots: 'noindex, nofollow',
+        canonical: `${this.publicUrl}/${paste.id}`,
+        ogType: 'article',
+      }
+    }
     const title = paste.burn ? 'Burn after reading' : paste.title || `Untitled ${languageName(paste.language)} paste`
     return {
       title: `${title} · redbin`,

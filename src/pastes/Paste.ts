@@ -2,6 +2,9 @@ import { column, defineModel, type InferRecord } from '../model/index.js'
 
 export const VISIBILITIES = ['public', 'unlisted'] as const
 export type Visibility = (typeof VISIBILITIES)[number]
+/** plain: the server has the text. encrypted: `content` holds an envelope the server cannot open (docs/encryption.md). */
+export const PASTE_KINDS = ['plain', 'encrypted'] as const
+export type PasteKind = (typeof PASTE_KINDS)[number]
 
 /**
  * A paste. The page a view serves is rendered once, off the request path, and stored in
@@ -12,11 +15,16 @@ export const Paste = defineModel(
   'paste',
   {
     id: column.string({ primaryKey: true }),
+    // Written for encrypted pastes only: a plain paste stores exactly the fields it did before
+    // encryption existed (creates cost what they did), and an unset kind reads as plain.
+    kind: column.enum(PASTE_KINDS),
     title: column.string({ default: '' }),
     language: column.string({ required: true, index: true }),
     visibility: column.enum(VISIBILITIES, { default: 'unlisted', index: true }),
     burn: column.boolean({ default: false }),
-    // The paste's UTF-8 bytes (checked to be valid text on create), served as they are.
+    // The paste's UTF-8 bytes (checked to be valid text on create), served as they are; an
+    // encrypted paste's envelope as JSON. For those, title and language are empty, size is the
+    // ciphertext's and lines 0: the server never knows them.
     content: column.bytes({ required: true }),
     size: column.int({ required: true }),
     lines: column.int({ required: true }),

@@ -6,9 +6,10 @@ import type { CodeRenderer } from './CodeRenderer.js'
 import { detectLanguage } from './detectLanguage.js'
 import { PasteInputError } from './errors.js'
 import { newDeleteToken, newPasteId, tokenMatches } from './ids.js'
-import { describeContent, type PageRenderer, type StoredPage } from './PageRenderer.js'
+import { describeContent, type PageFacts, type PageRenderer, type StoredPage } from './PageRenderer.js'
 import { Paste, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
 import { countLines, decodeUtf8, encodeUtf8 } from './textPasses.js'
+import { base64Bytes, envelopeProblem, serializeEnvelope, type Envelope } from '../shared/pasteCrypto.js'
 
 export interface PasteLimits {
   maxPasteBytes: number
@@ -29,12 +30,21 @@ export interface NewPaste {
   fileName?: string | undefined
 }
 
+/** An encrypted paste: the envelope, and the options the server still sees. */
+export interface NewEncryptedPaste {
+  envelope: unknown
+  expires?: string | number | undefined
+  burn?: string | boolean | undefined
+  /** Encrypted pastes are never listed: anything asked here is accepted and stored unlisted. */
+  visibility?: string | undefined
+}
+
 export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'page' | 'slotAt' | 'renderVersion'>
 export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
 export type PageView = { kind: 'page'; html: Buffer } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
 
 const MAX_TITLE_CHARS = 200
-const DATA_COLUMNS = ['id', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views'] as const
+const DATA_COLUMNS = ['id', 'kind', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views'] as const
 const LIST_COLUMNS = ['id', 'title', 'language', 'size', 'lines', 'createdAt'] as const
 const VIEW_COLUMNS = ['burn', 'page', 'slotAt', 'renderVersion', 'views', 'deleteTokenHash', 'title', 'visibility', 'language'] as const
 const LANGUAGE_IDS = new Set(LANGUAGES.map((l) => l.id))
@@ -90,19 +100,53 @@ export class PasteService {
       title, language, visibility: burn ? 'unlisted' as const : visibility, content, size, createdAt, expiresAt, burn,
       lines, deleteTokenHash: hash,
     }
+    const paste = await this.insert((id) => ({ ...record, id }), expiresAt)
+    // A render that fails (full queue, shutdown) is not the create's failure: the first view
+    // renders the page again. Handled here, so it can never become an unhandled rejection.
+    const page = this.renderPage(paste, text).catch(() => {})
+    if (waitForPageMs > 0) await Promise.race([page, new Promise((r) => setTimeout(r, waitForPageMs))])
+    return { paste: dataOf(paste), deleteToken: token }
+  }
+
+  /**
+   * Stores an encrypted paste. The envelope is checked (shape, sizes, version; MAX_PASTE_BYTES
+   * applies to its ciphertext) and stored with its page, the static shell that decrypts it in
+   * the browser: no highlighting, no worker, one write.
+   */
+  async createEncryptedPaste(input: NewEncryptedPaste): Promise<{ paste: PasteData; deleteToken: string }> {
+    const wrong = envelopeProblem(input.envelope, { maxCiphertextBytes: this.limits.maxPasteBytes })
+    if (wrong) throw new PasteInputError(wrong.tooLarge ? 413 : 400, wrong.field, wrong.message)
+    const envelope = input.envelope as Envelope
+    const expiresIn = this.checkExpires(input.expires)
+    if (input.visibility !== undefined && !VISIBILITIES.includes(input.visibility as Visibility)) {
+      throw new PasteInputError(400, 'visibility', `visibility must be public or unlisted, got "${String(input.visibility).slice(0, 20)}"`)
+    }
+    const burn = parseBurn(input.burn)
+    const { token, hash } = newDeleteToken()
+    const createdAt = new Date()
+    const expiresAt = expiresIn === null ? null : new Date(createdAt.getTime() + expiresIn * 1000)
+    const content = Buffer.from(serializeEnvelope(envelope))
+    const record = {
+      kind: 'encrypted' as const, title: '', language: '', visibility: 'unlisted' as const, content,
+      size: base64Bytes(envelope.ciphertext), lines: 0, createdAt, expiresAt, burn, deleteTokenHash: hash,
+    }
+    const paste = await this.insert((id) => ({ ...record, id, ...this.encryptedPage({ ...record, id }), renderVersion: this.pages.version }), expiresAt)
+    return { paste: dataOf(paste), deleteToken: token }
+  }
+
+  /** Creates a record under a fresh id. 60 random bits make a collision vanishingly rare, and create never overwrites. */
+  private async insert(build: (id: string) => Parameters<typeof Paste.create>[1], expiresAt: Date | null): Promise<PasteRecord> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const paste = await Paste.create(this.store, { ...record, id: newPasteId() }, { expiresAt })
-        // A render that fails (full queue, shutdown) is not the create's failure: the first view
-        // renders the page again. Handled here, so it can never become an unhandled rejection.
-        const page = this.renderPage(paste, text).catch(() => {})
-        if (waitForPageMs > 0) await Promise.race([page, new Promise((r) => setTimeout(r, waitForPageMs))])
-        return { paste: dataOf(paste), deleteToken: token }
+        return await Paste.create(this.store, build(newPasteId()), { expiresAt })
       } catch (err) {
-        // 60 random bits make this vanishingly rare, and create never overwrites.
         if (!(err instanceof DuplicateKeyError) || attempt === 3) throw err
       }
     }
+  }
+
+  private encryptedPage(paste: PageFacts & Pick<PasteRecord, 'content'>): StoredPage {
+    return this.pages.encryptedPage(paste, paste.content, this.code.browserOptions)
   }
 
   /**
@@ -170,8 +214,9 @@ export class PasteService {
 
   /** What a fork pre-fills. A burn paste cannot be forked: that would read it without burning it. */
   async forkSource(id: string): Promise<{ content: string; title: string; language: string } | null> {
-    const paste = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'burn'] })
-    return paste && !paste.burn ? { content: paste.content.toString(), title: paste.title, language: paste.language } : null
+    const paste = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'burn', 'kind'] })
+    // An encrypted paste is forked in the browser that decrypted it (public/encrypted-page.js).
+    return paste && !paste.burn && paste.kind !== 'encrypted' ? { content: paste.content.toString(), title: paste.title, language: paste.language } : null
   }
 
   /** Unindexes expired pastes; the server runs this on a timer. */
@@ -183,12 +228,15 @@ export class PasteService {
    * Renders the page on the worker and stores it; concurrent callers share one render.
    * `text` is the content as text, when the caller already has it.
    */
-  private renderPage(paste: PasteRecord, text = paste.content.toString()): Promise<StoredPage> {
+  private renderPage(paste: PasteRecord, text?: string): Promise<StoredPage> {
     let pending = this.rendering.get(paste.id)
     if (!pending) {
-      pending = this.code.render(text, paste.language, paste.size)
-        .then(async (codeHtml) => {
-          const stored = this.pages.pastePage(paste, codeHtml, describeContent(text))
+      const code = text ?? paste.content.toString()
+      const rendered = paste.kind === 'encrypted'
+        ? Promise.resolve(this.encryptedPage(paste))
+        : this.code.render(code, paste.language, paste.size).then((codeHtml) => this.pages.pastePage(paste, codeHtml, describeContent(code)))
+      pending = rendered
+        .then(async (stored) => {
           // Joining a big page and encoding it for Redis are ~1 ms each per 3 MB: two turns.
           if (stored.page.length > YIELD_ABOVE_CHARS) await yieldToOthers()
           await Paste.patch(this.store, paste.id, { ...stored, renderVersion: this.pages.version })
@@ -213,6 +261,11 @@ export class PasteService {
    * own view count into the page it is given.
    */
   private async pageNow(paste: PasteRecord): Promise<StoredPage> {
+    if (paste.kind === 'encrypted') {
+      // Its shell costs no highlighting: render a copy now, and store one for the next views.
+      this.renderPage(paste).catch(() => {})
+      return this.encryptedPage(paste)
+    }
     const text = paste.content.toString()
     const rendered = this.renderPage(paste, text).catch(() => null)
     const shared = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, 1000, null))])

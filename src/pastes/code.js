@@ -1,6 +1,7 @@
-// Turns paste text into the code block's HTML: highlighted (or escaped) and split into one
-// element per line with an #L<n> anchor. Plain JavaScript on purpose: it also runs inside a
-// worker thread, which under Node 20 cannot load TypeScript sources in development and tests.
+// The server's highlighter: highlight.js with every grammar registered, rendering through the
+// code-block markup it shares with the browser (src/shared/codeBlock.js). Plain JavaScript on
+// purpose: it also runs inside a worker thread, which under Node 20 cannot load TypeScript
+// sources in development and tests.
 import hljs from 'highlight.js/lib/core'
 import bash from 'highlight.js/lib/languages/bash'
 import c from 'highlight.js/lib/languages/c'
@@ -33,117 +34,43 @@ import swift from 'highlight.js/lib/languages/swift'
 import typescript from 'highlight.js/lib/languages/typescript'
 import xml from 'highlight.js/lib/languages/xml'
 import yaml from 'highlight.js/lib/languages/yaml'
+import { escapeHtml, renderCodeWith, splitLines } from '../shared/codeBlock.js'
+import { LANGUAGE_INFO } from '../shared/languages.js'
 
 /**
+ * @typedef {import('../shared/languages.js').LanguageInfo} LanguageInfo
  * @typedef {{ id: string, name: string, ext: string, grammar?: import('highlight.js').LanguageFn }} Language
- * @typedef {{ language: string, html: string }} RenderedCode
+ * @typedef {import('../shared/codeBlock.js').RenderedCode} RenderedCode
  */
 
-/** The languages a paste can have: id (stored, in URLs), display name, download extension. */
+/** @type {Record<string, import('highlight.js').LanguageFn>} */
+const GRAMMARS = {
+  bash, c, cpp, csharp, css, diff, dockerfile, elixir, go, haskell, xml, ini, java, javascript, json, kotlin, lua,
+  makefile, markdown, nginx, perl, php, python, r, ruby, rust, scss, sql, swift, typescript, yaml,
+}
+
+/** The languages a paste can have (src/shared/languages.js), with their grammars. */
 /** @type {readonly Language[]} */
-export const LANGUAGES = [
-  { id: 'plaintext', name: 'Plain text', ext: 'txt' },
-  { id: 'bash', name: 'Bash', ext: 'sh', grammar: bash },
-  { id: 'c', name: 'C', ext: 'c', grammar: c },
-  { id: 'cpp', name: 'C++', ext: 'cpp', grammar: cpp },
-  { id: 'csharp', name: 'C#', ext: 'cs', grammar: csharp },
-  { id: 'css', name: 'CSS', ext: 'css', grammar: css },
-  { id: 'diff', name: 'Diff', ext: 'diff', grammar: diff },
-  { id: 'dockerfile', name: 'Dockerfile', ext: 'dockerfile', grammar: dockerfile },
-  { id: 'elixir', name: 'Elixir', ext: 'ex', grammar: elixir },
-  { id: 'go', name: 'Go', ext: 'go', grammar: go },
-  { id: 'haskell', name: 'Haskell', ext: 'hs', grammar: haskell },
-  { id: 'html', name: 'HTML / XML', ext: 'html', grammar: xml },
-  { id: 'ini', name: 'INI / TOML', ext: 'ini', grammar: ini },
-  { id: 'java', name: 'Java', ext: 'java', grammar: java },
-  { id: 'javascript', name: 'JavaScript', ext: 'js', grammar: javascript },
-  { id: 'json', name: 'JSON', ext: 'json', grammar: json },
-  { id: 'kotlin', name: 'Kotlin', ext: 'kt', grammar: kotlin },
-  { id: 'lua', name: 'Lua', ext: 'lua', grammar: lua },
-  { id: 'makefile', name: 'Makefile', ext: 'mk', grammar: makefile },
-  { id: 'markdown', name: 'Markdown', ext: 'md', grammar: markdown },
-  { id: 'nginx', name: 'Nginx', ext: 'conf', grammar: nginx },
-  { id: 'perl', name: 'Perl', ext: 'pl', grammar: perl },
-  { id: 'php', name: 'PHP', ext: 'php', grammar: php },
-  { id: 'python', name: 'Python', ext: 'py', grammar: python },
-  { id: 'r', name: 'R', ext: 'r', grammar: r },
-  { id: 'ruby', name: 'Ruby', ext: 'rb', grammar: ruby },
-  { id: 'rust', name: 'Rust', ext: 'rs', grammar: rust },
-  { id: 'scss', name: 'SCSS', ext: 'scss', grammar: scss },
-  { id: 'sql', name: 'SQL', ext: 'sql', grammar: sql },
-  { id: 'swift', name: 'Swift', ext: 'swift', grammar: swift },
-  { id: 'typescript', name: 'TypeScript', ext: 'ts', grammar: typescript },
-  { id: 'yaml', name: 'YAML', ext: 'yaml', grammar: yaml },
-]
+export const LANGUAGES = LANGUAGE_INFO.map(({ id, name, ext, grammar }) => {
+  const fn = grammar === null ? undefined : GRAMMARS[grammar]
+  if (grammar !== null && !fn) throw new Error(`code.js imports no grammar "${grammar}"`)
+  return fn ? { id, name, ext, grammar: fn } : { id, name, ext }
+})
 
 for (const language of LANGUAGES) {
   if (language.grammar) hljs.registerLanguage(language.id, language.grammar)
 }
 const DETECTABLE = LANGUAGES.filter((l) => l.grammar).map((l) => l.id)
-/** Below this hljs relevance a guess is noise: plain text reads better than wrong colours. */
-const MIN_RELEVANCE = 5
 
-const ESCAPES = /** @type {Record<string, string>} */ ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })
-
-/** @param {string} text */
-export function escapeHtml(text) {
-  return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch)
-}
-
-/**
- * Wraps each line in its own element. hljs spans may cross newlines (block comments, strings),
- * so spans still open at a line's end are closed there and reopened on the next line.
- * @param {string} html highlighted or escaped text
- * @param {number} maxLines beyond this many lines, no per-line markup (anchors stop there)
- */
-export function splitLines(html, maxLines) {
-  const lines = html.split('\n')
-  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop()
-  if (lines.length > maxLines) return `<span class="line plain">${html}</span>`
-  /** @type {string[]} */
-  const open = []
-  const out = new Array(lines.length)
-  const tag = /<span[^>]*>|<\/span>/g
-  for (let i = 0; i < lines.length; i++) {
-    let line = /** @type {string} */ (lines[i])
-    if (line.endsWith('\r')) line = line.slice(0, -1)
-    const reopen = open.join('')
-    for (const match of line.matchAll(tag)) {
-      if (match[0] === '</span>') open.pop()
-      else open.push(match[0])
-    }
-    const n = i + 1
-    out[i] =
-      `<span class="line" id="L${n}"><a class="ln" href="#L${n}" data-n="${n}" aria-hidden="true" tabindex="-1"></a>` +
-      `<span class="lc">${reopen}${line}${'</span>'.repeat(open.length)}</span></span>\n`
-  }
-  return out.join('')
-}
+export { escapeHtml, splitLines }
 
 /**
  * @param {string} text the paste
  * @param {string} requested a language id, or 'auto'
- * @param {{ highlight: boolean, detectChars: number, maxLines: number }} options
+ * @param {import('../shared/codeBlock.js').RenderOptions} options
  *   highlight: false renders plain text (too large to highlight)
  * @returns {RenderedCode}
  */
 export function renderCode(text, requested, options) {
-  let language = requested
-  /** @type {string | null} */
-  let highlighted = null
-  if (!options.highlight) {
-    if (language === 'auto') language = 'plaintext'
-  } else if (language === 'auto') {
-    const sample = text.length > options.detectChars ? text.slice(0, options.detectChars) : text
-    const guess = hljs.highlightAuto(sample, DETECTABLE)
-    language = guess.language && guess.relevance >= MIN_RELEVANCE ? guess.language : 'plaintext'
-    if (language !== 'plaintext' && sample === text) highlighted = guess.value
-  }
-  if (highlighted === null) {
-    highlighted =
-      options.highlight && language !== 'plaintext' && hljs.getLanguage(language)
-        ? hljs.highlight(text, { language, ignoreIllegals: true }).value
-        : escapeHtml(text)
-  }
-  return { language, html: splitLines(highlighted, options.maxLines) }
+  return renderCodeWith(hljs, DETECTABLE, text, requested, options)
 }

@@ -16,18 +16,20 @@ const MAX_HITS = 4
 /** Line shapes are the main sign of data formats: they may count more often. */
 const MAX_LINE_HITS = 8
 
-const EXTENSIONS: Record<string, string> = {
+// Maps, not object literals: the keys come from user input (upload names), and a name such as
+// "constructor" or "x.__proto__" must not find an Object's inherited properties.
+const EXTENSIONS = new Map(Object.entries({
   mjs: 'javascript', cjs: 'javascript', jsx: 'javascript', tsx: 'typescript', mts: 'typescript', cts: 'typescript',
   h: 'c', hpp: 'cpp', cc: 'cpp', cxx: 'cpp', hh: 'cpp', htm: 'html', xml: 'html', svg: 'html', xhtml: 'html',
   toml: 'ini', cfg: 'ini', conf: 'ini', yml: 'yaml', markdown: 'markdown', bash: 'bash', zsh: 'bash',
   patch: 'diff', exs: 'elixir', pm: 'perl', kts: 'kotlin', txt: 'plaintext', log: 'plaintext', text: 'plaintext',
-}
-for (const language of LANGUAGES) EXTENSIONS[language.ext] ??= language.id
+}))
+for (const language of LANGUAGES) if (!EXTENSIONS.has(language.ext)) EXTENSIONS.set(language.ext, language.id)
 
-const FILE_NAMES: Record<string, string> = {
+const FILE_NAMES = new Map(Object.entries({
   dockerfile: 'dockerfile', containerfile: 'dockerfile', makefile: 'makefile', gnumakefile: 'makefile',
   'nginx.conf': 'nginx', gemfile: 'ruby', rakefile: 'ruby', '.bashrc': 'bash', '.zshrc': 'bash', '.profile': 'bash',
-}
+}))
 
 const SHEBANGS: [RegExp, string][] = [
   [/python/, 'python'], [/\b(ba|z|da|k)?sh\b/, 'bash'], [/\b(node|deno|bun)\b/, 'javascript'],
@@ -142,9 +144,10 @@ const SIGNS: Record<string, Signs> = {
 function byFileName(name: string | undefined): string | null {
   if (!name) return null
   const base = name.trim().split(/[\\/]/).pop()?.toLowerCase() ?? ''
-  if (FILE_NAMES[base]) return FILE_NAMES[base]
+  const named = FILE_NAMES.get(base)
+  if (named) return named
   const dot = base.lastIndexOf('.')
-  return dot > 0 ? (EXTENSIONS[base.slice(dot + 1)] ?? null) : null
+  return dot > 0 ? (EXTENSIONS.get(base.slice(dot + 1)) ?? null) : null
 }
 
 function byShebang(text: string): string | null {

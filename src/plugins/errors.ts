@@ -17,30 +17,73 @@ export function isRedisUnavailable(err: unknown): boolean {
   return err instanceof Error && (err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN.test(err.message))
 }
 
-const TITLES: Record<number, string> = {
-  400: 'That did not work',
-  403: 'Not allowed',
-  404: 'Paste not found',
-  405: 'Method not allowed',
-  413: 'Too large',
-  415: 'Unsupported content type',
-  429: 'Slow down',
-  500: 'Something went wrong',
-  503: 'Temporarily unavailable',
-}
+const TITLES = new Map<number, string>([
+  [400, 'That did not work'],
+  [403, 'Not allowed'],
+  [404, 'Paste not found'],
+  [405, 'Method not allowed'],
+  [408, 'Too slow'],
+  [413, 'Too large'],
+  [414, 'Address too long'],
+  [415, 'Unsupported content type'],
+  [429, 'Slow down'],
+  [431, 'Headers too large'],
+  [500, 'Something went wrong'],
+  [503, 'Temporarily unavailable'],
+])
 
-export function wantsHtml(request: FastifyRequest): boolean {
+export function wantsHtml(request: Pick<FastifyRequest, 'headers'>): boolean {
   return (request.headers.accept ?? '').includes('text/html')
 }
 
-function isApi(request: FastifyRequest): boolean {
-  return request.url.startsWith('/api/') || request.url === '/api'
+/** What an error's form depends on: where it was sent, what the client reads, and its method. */
+export interface ErrorTarget {
+  method: string
+  url: string
+  headers: { accept?: string | undefined }
+}
+
+function isApi(url: string): boolean {
+  return url.startsWith('/api/') || url === '/api' || url.startsWith('/api?')
+}
+
+/** An error never echoes a whole URL back (a bad one can be ~10 KB): its page names at most this much. */
+const MAX_ECHOED_PATH = 200
+
+/** The canonical address an error page names: its path, without the query, and only when short. */
+function errorPagePath(url: string): string {
+  const path = url.split('?', 1)[0] ?? '/'
+  return path.length <= MAX_ECHOED_PATH && path.startsWith('/') ? path : '/'
 }
 
 /**
- * Sends an error in the form the client reads: JSON `{error}` on the API, an HTML page to a
- * browser, and a plain line to curl and friends.
+ * The one rule for every reply, whatever produced it: a HEAD never gets a body, nor does a
+ * client whose request could not be read (it may be waiting for the answer to a HEAD). Node's
+ * http module keeps it for replies sent through Fastify; clientErrors.ts writes to the socket
+ * itself and keeps it through errorPayload.
  */
+export function mayHaveBody(method: string | undefined): boolean {
+  return method !== undefined && method !== 'HEAD'
+}
+
+/**
+ * An error in the form the client reads: JSON `{error}` on the API, an HTML page to a browser,
+ * and a plain line to curl and friends; nothing at all when it may have no body. Every error
+ * goes through here, whether Fastify's reply sends it or the HTTP parser's rejection is written
+ * straight to the socket (`target` is then undefined when the request could not be read).
+ */
+export function errorPayload(target: ErrorTarget | undefined, status: number, message: string, pages: PageRenderer): { type: string; body: string } {
+  if (target === undefined || !mayHaveBody(target.method)) return { type: 'text/plain; charset=utf-8', body: '' }
+  if (isApi(target.url)) return { type: 'application/json; charset=utf-8', body: JSON.stringify({ error: message }) }
+  if (wantsHtml(target)) {
+    const title = TITLES.get(status) ?? 'Error'
+    const meta = pages.siteMeta(`${title} · redbin`, message, errorPagePath(target.url), 'noindex')
+    return { type: HTML, body: pages.render('error', { status, title, message, meta }) }
+  }
+  return { type: 'text/plain; charset=utf-8', body: `${message}\n` }
+}
+
+/** Sends an error through Fastify's reply (see errorPayload for its form). */
 export async function sendError(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -48,13 +91,8 @@ export async function sendError(
   message: string,
   pages: PageRenderer,
 ): Promise<FastifyReply | string> {
-  reply.code(status).header('cache-control', 'no-store')
-  if (isApi(request)) return reply.send({ error: message })
-  if (wantsHtml(request) && request.method !== 'HEAD') {
-    const title = TITLES[status] ?? 'Error'
-    return reply.type(HTML).send(pages.render('error', { status, title, message, meta: pages.siteMeta(`${title} · redbin`, message, request.url, 'noindex') }))
-  }
-  return reply.type('text/plain; charset=utf-8').send(`${message}\n`)
+  const { type, body } = errorPayload(request, status, message, pages)
+  return reply.code(status).header('cache-control', 'no-store').type(type).send(body)
 }
 
 /** Maps any error to a status and a message a person understands; internals never leak. */
@@ -77,6 +115,12 @@ function classify(err: FastifyError | Error): { status: number; message: string 
     return { status: 400, message: 'The multipart form is malformed or incomplete.' }
   }
   switch (e.code) {
+    // Fastify's router answers these itself unless given frameworkErrors (app.ts): their own
+    // messages quote the whole URL.
+    case 'FST_ERR_BAD_URL':
+      return { status: 400, message: 'The address has a broken percent-encoding (a % must be followed by two hex digits).' }
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return { status: 414, message: 'The address is too long.' }
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
     case 'FST_REQ_FILE_TOO_LARGE':
     case 'FST_PARTS_LIMIT':
@@ -87,33 +131,52 @@ function classify(err: FastifyError | Error): { status: number; message: string 
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return { status: 415, message: 'Send a form, JSON, or the raw text (Content-Type: text/plain).' }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, message: 'The body is not valid JSON.' }
+    // Also what Fastify's parser throws on a __proto__ or constructor key (prototype poisoning).
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, message: 'The body is not valid JSON, or has a __proto__ or constructor key.' }
   }
   if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) return { status: e.statusCode, message: e.message }
   return { status: 500, message: 'Something went wrong on our side. It has been logged.' }
 }
 
-export interface ErrorPluginOptions {
+export interface ErrorRepliesOptions {
   pages: PageRenderer
+  /** helmet's headers (securityHeaders.ts): an error answered before any hook ran gets them too. */
+  securityHeaders: Readonly<Record<string, string>>
   onRedisError?: () => void
 }
 
-export const errorsPlugin = fp<ErrorPluginOptions>(
-  async (app: FastifyInstance, { pages, onRedisError }) => {
-    app.setErrorHandler<FastifyError | Error>(async (err, request, reply) => {
-      const { status, message } = classify(err)
-      if (status === 503) {
-        onRedisError?.()
-        request.log.warn({ err: err.message }, 'redis unavailable')
-      } else if (status >= 500) {
-        request.log.error({ err, url: request.url, method: request.method }, 'request failed')
-      }
-      if (err instanceof PasteInputError && err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds))
-      if (status === 503) reply.header('retry-after', '5')
-      return sendError(request, reply, status, message, pages)
-    })
-    app.setNotFoundHandler(async (request, reply) => sendError(request, reply, 404, 'There is nothing at this address.', pages))
+/**
+ * The one error path. `handle` answers every error a request meets, including Fastify's own
+ * routing errors (the `frameworkErrors` option, which no hook or handler of the app would
+ * otherwise see), and `notFound` every address no route serves. clientErrors.ts answers what
+ * the HTTP parser rejects, in the same form.
+ */
+export function errorReplies({ pages, securityHeaders, onRedisError }: ErrorRepliesOptions) {
+  const handle = async (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    const { status, message } = classify(err)
+    if (status === 503) {
+      onRedisError?.()
+      request.log.warn({ err: err.message }, 'redis unavailable')
+    } else if (status >= 500) {
+      request.log.error({ err, url: request.url, method: request.method }, 'request failed')
+    }
+    reply.headers(securityHeaders)
+    if (err instanceof PasteInputError && err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds))
+    if (status === 503) reply.header('retry-after', '5')
+    return sendError(request, reply, status, message, pages)
+  }
+  const notFound = async (request: FastifyRequest, reply: FastifyReply) => sendError(request, reply, 404, 'There is nothing at this address.', pages)
+  return { handle, notFound }
+}
+
+export type ErrorReplies = ReturnType<typeof errorReplies>
+
+export const errorsPlugin = fp<{ replies: ErrorReplies }>(
+  async (app: FastifyInstance, { replies }) => {
+    app.setErrorHandler<FastifyError | Error>(replies.handle)
+    app.setNotFoundHandler(replies.notFound)
   },
   { name: 'redbin-errors' },
 )

@@ -24,13 +24,13 @@ export function helmetHeaders(options: Readonly<HelmetOptions>): Record<string, 
 }
 
 /**
- * helmet's security headers on every response. @fastify/helmet rebuilds helmet's middleware,
- * and re-parses the CSP, on every request: about 4% of a paste view's CPU in our profile.
- * Helmet itself computes the same headers here, once.
+ * helmet's security headers (from helmetHeaders) on every response. @fastify/helmet rebuilds
+ * helmet's middleware, and re-parses the CSP, on every request: about 4% of a paste view's CPU
+ * in our profile. The error path (errors.ts, clientErrors.ts) adds the same set to answers
+ * that no hook sees.
  */
-export const securityHeadersPlugin = fp<{ helmet: HelmetOptions }>(
-  async (app: FastifyInstance, options) => {
-    const headers = helmetHeaders(options.helmet)
+export const securityHeadersPlugin = fp<{ headers: Readonly<Record<string, string>> }>(
+  async (app: FastifyInstance, { headers }) => {
     app.addHook('onRequest', (_request, reply, done) => {
       reply.headers(headers)
       done()

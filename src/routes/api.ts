@@ -1,9 +1,14 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyInstance, FastifyReply } from 'fastify'
-import { Type, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type, TypeBoxValidatorCompiler, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { isPasteId } from '../pastes/ids.js'
+import { PasteInputError } from '../pastes/errors.js'
+import type { NewPaste } from '../pastes/PasteService.js'
 import { decodeUtf8 } from '../pastes/textPasses.js'
-import { CreatedJson, CreateJson, createFor, ErrorBody, IdParams, pasteJson, PasteWithContentJson, type RouteDeps } from './shared.js'
+import {
+  CreatedEncryptedJson, CreatedJson, CreateJson, createFor, EncryptedPasteJson, encryptedPasteJson, ErrorBody, IdParams, pasteJson,
+  PasteWithContentJson, setOwnerCookie, type RouteDeps,
+} from './shared.js'
 
 const MAX_LIMIT = 100
 const MAX_OFFSET = 1_000_000
@@ -22,7 +27,7 @@ function jsonInTurns(app: FastifyInstance) {
     if (body.length <= BIG_BODY_BYTES) return parseJson(request, body.toString(), done)
     const inTurns = async () => {
       await nextTurn()
-      // Not UTF-8: decoded as Fastify would, with replacement characters (then refused as content).
+      // Not UTF-8: decoded as Fastify's own parser decodes it, with replacement characters.
       const text = (await decodeUtf8(body)) ?? body.toString()
       await nextTurn()
       return text
@@ -46,12 +51,30 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
     // would become the text "x" or "123", burn: "1" true), which a JSON API must answer with 400.
     validatorCompiler: TypeBoxValidatorCompiler,
     schema: {
-      summary: 'Create a paste',
+      summary: 'Create a paste; with `envelope` instead of content, an encrypted one (answered with EncryptedPaste fields and deleteToken)',
       body: CreateJson,
+      // A union here would make every plain create's reply pick its schema by validation: the
+      // encrypted reply (CreatedEncryptedJson) is serialized on its own below.
       response: { 201: CreatedJson, 400: ErrorBody, 413: ErrorBody, 429: ErrorBody, 503: ErrorBody },
     },
   }, async (request, reply) => {
-    const { paste, deleteToken } = await createFor(request, deps, request.body)
+    if (request.body.envelope !== undefined) {
+      const { envelope, content, title, language, ...options } = request.body
+      const extra = content !== undefined ? 'content' : title !== undefined ? 'title' : language !== undefined ? 'language' : null
+      if (extra) throw new PasteInputError(400, extra, `${extra} must not be sent with an envelope: an encrypted paste keeps it inside its ciphertext`)
+      await deps.rateLimiter.check(request.ip)
+      const { paste, deleteToken } = await pastes.createEncryptedPaste({ envelope, ...options })
+      deps.metrics.count('pastes_created')
+      // The new-paste form sends encrypted pastes here from the site's own pages: that browser
+      // gets the creator's Delete button, as after a form post.
+      if (request.headers['sec-fetch-site'] === 'same-origin') setOwnerCookie(reply, deps, paste, deleteToken)
+      reply.header('location', `${config.publicUrl}/${paste.id}`)
+      const created: Static<typeof CreatedEncryptedJson> = { ...encryptedPasteJson(paste, config.publicUrl), envelope, deleteToken }
+      // A string goes out as it is, past the plain create's schema.
+      return (reply as FastifyReply).code(201).type('application/json; charset=utf-8').send(JSON.stringify(created))
+    }
+    // Without content, the paste service answers "content is required".
+    const { paste, deleteToken } = await createFor(request, deps, request.body as NewPaste)
     reply.header('location', `${config.publicUrl}/${paste.id}`)
     return reply.code(201).send({ ...pasteJson(paste, config.publicUrl), deleteToken })
   })
@@ -60,7 +83,7 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
     schema: {
       summary: 'A paste with its content (consumes a burn paste: this is an explicit read)',
       params: IdParams,
-      response: { 200: PasteWithContentJson, 404: ErrorBody, 503: ErrorBody },
+      response: { 200: Type.Union([PasteWithContentJson, EncryptedPasteJson]), 404: ErrorBody, 503: ErrorBody },
     },
   }, async (request, reply) => {
     const { id } = request.params
@@ -68,7 +91,8 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
     const paste = await pastes.readPaste(id, request.method !== 'HEAD')
     if (!paste) return notFound(reply)
     reply.header('cache-control', paste.burn ? 'no-store' : 'private, no-cache')
-    return { ...pasteJson(paste, config.publicUrl), content: paste.content.toString() }
+    if (paste.kind === 'encrypted') return { ...encryptedPasteJson(paste, config.publicUrl), envelope: JSON.parse(paste.content.toString()) as unknown }
+    return { ...pasteJson(paste, config.publicUrl), kind: 'plain' as const, content: paste.content.toString() }
   })
 
   typed.get('/api/pastes', {

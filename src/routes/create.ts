@@ -21,11 +21,12 @@ function missingContent(publicUrl: string): PasteInputError {
 }
 
 /**
- * Browsers send a textarea's line breaks as CRLF whatever the text had, so form text gets LF.
- * Raw uploads and uploaded files keep their bytes exactly.
+ * A browser sends a textarea's line breaks as CRLF whatever the text had, so its form text gets
+ * LF. Any other client (`curl -d`, `--data-urlencode`, `-F content=<file`) sent the bytes it
+ * meant, and they are kept exactly, as raw uploads and uploaded files are.
  */
-function fromTextarea(text: string): string {
-  return text.replace(/\r\n?/g, '\n')
+function formText(request: FastifyRequest, text: string): string {
+  return wantsHtml(request) ? text.replace(/\r\n?/g, '\n') : text
 }
 
 /** What the form shows again after a refused create. */
@@ -40,14 +41,32 @@ function formValues(paste: NewPaste): Partial<FormValues> {
   }
 }
 
-function fromFields(fields: Record<string, unknown>): Omit<NewPaste, 'content'> {
-  const text = (name: string) => (typeof fields[name] === 'string' ? (fields[name] as string) : undefined)
+/** The create options among a form's fields; `field` reads a field the client sent, never an inherited property. */
+function fromFields(field: (name: string) => unknown): Omit<NewPaste, 'content'> {
+  const text = (name: string) => {
+    const value = field(name)
+    return typeof value === 'string' ? value : undefined
+  }
   return { title: text('title'), language: text('language'), expires: text('expires'), visibility: text('visibility'), burn: text('burn') }
+}
+
+/** RFC 2046 5.1.1: a boundary has 1 to 70 characters (busboy throws on ones over 256). */
+const MAX_BOUNDARY_CHARS = 70
+const BOUNDARY = /;\s*boundary\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/i
+
+function checkBoundary(contentType: string | undefined) {
+  const match = BOUNDARY.exec(contentType ?? '')
+  const boundary = match?.[1]?.replace(/\\(.)/g, '$1') ?? match?.[2]
+  if (boundary !== undefined && boundary.length > MAX_BOUNDARY_CHARS) {
+    throw new PasteInputError(400, 'content-type',
+      `The multipart boundary is ${boundary.length} characters long; RFC 2046 allows at most ${MAX_BOUNDARY_CHARS}.`)
+  }
 }
 
 /** Reads a multipart form; `content` may be a text field or a file (curl -F content=@file). */
 async function fromMultipart(request: FastifyRequest, publicUrl: string): Promise<NewPaste> {
-  const fields: Record<string, string> = {}
+  checkBoundary(request.headers['content-type'])
+  const fields = new Map<string, string>()
   let content: Buffer | string | undefined
   let fileName: string | undefined
   for await (const part of request.parts()) {
@@ -58,12 +77,12 @@ async function fromMultipart(request: FastifyRequest, publicUrl: string): Promis
         fileName = part.filename || undefined
       }
     } else if (typeof part.value === 'string') {
-      if (part.fieldname === 'content') content = fromTextarea(part.value)
-      else fields[part.fieldname] = part.value
+      if (part.fieldname === 'content') content = formText(request, part.value)
+      else fields.set(part.fieldname, part.value)
     }
   }
   if (content === undefined) throw missingContent(publicUrl)
-  return { ...fromFields(fields), content, fileName }
+  return { ...fromFields((name) => fields.get(name)), content, fileName }
 }
 
 const createResponses = {
@@ -88,6 +107,7 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
   typed.post('/', {
     schema: {
       summary: 'Create a paste from a form (urlencoded or multipart) or a raw text/plain or octet-stream body',
+      description: 'The content is stored byte for byte, CRLF included. Only a form from a browser (text/html in Accept) has its CRLF line ends turned into LF, as a textarea sends CRLF whatever it held.',
       querystring: CreateOptions,
       consumes: ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain', 'application/octet-stream'],
       response: createResponses,
@@ -102,8 +122,10 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
       input = { content: request.body }
     } else {
       const fields = (request.body ?? {}) as Record<string, unknown>
-      if (typeof fields.content !== 'string') throw missingContent(publicUrl)
-      input = { ...fromFields(fields), content: fromTextarea(fields.content) }
+      const field = (name: string) => (Object.hasOwn(fields, name) ? fields[name] : undefined)
+      const content = field('content')
+      if (typeof content !== 'string') throw missingContent(publicUrl)
+      input = { ...fromFields(field), content: formText(request, content) }
     }
     const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined))
     const paste = { ...request.query, ...defined } as NewPaste

@@ -1,7 +1,8 @@
+import type {} from '@fastify/view'
 import type { FastifyReply } from 'fastify'
 import { EXPIRES_PRESETS } from '../config.js'
 import { LANGUAGES } from '../pastes/code.js'
-import { HTML, toListItem } from '../pastes/PageRenderer.js'
+import { toListItem } from '../pastes/PageRenderer.js'
 import type { RouteDeps } from './shared.js'
 
 const RECENT_ON_HOME = 10
@@ -45,7 +46,7 @@ export function homeRenderer(deps: RouteDeps) {
 
   return async (reply: FastifyReply, options: HomeOptions = {}) => {
     const recent = await pastes.listPublic({ offset: 0, limit: RECENT_ON_HOME })
-    return reply.code(options.status ?? 200).header('cache-control', 'no-cache').type(HTML).send(pages.render('home', {
+    return reply.code(options.status ?? 200).header('cache-control', 'no-cache').viewAsync('home', {
       meta: pages.siteMeta('redbin · paste text and code', 'A fast, no-nonsense pastebin: share code and text with a link.', '/'),
       recent: recent.items.map(toListItem),
       languages: [{ id: 'auto', name: 'Auto-detect' }, ...LANGUAGE_CHOICES],
@@ -55,6 +56,6 @@ export function homeRenderer(deps: RouteDeps) {
       maxPasteBytes: config.maxPasteBytes,
       forkOf: options.forkOf ?? null,
       deleted: options.deleted ?? false,
-    }))
+    })
   }
 }

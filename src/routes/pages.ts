@@ -1,5 +1,6 @@
 import type {} from '@fastify/cookie'
 import type {} from '@fastify/swagger'
+import type {} from '@fastify/view'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { sendError } from '../plugins/errors.js'
@@ -52,7 +53,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
     const { items, total } = await pastes.listPublic({ language: language || undefined, offset: (page - 1) * LIST_PAGE_SIZE, limit: LIST_PAGE_SIZE })
     const pageCount = Math.max(1, Math.ceil(total / LIST_PAGE_SIZE))
     const link = (p: number) => `/pastes?${new URLSearchParams({ ...(language ? { language } : {}), page: String(p) })}`
-    return reply.header('cache-control', 'no-cache').type(HTML).send(pages.render('list', {
+    return reply.header('cache-control', 'no-cache').viewAsync('list', {
       meta: pages.siteMeta(page > 1 ? `Recent pastes, page ${page} · redbin` : 'Recent pastes · redbin', 'The newest public pastes on redbin.', page > 1 ? link(page) : '/pastes'),
       items: items.map(toListItem),
       total,
@@ -62,7 +63,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
       languages: [{ id: '', name: 'All languages' }, ...LANGUAGE_CHOICES],
       prevUrl: page > 1 ? link(Math.min(page - 1, pageCount)) : null,
       nextUrl: page < pageCount ? link(page + 1) : null,
-    }))
+    })
   })
 
   typed.get('/:id', {
@@ -75,7 +76,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
     reply.type(HTML).header('cache-control', 'private, no-cache')
     if (view.kind === 'burn') {
       reply.header('x-robots-tag', 'noindex, nofollow')
-      return reply.send(pages.render('burn', { id, meta: pages.pasteMeta(view.paste, '') }))
+      return reply.viewAsync('burn', { id, meta: pages.pasteMeta(view.paste, '') })
     }
     deps.metrics.count('paste_views')
     return reply.send(view.html)

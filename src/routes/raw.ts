@@ -13,7 +13,8 @@ const EXTENSIONS = new Map(LANGUAGES.map((l) => [l.id, l.ext]))
 /** Headers for a paste's exact bytes: never rendered by the browser, cached no longer than it lives. */
 function rawHeaders(reply: FastifyReply, paste: PasteData) {
   reply
-    .type('text/plain; charset=utf-8')
+    // An encrypted paste's bytes are its envelope (docs/encryption.md).
+    .type(paste.kind === 'encrypted' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8')
     .header('x-content-type-options', 'nosniff')
     .header('content-security-policy', "default-src 'none'; sandbox")
     .header('etag', `"${paste.id}"`)
@@ -40,7 +41,8 @@ export async function rawRoutes(app: FastifyInstance, deps: RouteDeps) {
     const paste = await deps.pastes.readPaste(id, request.method !== 'HEAD')
     if (!paste) return notFound(request, reply)
     rawHeaders(reply, paste)
-    if (download) reply.header('content-disposition', `attachment; filename="${id}.${EXTENSIONS.get(paste.language) ?? 'txt'}"`)
+    const extension = paste.kind === 'encrypted' ? 'json' : EXTENSIONS.get(paste.language) ?? 'txt'
+    if (download) reply.header('content-disposition', `attachment; filename="${id}.${extension}"`)
     if (!paste.burn && request.headers['if-none-match']?.split(/\s*,\s*/).some((tag) => tag.replace(/^W\//, '') === `"${id}"`)) {
       return reply.code(304).send()
     }

@@ -39,8 +39,16 @@ export const CreateOptions = Type.Object({
   burn: Type.Optional(Type.String({ description: '1, on or true: delete the paste once it is read' })),
 })
 
+/** Checked by src/shared/pasteCrypto.js, whose messages name the field; described here for the OpenAPI document. */
+export const EnvelopeJson = Type.Unknown({
+  description: 'An encrypted paste (docs/encryption.md): {version: 1, algorithm: "AES-256-GCM", kdf: null or ' +
+    '{name: "PBKDF2-SHA-256", iterations, salt}, keyCheck, iv, ciphertext}, binary fields in base64url. ' +
+    'Content, title and language are inside the ciphertext; MAX_PASTE_BYTES applies to the ciphertext.',
+})
+
 export const CreateJson = Type.Object({
-  content: Type.String({ description: 'The text to paste' }),
+  content: Type.Optional(Type.String({ description: 'The text to paste (or send envelope instead)' })),
+  envelope: Type.Optional(EnvelopeJson),
   title: Type.Optional(Type.String({ maxLength: 1000 })),
   language: Type.Optional(Type.String({ maxLength: 40 })),
   expires: Type.Optional(Type.Union([Expires, Type.Integer({ minimum: 1 })])),
@@ -63,7 +71,37 @@ export const PasteJson = Type.Object({
 })
 
 export const CreatedJson = Type.Object({ ...PasteJson.properties, deleteToken: Type.String({ description: 'Shown once: keep it to delete the paste' }) })
-export const PasteWithContentJson = Type.Object({ ...PasteJson.properties, content: Type.String() })
+export const PasteWithContentJson = Type.Object({ ...PasteJson.properties, kind: Type.Literal('plain'), content: Type.String() })
+
+/** What the server knows of an encrypted paste, and its envelope. */
+export const EncryptedPasteJson = Type.Object({
+  id: Type.String(),
+  url: Type.String({ description: 'Without the key: the reader needs the full link' }),
+  rawUrl: Type.String(),
+  kind: Type.Literal('encrypted'),
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  burn: Type.Boolean(),
+  visibility: Type.Literal('unlisted'),
+  size: Type.Integer({ description: 'Bytes of ciphertext' }),
+  envelope: EnvelopeJson,
+})
+
+export const CreatedEncryptedJson = Type.Object({ ...EncryptedPasteJson.properties, deleteToken: Type.String() }, { additionalProperties: false })
+
+export function encryptedPasteJson(paste: PasteData, publicUrl: string): Omit<Static<typeof EncryptedPasteJson>, 'envelope'> {
+  return {
+    id: paste.id,
+    url: `${publicUrl}/${paste.id}`,
+    rawUrl: `${publicUrl}/${paste.id}/raw`,
+    kind: 'encrypted',
+    createdAt: paste.createdAt.toISOString(),
+    expiresAt: paste.expiresAt?.toISOString() ?? null,
+    burn: paste.burn,
+    visibility: 'unlisted',
+    size: paste.size,
+  }
+}
 
 export function pasteJson(paste: PasteData, publicUrl: string): Static<typeof PasteJson> {
   return {
@@ -94,6 +132,18 @@ export async function createFor(request: FastifyRequest, deps: RouteDeps, input:
   return created
 }
 
+/** Lets the creator's browser delete the paste: the token in an HttpOnly cookie scoped to it. */
+export function setOwnerCookie(reply: FastifyReply, deps: RouteDeps, paste: PasteData, deleteToken: string) {
+  const maxAge = paste.expiresAt ? Math.ceil((paste.expiresAt.getTime() - Date.now()) / 1000) : 365 * 86_400
+  reply.setCookie(ownerCookie(paste.id), deleteToken, {
+    path: `/${paste.id}`,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: deps.config.publicUrl.startsWith('https:'),
+    maxAge,
+  })
+}
+
 /**
  * The answer to a form or raw create: a browser is sent to the paste (and keeps the delete
  * token in an HttpOnly cookie scoped to it); any other client gets the URL as plain text.
@@ -102,14 +152,7 @@ export function sendCreated(request: FastifyRequest, reply: FastifyReply, deps: 
   const { paste, deleteToken } = created
   const url = `${deps.config.publicUrl}/${paste.id}`
   if (wantsHtml(request)) {
-    const maxAge = paste.expiresAt ? Math.ceil((paste.expiresAt.getTime() - Date.now()) / 1000) : 365 * 86_400
-    reply.setCookie(ownerCookie(paste.id), deleteToken, {
-      path: `/${paste.id}`,
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: deps.config.publicUrl.startsWith('https:'),
-      maxAge,
-    })
+    setOwnerCookie(reply, deps, paste, deleteToken)
     return reply.code(303).header('location', `/${paste.id}`).send()
   }
   reply.code(201).header('location', url).header('x-delete-token', deleteToken)

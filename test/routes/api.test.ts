@@ -140,14 +140,14 @@ describe('POST /api/pastes validation', () => {
 })
 
 describe('GET /api/pastes/:id', () => {
-  it('returns the same fields plus content, without the delete token', async () => {
+  it('returns the same fields plus kind and content, without the delete token', async () => {
     const created = await createPaste(app, { content: 'a\r\n\tb 🎉\n', title: 'T', language: 'go', expires: '1d', visibility: 'public' })
     const res = await app.inject({ url: `/api/pastes/${created.id}` })
     expect(res.statusCode).toBe(200)
     const body = res.json<Record<string, unknown>>()
-    expect(Object.keys(body).sort()).toEqual([...FIELDS, 'content'].sort())
+    expect(Object.keys(body).sort()).toEqual([...FIELDS, 'kind', 'content'].sort())
     const { deleteToken: _token, ...rest } = created
-    expect(body).toEqual({ ...rest, content: 'a\r\n\tb 🎉\n' })
+    expect(body).toEqual({ ...rest, kind: 'plain', content: 'a\r\n\tb 🎉\n' })
   })
 
   it('does not count as a page view', async () => {

@@ -55,6 +55,22 @@ describe('POST / from a non-browser client', () => {
     expect(Date.parse(paste.expiresAt ?? '')).toBeGreaterThan(Date.now() + 590_000)
   })
 
+  it('keeps a form\'s content byte for byte, CRLF and lone CR included: only a browser\'s textarea is normalised', async () => {
+    const bytes = 'one\r\n\ttwo\r\n\r\nthree\rfour\n'
+    const res = await app.inject({ method: 'POST', url: '/', headers: { ...FORM, accept: '*/*' }, payload: new URLSearchParams({ content: bytes }).toString() })
+    expect(res.statusCode).toBe(201)
+    const raw = await app.inject({ url: `/${idFromUrl(res.body)}/raw` })
+    expect(raw.rawPayload.equals(Buffer.from(bytes))).toBe(true)
+  })
+
+  it('keeps a multipart text field byte for byte (curl -F "content=<file")', async () => {
+    const bytes = 'one\r\ntwo\r\n'
+    const form = await multipart({ content: bytes })
+    const res = await app.inject({ method: 'POST', url: '/', ...form })
+    expect(res.statusCode).toBe(201)
+    expect((await stored(idFromUrl(res.body))).content).toBe(bytes)
+  })
+
   it.each(['1', 'on', 'true'])('accepts burn=%s', async (burn) => {
     const res = await app.inject({ method: 'POST', url: '/', headers: FORM, payload: `content=x&burn=${burn}` })
     expect(res.statusCode).toBe(201)
@@ -105,6 +121,13 @@ describe('POST / from a browser', () => {
 
   it('stores form text with LF line ends: browsers send a textarea as CRLF whatever it held', async () => {
     const res = await app.inject({ method: 'POST', url: '/', headers: { ...FORM, accept: HTML_ACCEPT }, payload: 'content=a%0D%0Ab%0D%0A' })
+    expect((await stored(String(res.headers.location).slice(1))).content).toBe('a\nb\n')
+  })
+
+  it('normalises a multipart form\'s text field the same way', async () => {
+    const form = await multipart({ content: 'a\r\nb\r\n' })
+    const res = await app.inject({ method: 'POST', url: '/', payload: form.payload, headers: { ...form.headers, accept: HTML_ACCEPT } })
+    expect(res.statusCode).toBe(303)
     expect((await stored(String(res.headers.location).slice(1))).content).toBe('a\nb\n')
   })
 

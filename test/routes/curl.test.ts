@@ -99,6 +99,33 @@ describe('curl', () => {
     expect((await stored(idFromUrl(res.body))).content).toBe('hello from curl')
   })
 
+  it('curl --data-urlencode content@file keeps CRLF, tabs and a missing final newline byte for byte', async () => {
+    const res = await curlI('--data-urlencode', 'content@notes.txt', `${base}/`)
+    expect(res.status).toBe(201)
+    expect(await curl([`${base}/${idFromUrl(res.body)}/raw`])).toBe(CRLF)
+  })
+
+  it('curl -d with CRLF in the content, encoded or not, keeps it', async () => {
+    const encoded = await curlI('-d', 'content=a%0D%0Ab%0D%0A', `${base}/`)
+    expect(encoded.status).toBe(201)
+    expect(await curl([`${base}/${idFromUrl(encoded.body)}/raw`])).toBe('a\r\nb\r\n')
+    const literal = await curlI('-d', 'content=a\r\nb', `${base}/`)
+    expect(literal.status).toBe(201)
+    expect(await curl([`${base}/${idFromUrl(literal.body)}/raw`])).toBe('a\r\nb')
+  })
+
+  it('curl -F "content=<file" (a text field, no filename) keeps its CRLF', async () => {
+    const res = await curlI('-F', 'content=<notes.txt', `${base}/`)
+    expect(res.status).toBe(201)
+    expect(await curl([`${base}/${idFromUrl(res.body)}/raw`])).toBe(CRLF)
+  })
+
+  it('a form sent with a browser\'s Accept is a textarea: its CRLF becomes LF', async () => {
+    const res = await curlI('-H', 'Accept: text/html,*/*', '--data-urlencode', 'content@notes.txt', `${base}/`)
+    expect(res.status).toBe(303)
+    expect(await curl([`${base}${res.headers.location ?? ''}/raw`])).toBe(CRLF.replace(/\r\n/g, '\n'))
+  })
+
   it('curl gets the URL, not a redirect (Accept: */*), and a browser-like Accept gets a 303', async () => {
     const browser = await curlI('-H', 'Accept: text/html,*/*', '-d', 'content=x', `${base}/`)
     expect(browser.status).toBe(303)

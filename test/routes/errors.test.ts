@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { useTestRedis } from '../helpers/redis.js'
-import { createPaste, expectNoStack, FORM, HTML_ACCEPT, multipart, useApps } from './fixtures.js'
+import { createPaste, expectNoStack, FORM, HTML_ACCEPT, idFromUrl, multipart, storedPaste, useApps } from './fixtures.js'
 
 const db = useTestRedis()
 const build = useApps(db)
@@ -256,5 +256,94 @@ describe('429: the create rate limit', () => {
       expect((await create(limited, ip, { method: 'POST', url: '/api/pastes', payload: { content: 1 } })).statusCode).toBe(400)
     }
     expect((await create(limited, ip)).statusCode).toBe(201)
+  })
+})
+
+// Issue 15: the reproductions of a hostile-input fuzz. Every one gets a 4xx in the app's own
+// form (JSON {error} on the API, a page for a browser, a line for curl) with its security headers.
+describe('hostile input gets the app\'s own 4xx', () => {
+  const expectAppHeaders = (res: { headers: Record<string, unknown> }) => {
+    expect(res.headers['content-security-policy']).toMatch(/default-src 'self'/)
+    expect(res.headers['x-frame-options']).toBe('DENY')
+    expect(res.headers['cache-control']).toBe('no-store')
+  }
+
+  it('a multipart boundary over the 70 characters of RFC 2046 gets a 400 that says so', async () => {
+    for (const length of [71, 300, 5000]) {
+      const res = await app.inject({ method: 'POST', url: '/', headers: { 'content-type': `multipart/form-data; boundary=${'x'.repeat(length)}` }, payload: 'x' })
+      expect(res.statusCode, `${length}`).toBe(400)
+      expect(res.body).toBe(`The multipart boundary is ${length} characters long; RFC 2046 allows at most 70.\n`)
+      expectAppHeaders(res)
+    }
+    const quoted = await app.inject({ method: 'POST', url: '/', headers: { 'content-type': `multipart/form-data; boundary="${'y'.repeat(257)}"` }, payload: 'x' })
+    expect(quoted.statusCode).toBe(400)
+    expect(quoted.body).toMatch(/RFC 2046/)
+  })
+
+  it('a boundary of exactly 70 characters still works', async () => {
+    const boundary = 'b'.repeat(70)
+    const payload = `--${boundary}\r\nContent-Disposition: form-data; name="content"\r\n\r\nseventy\r\n--${boundary}--\r\n`
+    const res = await app.inject({ method: 'POST', url: '/', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, payload })
+    expect(res.statusCode, res.body).toBe(201)
+  })
+
+  const badUrl = `/%zz${'a'.repeat(5000)}`
+  it.each([
+    ['a broken percent-encoding', badUrl, 400, /broken percent-encoding/],
+    ['a broken percent-encoding on the API', `/api${badUrl}`, 400, /broken percent-encoding/],
+    ['an over-long path parameter', `/${'a'.repeat(5000)}`, 414, /too long/],
+    ['an over-long paste id on the API', `/api/pastes/${'a'.repeat(5000)}`, 414, /too long/],
+  ])('%s gets the app\'s form and headers, never the URL back', async (_what, url, status, message) => {
+    const api = url.startsWith('/api')
+    for (const accept of [HTML_ACCEPT, '*/*']) {
+      const res = await app.inject({ url, headers: { accept } })
+      expect(res.statusCode).toBe(status)
+      expectAppHeaders(res)
+      expect(res.body).not.toMatch(/aaaaaaaaaa|FST_ERR|statusCode/)
+      expect(res.body.length).toBeLessThan(4000)
+      if (api) expect(res.json()).toEqual({ error: expect.stringMatching(message) })
+      else if (accept === HTML_ACCEPT) {
+        expect(res.headers['content-type']).toMatch(/^text\/html/)
+        expect(res.body).toMatch(message)
+      } else {
+        expect(res.headers['content-type']).toBe('text/plain; charset=utf-8')
+        expect(res.body).toMatch(new RegExp(`^[^\\n]*${message.source}[^\\n]*\\n$`))
+      }
+    }
+    const head = await app.inject({ method: 'HEAD', url })
+    expect(head.statusCode).toBe(status)
+    expect(head.body).toBe('')
+  })
+
+  it('a JSON body that does not parse is refused without quoting it', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/pastes', headers: { 'content-type': 'application/json' }, payload: '{"content": secretsecret' })
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toEqual({ error: expect.stringMatching(/^The body is not valid JSON/) })
+    const poisoned = await app.inject({ method: 'POST', url: '/api/pastes', headers: { 'content-type': 'application/json' }, payload: '{"content":"x","__proto__":{"a":1}}' })
+    expect(poisoned.statusCode).toBe(400)
+    expect(poisoned.json()).toEqual({ error: expect.stringMatching(/__proto__/) })
+  })
+
+  it.each(['constructor', 'x.constructor', '__proto__', 'x.__proto__', 'toString', 'hasOwnProperty.py', 'valueOf'])(
+    'an upload named %s is a paste with that title', async (name) => {
+      const res = await app.inject({ method: 'PUT', url: `/${name}`, payload: 'hello\n' })
+      expect(res.statusCode, res.body).toBe(201)
+      const stored = await storedPaste(app, idFromUrl(res.body))
+      expect(stored.title).toBe(name)
+      expect(stored.content).toBe('hello\n')
+      expect(stored.language).toBe(name.endsWith('.py') ? 'python' : 'plaintext')
+    })
+
+  it('form fields named after Object\'s properties are ignored, not read', async () => {
+    const form = await app.inject({ method: 'POST', url: '/', headers: FORM, payload: 'content=hi&constructor=x&toString=y&__proto__=z&hasOwnProperty=1' })
+    expect(form.statusCode, form.body).toBe(201)
+    const missing = await app.inject({ method: 'POST', url: '/', headers: FORM, payload: 'constructor=x&valueOf=y' })
+    expect(missing.statusCode).toBe(400)
+    expect(missing.body).toMatch(/no "content" field/)
+    // @fastify/multipart refuses such field names outright.
+    const parts = await multipart({ content: 'hi', constructor: 'x' })
+    const res = await app.inject({ method: 'POST', url: '/', ...parts })
+    expect(res.statusCode).toBe(400)
+    expect(res.body).toMatch(/field name/)
   })
 })

@@ -1,0 +1,79 @@
+// Turns paste text into the code block's HTML: highlighted (or escaped) and split into one
+// element per line with an #L<n> anchor. The server runs it on its worker (src/pastes/code.js);
+// the browser runs it on a decrypted paste, with the same highlight.js version, so both
+// produce the same markup.
+
+/**
+ * @typedef {{ language: string, html: string }} RenderedCode
+ * @typedef {{ highlight: boolean, detectChars: number, maxLines: number }} RenderOptions
+ * @typedef {Pick<import('highlight.js').HLJSApi, 'highlight' | 'highlightAuto' | 'getLanguage'>} Highlighter
+ */
+
+/** Below this hljs relevance a guess is noise: plain text reads better than wrong colours. */
+const MIN_RELEVANCE = 5
+
+const ESCAPES = /** @type {Record<string, string>} */ ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })
+
+/** @param {string} text */
+export function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, (ch) => ESCAPES[ch] ?? ch)
+}
+
+/**
+ * Wraps each line in its own element. hljs spans may cross newlines (block comments, strings),
+ * so spans still open at a line's end are closed there and reopened on the next line.
+ * @param {string} html highlighted or escaped text
+ * @param {number} maxLines beyond this many lines, no per-line markup (anchors stop there)
+ */
+export function splitLines(html, maxLines) {
+  const lines = html.split('\n')
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop()
+  if (lines.length > maxLines) return `<span class="line plain">${html}</span>`
+  /** @type {string[]} */
+  const open = []
+  const out = new Array(lines.length)
+  const tag = /<span[^>]*>|<\/span>/g
+  for (let i = 0; i < lines.length; i++) {
+    let line = /** @type {string} */ (lines[i])
+    if (line.endsWith('\r')) line = line.slice(0, -1)
+    const reopen = open.join('')
+    for (const match of line.matchAll(tag)) {
+      if (match[0] === '</span>') open.pop()
+      else open.push(match[0])
+    }
+    const n = i + 1
+    out[i] =
+      `<span class="line" id="L${n}"><a class="ln" href="#L${n}" data-n="${n}" aria-hidden="true" tabindex="-1"></a>` +
+      `<span class="lc">${reopen}${line}${'</span>'.repeat(open.length)}</span></span>\n`
+  }
+  return out.join('')
+}
+
+/**
+ * @param {Highlighter} hljs a highlight.js instance with the grammars registered
+ * @param {readonly string[]} detectable the languages 'auto' may pick
+ * @param {string} text the paste
+ * @param {string} requested a language id, or 'auto'
+ * @param {RenderOptions} options highlight: false renders plain text (too large to highlight)
+ * @returns {RenderedCode}
+ */
+export function renderCodeWith(hljs, detectable, text, requested, options) {
+  let language = requested
+  /** @type {string | null} */
+  let highlighted = null
+  if (!options.highlight) {
+    if (language === 'auto') language = 'plaintext'
+  } else if (language === 'auto') {
+    const sample = text.length > options.detectChars ? text.slice(0, options.detectChars) : text
+    const guess = hljs.highlightAuto(sample, [...detectable])
+    language = guess.language && guess.relevance >= MIN_RELEVANCE ? guess.language : 'plaintext'
+    if (language !== 'plaintext' && sample === text) highlighted = guess.value
+  }
+  if (highlighted === null) {
+    highlighted =
+      options.highlight && language !== 'plaintext' && hljs.getLanguage(language)
+        ? hljs.highlight(text, { language, ignoreIllegals: true }).value
+        : escapeHtml(text)
+  }
+  return { language, html: splitLines(highlighted, options.maxLines) }
+}
