@@ -246,6 +246,8 @@ document.documentElement.classList.add('js');
     const expires = form.elements.namedItem('expires');
     const visibility = $$('input[name="visibility"]', form);
     const submit = $('button[type="submit"]', form);
+    // The create and edit forms share this editor; each names its button's busy state.
+    const idleLabel = submit ? submit.textContent : '';
 
     // The keyboard help is only true when this script runs, so only then does it describe the editor.
     if ($('#editor-help')) editor.setAttribute('aria-describedby', 'byte-count editor-help');
@@ -402,7 +404,7 @@ document.documentElement.classList.add('js');
         // Disable after the browser has captured the form data, so the post still goes out.
         setTimeout(() => {
           submit.disabled = true;
-          submit.textContent = 'Creating…';
+          submit.textContent = submit.dataset.busyLabel || 'Creating…';
         }, 0);
       }
       // An encrypted paste never leaves as a form: encrypt-form.js cancels this and sends it.
@@ -414,7 +416,7 @@ document.documentElement.classList.add('js');
       submitting = false;
       if (submit) {
         submit.disabled = false;
-        submit.textContent = 'Create paste';
+        submit.textContent = idleLabel;
       }
     };
     // Coming back through the back/forward cache must not leave the form locked.

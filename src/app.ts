@@ -10,6 +10,7 @@ import { CodeRenderer } from './pastes/CodeRenderer.js'
 import { CreateRateLimiter } from './pastes/CreateRateLimiter.js'
 import { PageRenderer, PUBLIC_DIR } from './pastes/PageRenderer.js'
 import { PasteService } from './pastes/PasteService.js'
+import { RevisionService } from './pastes/RevisionService.js'
 import { clientErrorReplies } from './plugins/clientErrors.js'
 import { errorReplies, errorsPlugin } from './plugins/errors.js'
 import { metricsPlugin } from './plugins/metrics.js'
@@ -17,10 +18,12 @@ import { helmetHeaders, securityHeadersPlugin } from './plugins/securityHeaders.
 import { viewsPlugin } from './plugins/views.js'
 import { apiRoutes } from './routes/api.js'
 import { createRoutes } from './routes/create.js'
+import { editRoutes } from './routes/edit.js'
 import { moduleRoutes } from './routes/modules.js'
 import { opsRoutes } from './routes/ops.js'
 import { pageRoutes } from './routes/pages.js'
 import { rawRoutes } from './routes/raw.js'
+import { revisionRoutes } from './routes/revisions.js'
 import type { RouteDeps } from './routes/shared.js'
 
 export interface AppDeps {
@@ -75,6 +78,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   const store = new Store(redis, { prefix: config.redisPrefix })
   const code = new CodeRenderer({ highlightMaxBytes: config.highlightMaxBytes })
   const pastes = new PasteService(store, pages, code, config)
+  const revisions = new RevisionService(store, pages, code, config)
   app.decorate('pastes', pastes)
 
   await app.register(metricsPlugin)
@@ -106,11 +110,13 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   })
 
   const rateLimiter = new CreateRateLimiter(store, config.rateLimitCreatesPerMinute)
-  const deps: RouteDeps = { config, pastes, pages, rateLimiter, metrics: app.metrics }
+  const deps: RouteDeps = { config, pastes, revisions, pages, rateLimiter, metrics: app.metrics }
   await app.register(opsRoutes, { redis, metrics: app.metrics })
   await app.register(createRoutes, deps)
   await app.register(apiRoutes, deps)
   await app.register(rawRoutes, deps)
+  await app.register(editRoutes, deps)
+  await app.register(revisionRoutes, deps)
   await app.register(pageRoutes, deps)
   await app.register(moduleRoutes, { modules: pages.modules })
 

@@ -143,6 +143,12 @@ const schema = {
   sweepIntervalMs: field('SWEEP_INTERVAL_MS', '5000', integer(1)),
   /** Pastes larger than this are stored without highlighting; 0 never highlights. */
   highlightMaxBytes: field('HIGHLIGHT_MAX_BYTES', '262144', integer(0)),
+  /** The most revisions a paste may have; an edit beyond is refused. */
+  maxRevisions: field('MAX_REVISIONS', '100', integer(1)),
+  /** Diffs of larger texts (both sides together, in bytes) are not computed for the page. */
+  diffMaxBytes: field('DIFF_MAX_BYTES', '2097152', integer(1)),
+  /** A diff that takes longer on the worker is given up. */
+  diffTimeoutMs: field('DIFF_TIMEOUT_MS', '2000', integer(1)),
   production: field('NODE_ENV', 'development', (raw) => raw === 'production'),
 }
 

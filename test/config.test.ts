@@ -30,6 +30,9 @@ describe('loadConfig', () => {
       workers: 1,
       sweepIntervalMs: 5000,
       highlightMaxBytes: 262_144,
+      maxRevisions: 100,
+      diffMaxBytes: 2_097_152,
+      diffTimeoutMs: 2000,
       production: false,
     })
   })
@@ -60,6 +63,9 @@ describe('loadConfig', () => {
       WORKERS: '4',
       SWEEP_INTERVAL_MS: '100',
       HIGHLIGHT_MAX_BYTES: '0',
+      MAX_REVISIONS: '5',
+      DIFF_MAX_BYTES: '4096',
+      DIFF_TIMEOUT_MS: '50',
       NODE_ENV: 'production',
     })
     expect(config).toEqual({
@@ -81,6 +87,9 @@ describe('loadConfig', () => {
       workers: 4,
       sweepIntervalMs: 100,
       highlightMaxBytes: 0,
+      maxRevisions: 5,
+      diffMaxBytes: 4096,
+      diffTimeoutMs: 50,
       production: true,
     })
   })
@@ -116,6 +125,9 @@ describe('loadConfig', () => {
     ['WORKERS', '0', 'WORKERS must be a positive integer, got "0"'],
     ['SWEEP_INTERVAL_MS', '5s', 'SWEEP_INTERVAL_MS must be a positive integer, got "5s"'],
     ['HIGHLIGHT_MAX_BYTES', 'lots', 'HIGHLIGHT_MAX_BYTES must be a non-negative integer, got "lots"'],
+    ['MAX_REVISIONS', '0', 'MAX_REVISIONS must be a positive integer, got "0"'],
+    ['DIFF_MAX_BYTES', 'big', 'DIFF_MAX_BYTES must be a positive integer, got "big"'],
+    ['DIFF_TIMEOUT_MS', '-5', 'DIFF_TIMEOUT_MS must be a positive integer, got "-5"'],
   ])('rejects %s=%s', (name, value, problem) => {
     expect(problemsFor({ [name]: value })).toEqual([problem])
   })

@@ -1,5 +1,5 @@
 import type { AnyColumn, InputOf, RecordOf, Schema, ValueOf } from './columns.js'
-import { DuplicateKeyError, QueryError, UniqueConstraintError, ValidationError } from './errors.js'
+import { DuplicateKeyError, QueryError, UniqueConstraintError, ValidationError, VersionConflictError, VersionLimitError } from './errors.js'
 import { indexSuffix } from './keys.js'
 import { Query } from './Query.js'
 import type { Store } from './Store.js'
@@ -15,6 +15,22 @@ export interface ModelOptions<S extends Schema> {
   defaultOrder?: OrderSpec<S>
   /** Composite equality indexes, e.g. [['country', 'gender']]. */
   indexes?: readonly (readonly ColumnName<S>[])[]
+  /**
+   * An int column with default 1 that `update` compares and bumps: the record's version. A
+   * history (defineHistory) keeps the record as it was at each version.
+   */
+  version?: ColumnName<S>
+}
+
+export interface UpdateOptions {
+  /** Refuse (VersionLimitError) an update that would take the version beyond this. */
+  maxVersion?: number
+}
+
+/** What a versioned model's history needs from it (see History.ts). */
+export interface HistoryLink {
+  readonly name: string
+  readonly columns: readonly string[]
 }
 
 export interface WriteOptions {
@@ -61,6 +77,10 @@ export class Model<S extends Schema> {
   readonly composites: readonly (readonly ColumnName<S>[])[]
   /** The model has bytes columns: its records are read as Buffers (see decodeValue). */
   readonly binary: boolean
+  /** The version column, when the model has one. */
+  readonly version: ColumnName<S> | null
+  /** The history that keeps this model's past versions, once one is defined. */
+  history: HistoryLink | null = null
   private readonly selections = new WeakMap<readonly PropertyKey[], string[]>()
 
   constructor(
@@ -94,6 +114,15 @@ export class Model<S extends Schema> {
       this.defaultOrder = { column, desc }
     } else {
       this.defaultOrder = null
+    }
+    this.version = options.version ?? null
+    if (this.version !== null) {
+      const column = schema[this.version]
+      const o = column?.options
+      if (column?.kind !== 'int' || o?.default !== 1 || o.index || o.sortable || o.unique || o.primaryKey ||
+        this.version === options.defaultOrder?.replace(/^-/, '')) {
+        throw new Error(`${name}.${this.version}: a version column is an int with default 1, in no index`)
+      }
     }
     this.composites = (options.indexes ?? []).map((cols) => {
       for (const c of cols) {
@@ -151,9 +180,10 @@ export class Model<S extends Schema> {
 
   /**
    * Changes plain columns (in no index, claim or key) of an existing record, keeping its
-   * expiry. Never recreates a deleted record. Returns false when there is none.
+   * expiry. Never recreates a deleted record. Returns false when there is none, or when
+   * `ifVersion` is given and the record's version is no longer that.
    */
-  async patch(store: Store, id: Id, values: Partial<InputOf<S>>): Promise<boolean> {
+  async patch(store: Store, id: Id, values: Partial<InputOf<S>>, { ifVersion }: { ifVersion?: number } = {}): Promise<boolean> {
     const set: (string | Buffer)[] = []
     const unset: string[] = []
     for (const [name, value] of Object.entries(values)) {
@@ -168,8 +198,85 @@ export class Model<S extends Schema> {
       if (problem !== null) throw new ValidationError(this.name, name, problem)
       set.push(name, column.encode(value))
     }
+    if (ifVersion !== undefined && this.version === null) throw new QueryError(`${this.name} has no version column`)
     const key = store.keys(this.name).record(this.encodeId(id))
-    return (await store.redis.redbinModelPatch(key, set.length / 2, ...set, ...unset)) === 1
+    const check = ifVersion === undefined ? ['', ''] : [this.version ?? '', ifVersion]
+    return (await store.redis.redbinModelPatch(key, ...check, set.length / 2, ...set, ...unset)) === 1
+  }
+
+  /**
+   * Changes an existing record of a versioned model, only if it is still at the version of
+   * `current` (the record as the caller loaded it): the version moves on by one, the history
+   * (if any) keeps the record as it was, and index entries follow changed columns. Because the
+   * version is compared, index entries computed from `current` are exact: a read-modify-write
+   * without lost updates. Of concurrent updates from one version, exactly one wins; the others
+   * get a VersionConflictError naming the current version. Returns the updated record, or null
+   * when there is no record. Columns not given keep their stored values (counters included).
+   */
+  async update(store: Store, current: RecordOf<S>, changes: Partial<InputOf<S>>, options: UpdateOptions = {}): Promise<RecordOf<S> | null> {
+    const versionColumn = this.version
+    if (versionColumn === null) throw new QueryError(`${this.name} has no version column: update needs one`)
+    const expected = current[versionColumn] as number
+    const merged: Record<string, unknown> = { ...current }
+    const set: (string | Buffer)[] = []
+    const unset: string[] = []
+    for (const [name, value] of Object.entries(changes)) {
+      if (value === undefined) continue
+      const column = this.column(name)
+      const o = column.options
+      if (o.primaryKey || o.unique || name === versionColumn) {
+        throw new QueryError(`${this.name}.${name} cannot be updated: it is the key, the version or unique (use save)`)
+      }
+      if (value === null) {
+        if (o.required) throw new ValidationError(this.name, name, 'is required')
+        unset.push(name)
+      } else {
+        const problem = column.problem(value)
+        if (problem !== null) throw new ValidationError(this.name, name, problem)
+        set.push(name, column.encode(value))
+      }
+      merged[name] = value
+    }
+    for (const name of this.columnNames) {
+      // Index entries are rebuilt from `current`: every column they use must be there.
+      if (!(name in merged)) throw new QueryError(`update needs the whole record: ${this.name}.${name} is missing from current`)
+    }
+    merged[versionColumn] = expected + 1
+    const { id, entries, claims } = this.stored(merged as RecordOf<S>)
+    const keys = store.keys(this.name)
+    const history = this.history
+    const historyColumns = history ? history.columns : []
+    const historyKey = history ? store.historyKeys(history.name).version(id, expected) : keys.record(id)
+    const updateArgs = [
+      versionColumn, expected, options.maxVersion ?? '',
+      historyColumns.length, ...historyColumns, set.length / 2, ...set, unset.length, ...unset,
+    ]
+    const entryArgs = [
+      entries.length, ...entries.flatMap(([suffix, score]) => [suffix, scoreArg(score)]),
+      claims.length, ...claims.flat(),
+    ]
+    let reply: (string | number)[]
+    if (!store.cluster) {
+      reply = await store.redis.redbinModelUpdate(
+        keys.record(id), keys.memo(id), keys.expiry, historyKey, keys.base, id, store.sweepBatchOnWrite, ...updateArgs, ...entryArgs,
+      )
+    } else {
+      if (history && id.startsWith('}')) throw new QueryError(`${this.name}: on a cluster, an id with a history must not start with }`)
+      // Redis Cluster: the record (with its history entry, in the same slot) first, so that the
+      // version check decides before anything is visible; then the index entries on the model's
+      // shard, which a later update's step, or a delete, may already have overtaken (see
+      // UPDATE_INDEX). Between the steps, queries may find the record at its old index values
+      // and skip it; if step 2 fails, it stays so until its next update.
+      reply = await store.redis.redbinModelUpdateRecord(keys.record(id), historyKey, ...updateArgs)
+      if (reply[0] === 'ok') {
+        await store.redis.redbinModelUpdateIndex(keys.memo(id), keys.expiry, keys.base, id, Number(reply[1]), store.sweepBatchOnWrite, ...entryArgs)
+      }
+    }
+    if (reply[0] === 'missing') return null
+    if (reply[0] === 'conflict') throw new VersionConflictError(this.name, id, expected, Number(reply[1]))
+    if (reply[0] === 'limit') throw new VersionLimitError(this.name, id, options.maxVersion ?? 0)
+    this.throwRefusal(id, reply)
+    return merged as RecordOf<S>
   }
 
   /** Loads many records at once; nulls stand where a record does not exist. */
@@ -309,10 +416,10 @@ export class Model<S extends Schema> {
   }
 
   /**
-   * The selected columns of the record at `key` (HMGET), or null. `columns` starts with the
+   * @internal The selected columns of the record at `key` (HMGET), or null. `columns` starts with the
    * primary key, which every stored record holds: without it, there is no record.
    */
-  private async readSelected<K extends keyof S>(store: Store, key: string, columns: readonly string[]): Promise<Pick<RecordOf<S>, K> | null> {
+  async readSelected<K extends keyof S>(store: Store, key: string, columns: readonly string[]): Promise<Pick<RecordOf<S>, K> | null> {
     const values = this.binary ? await store.redis.hmgetBuffer(key, ...columns) : await store.redis.hmget(key, ...columns)
     return values[0] === null ? null : this.decodeSelected(columns, values)
   }
@@ -419,8 +526,10 @@ export class Model<S extends Schema> {
     const encoded = this.encodeId(id)
     const keys = store.keys(this.name)
     const flag = returning ? '1' : '0'
+    // A versioned model's history goes with the record, in the same script (see DELETE).
+    const history = this.history ? [store.historyKeys(this.history.name).versionsOf(encoded), this.version ?? ''] : ['', '']
     if (!store.cluster) {
-      const args = [keys.record(encoded), keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite] as const
+      const args = [keys.record(encoded), keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite, '', '', ...history] as const
       return this.binary ? store.redis.redbinModelDeleteBuffer(...args) : store.redis.redbinModelDelete(...args)
     }
     // Redis Cluster: three steps, NOT atomic. The delete takes a version on the model's shard
@@ -430,7 +539,7 @@ export class Model<S extends Schema> {
     // there. Between the last two steps, queries meet a dangling entry and skip it; if the last
     // step fails, queries repair the entry.
     const version = await store.redis.incr(keys.version)
-    const args = [keys.record(encoded), keys.tombstone(encoded), '', encoded, flag, 0, version, TOMBSTONE_MS] as const
+    const args = [keys.record(encoded), keys.tombstone(encoded), '', encoded, flag, 0, version, TOMBSTONE_MS, ...history] as const
     const data = this.binary ? await store.redis.redbinModelDeleteRecordBuffer(...args) : await store.redis.redbinModelDeleteRecord(...args)
     await this.unindex(store, [encoded], { upToVersion: version })
     return data

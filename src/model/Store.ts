@@ -1,5 +1,5 @@
 import { Cluster, type Redis } from 'ioredis'
-import { ModelKeys } from './keys.js'
+import { HistoryKeys, ModelKeys } from './keys.js'
 import { defineModelCommands } from './scripts.js'
 
 export interface StoreOptions {
@@ -15,6 +15,7 @@ export class Store {
   readonly cluster: boolean
   readonly sweepBatchOnWrite: number
   private readonly keyCache = new Map<string, ModelKeys>()
+  private readonly historyKeyCache = new Map<string, HistoryKeys>()
 
   constructor(
     readonly redis: Redis | Cluster,
@@ -31,6 +32,15 @@ export class Store {
     if (!keys) {
       keys = new ModelKeys(this.prefix, model)
       this.keyCache.set(model, keys)
+    }
+    return keys
+  }
+
+  historyKeys(history: string): HistoryKeys {
+    let keys = this.historyKeyCache.get(history)
+    if (!keys) {
+      keys = new HistoryKeys(this.prefix, history)
+      this.historyKeyCache.set(history, keys)
     }
     return keys
   }

@@ -38,3 +38,28 @@ export class UniqueConstraintError extends Error {
     super(`${model}.${column} must be unique: another record already has this value`)
   }
 }
+
+/** update() found the record at another version than the one it was given: someone else wrote first. */
+export class VersionConflictError extends Error {
+  override name = 'VersionConflictError'
+  constructor(
+    readonly model: string,
+    readonly id: string,
+    readonly expected: number,
+    readonly current: number,
+  ) {
+    super(`${model} "${id}" is at version ${current}, not ${expected}`)
+  }
+}
+
+/** update() would take the record past its model's version limit. */
+export class VersionLimitError extends Error {
+  override name = 'VersionLimitError'
+  constructor(
+    readonly model: string,
+    readonly id: string,
+    readonly limit: number,
+  ) {
+    super(`${model} "${id}" has reached its limit of ${limit} versions`)
+  }
+}

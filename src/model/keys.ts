@@ -12,6 +12,10 @@ import { createHash } from 'node:crypto'
  *   P {M}:expiry               zset     ids that expire, scored by the expiry time (epoch ms)
  *   P {M}:tmp:N                zset     scratch space of one query script, deleted before it returns
  *
+ * A versioned model's history (see History.ts), model H, parent id `id`, version n:
+ *   P H:{id}:n                 hash     the parent record as it was at version n; its hash tag is
+ *                                       the parent's id, so it sits in the parent record's slot
+ *
  * Everything under `{M}` shares one hash tag, so every index script runs on one cluster shard.
  *
  * On Redis Cluster only (writes there take several steps, ordered by a version, see scripts.ts):
@@ -61,6 +65,27 @@ export class ModelKeys {
   /** Record keys as a prefix and suffix around the id, for scripts that load records. */
   recordPattern(): [string, string] {
     return [this.recordPrefix, '}']
+  }
+}
+
+/** The keys of one history: `P H:{id}:n` for version n of parent `id`. */
+export class HistoryKeys {
+  private readonly prefix: string
+
+  constructor(prefix: string, history: string) {
+    if (/[{}]/.test(prefix) || /[{}]/.test(history)) {
+      throw new Error('key prefixes and model names must not contain { or }: they would break hash tags')
+    }
+    this.prefix = `${prefix}${history}:{`
+  }
+
+  /** Every version of one parent's history starts with this; a script appends the number. */
+  versionsOf(id: string): string {
+    return `${this.prefix}${id}}:`
+  }
+
+  version(id: string, n: number): string {
+    return `${this.versionsOf(id)}${n}`
   }
 }
 

@@ -109,6 +109,51 @@ local function superseded(record_key, tombstone_key, version)
   local deleted = redis.call('GET', tombstone_key)
   return deleted ~= false and tonumber(deleted) > version
 end
+
+-- An update's ARGV from pos: version column, expected version, max version ('' none), then the
+-- history columns to snapshot, the fields to set and the fields to remove, each led by a count.
+-- history_key is the snapshot's key, or the record's own key when the model keeps no history.
+local function parse_update(pos, record_key, history_key)
+  local u = { column = ARGV[pos], expected = tonumber(ARGV[pos + 1]), max = tonumber(ARGV[pos + 2]) }
+  u.history = history_key ~= record_key and history_key or nil
+  u.n_hist = tonumber(ARGV[pos + 3]); u.hist_at = pos + 4; pos = u.hist_at + u.n_hist
+  u.n_fields = tonumber(ARGV[pos]); u.fields_at = pos + 1; pos = u.fields_at + 2 * u.n_fields
+  u.n_unset = tonumber(ARGV[pos]); u.unset_at = pos + 1; pos = u.unset_at + u.n_unset
+  return u, pos
+end
+
+-- Why an update cannot apply, or nil: no record, its version moved on, or it reached the limit.
+-- A record written before the model had a version column counts as version 1.
+local function update_refusal(record_key, u)
+  if redis.call('EXISTS', record_key) == 0 then return {'missing'} end
+  local current = tonumber(redis.call('HGET', record_key, u.column) or '1')
+  if current ~= u.expected then return {'conflict', current} end
+  if u.max and current >= u.max then return {'limit', current} end
+  return nil
+end
+
+-- Copies the record's history columns into its history entry (which expires with the record),
+-- then writes the changes and the next version. Returns that version.
+local function apply_update(record_key, u)
+  if u.history then
+    local columns = {}
+    for i = u.hist_at, u.hist_at + u.n_hist - 1 do columns[#columns + 1] = ARGV[i] end
+    local values = redis.call('HMGET', record_key, unpack(columns))
+    local snapshot = {}
+    for i, column in ipairs(columns) do
+      if values[i] then snapshot[#snapshot + 1] = column; snapshot[#snapshot + 1] = values[i] end
+    end
+    redis.call('DEL', u.history)
+    redis.call('HSET', u.history, unpack(snapshot))
+    local expire_at = redis.call('PEXPIRETIME', record_key)
+    if expire_at > 0 then redis.call('PEXPIREAT', u.history, expire_at) end
+  end
+  if u.n_fields > 0 then redis.call('HSET', record_key, unpack(ARGV, u.fields_at, u.fields_at + 2 * u.n_fields - 1)) end
+  if u.n_unset > 0 then redis.call('HDEL', record_key, unpack(ARGV, u.unset_at, u.unset_at + u.n_unset - 1)) end
+  local version = u.expected + 1
+  redis.call('HSET', record_key, u.column, version)
+  return version
+end
 `
 
 /**
@@ -190,6 +235,71 @@ redis.call('HSET', KEYS[1], '~v', ARGV[2])
 return 1
 `
 
+
+/**
+ * Update an existing record of a versioned model, on a single Redis: compare its version, keep
+ * its history, change its fields, move its index entries, all in one step.
+ * KEYS: record, memo, expiry, history entry (the record key when the model keeps no history)
+ * ARGV: base, id, sweepBatch, versionColumn, expected, max ('' none), nHistory, column, ...,
+ *       nFields, field, value, ...,  nUnset, field, ...,  nIndex, suffix, score, ...,  nUnique, column, value, ...
+ * Returns {'ok', version} | {'missing'} | {'conflict', current} | {'limit', current} | {'unique', column}
+ */
+const UPDATE = `${LIBRARY}
+local record_key, expiry_key = KEYS[1], KEYS[3]
+local base, id = ARGV[1], ARGV[2]
+local now = now_ms()
+sweep(base, now, tonumber(ARGV[3]))
+local u, pos = parse_update(4, record_key, KEYS[4])
+local refusal = update_refusal(record_key, u)
+if refusal then return refusal end
+local index_at, n_index, unique_at, n_unique = entry_args(pos)
+local conflict = claim_conflict(base, id, unique_at, n_unique, now)
+if conflict then return {'unique', conflict} end
+local version = apply_update(record_key, u)
+local expire_at = redis.call('ZSCORE', expiry_key, id) or ''
+unindex(base, id)
+index(base, id, expire_at, index_at, n_index, unique_at, n_unique, nil)
+return {'ok', version}
+`
+
+/**
+ * Cluster, step 1 of an update: the record and its history entry, which share the record's hash
+ * tag, so the version check, the snapshot and the new fields are still one atomic step.
+ * KEYS: record, history entry (or the record key)
+ * ARGV: versionColumn, expected, max, nHistory, ..., nFields, ..., nUnset, ...
+ * Returns {'ok', version} | {'missing'} | {'conflict', current} | {'limit', current}
+ */
+const UPDATE_RECORD = `${LIBRARY}
+local u = parse_update(1, KEYS[1], KEYS[2])
+local refusal = update_refusal(KEYS[1], u)
+if refusal then return refusal end
+return {'ok', apply_update(KEYS[1], u)}
+`
+
+/**
+ * Cluster, step 2 of an update: move the index entries on the model's shard, unless a later
+ * update of the id already did (the memo keeps the version it indexed in ~c), or the id is no
+ * longer indexed (a delete got there first: its step 3 removed the memo).
+ * KEYS: memo, expiry
+ * ARGV: base, id, version, sweepBatch, nIndex, ..., nUnique, ...
+ * Returns 1 when it moved the entries, 0 when it had nothing to do.
+ */
+const UPDATE_INDEX = `${LIBRARY}
+local memo_key, expiry_key = KEYS[1], KEYS[2]
+local base, id, version = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local now = now_ms()
+sweep(base, now, tonumber(ARGV[4]))
+if redis.call('EXISTS', memo_key) == 0 then return 0 end
+if tonumber(redis.call('HGET', memo_key, '~c') or '0') >= version then return 0 end
+local write_version = redis.call('HGET', memo_key, '~v') or '0'
+local expire_at = redis.call('ZSCORE', expiry_key, id) or ''
+local index_at, n_index, unique_at, n_unique = entry_args(5)
+unindex(base, id)
+index(base, id, expire_at, index_at, n_index, unique_at, n_unique, now, write_version)
+redis.call('HSET', memo_key, '~c', version)
+return 1
+`
+
 /**
  * Delete one record, optionally returning it (load-and-delete, for read-once records).
  * On a single Redis, record and indexes go together (KEYS: record, memo, expiry).
@@ -199,7 +309,10 @@ return 1
  * unless a later write of the id already landed, and leaves a tombstone holding the version for
  * tombstoneMs, so that an earlier write still on its way cannot bring the record back. Step 3
  * (UNINDEX) removes the index entries; until then, readers can only meet a dangling entry.
- * ARGV: base ('' on a cluster), id, returning ('1' | '0'), sweepBatch[, version, tombstoneMs]
+ * A versioned model's history entries go with the record: they share its hash tag, so this
+ * step deletes them on a cluster too.
+ * ARGV: base ('' on a cluster), id, returning ('1' | '0'), sweepBatch, version ('' on a single
+ *       Redis), tombstoneMs (''), historyPrefix ('' when none), versionColumn
  * Returns nil when there was no live record; else 1, or the record's HGETALL when returning.
  */
 const DELETE = `${LIBRARY}
@@ -214,6 +327,10 @@ local data = false
 if redis.call('EXISTS', record_key) == 1 then
   data = 1
   if ARGV[3] == '1' then data = redis.call('HGETALL', record_key) end
+  if ARGV[7] ~= '' then
+    local versions = tonumber(redis.call('HGET', record_key, ARGV[8]) or '1')
+    for n = 1, versions - 1 do redis.call('DEL', ARGV[7] .. n) end
+  end
   redis.call('DEL', record_key)
 end
 if base ~= '' then unindex(base, id) end
@@ -265,16 +382,18 @@ return values
 `
 
 /**
- * Change plain columns of a record, only if it exists (never recreates a deleted record).
+ * Change plain columns of a record, only if it exists (never recreates a deleted record) and,
+ * when a version column is named, only if the record still has that version.
  * KEYS: record
- * ARGV: nSet, field, value, ..., then fields to remove
- * Returns 1 when the record existed, else 0.
+ * ARGV: versionColumn ('' none), version, nSet, field, value, ..., then fields to remove
+ * Returns 1 when changed, else 0.
  */
 const PATCH = `
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then return 0 end
-local unset_at = 2 + 2 * tonumber(ARGV[1])
-if unset_at > 2 then redis.call('HSET', key, unpack(ARGV, 2, unset_at - 1)) end
+if ARGV[1] ~= '' and tonumber(redis.call('HGET', key, ARGV[1]) or '1') ~= tonumber(ARGV[2]) then return 0 end
+local unset_at = 4 + 2 * tonumber(ARGV[3])
+if unset_at > 4 then redis.call('HSET', key, unpack(ARGV, 4, unset_at - 1)) end
 if unset_at <= #ARGV then redis.call('HDEL', key, unpack(ARGV, unset_at)) end
 return 1
 `
@@ -432,6 +551,9 @@ declare module 'ioredis' {
     redbinModelWrite(k1: string, k2: string, k3: string, ...args: Args): Result<(string | number)[], Context>
     redbinModelWriteIndex(k1: string, k2: string, k3: string, ...args: Args): Result<(string | number)[], Context>
     redbinModelWriteRecord(k1: string, k2: string, ...args: Args): Result<0 | 1, Context>
+    redbinModelUpdate(k1: string, k2: string, k3: string, k4: string, ...args: Args): Result<(string | number)[], Context>
+    redbinModelUpdateRecord(k1: string, k2: string, ...args: Args): Result<(string | number)[], Context>
+    redbinModelUpdateIndex(k1: string, k2: string, ...args: Args): Result<0 | 1, Context>
     redbinModelDelete(k1: string, k2: string, k3: string, ...args: Args): Result<1 | string[] | null, Context>
     redbinModelDeleteRecord(k1: string, k2: string, ...args: Args): Result<1 | string[] | null, Context>
     // The same scripts with bulk replies as Buffers (ioredis defines them with every command),
@@ -453,6 +575,9 @@ const COMMANDS = {
   redbinModelDeleteRecord: { numberOfKeys: 2, lua: DELETE },
   redbinModelWriteIndex: { numberOfKeys: 3, lua: WRITE_INDEX },
   redbinModelWriteRecord: { numberOfKeys: 2, lua: WRITE_RECORD },
+  redbinModelUpdate: { numberOfKeys: 4, lua: UPDATE },
+  redbinModelUpdateRecord: { numberOfKeys: 2, lua: UPDATE_RECORD },
+  redbinModelUpdateIndex: { numberOfKeys: 2, lua: UPDATE_INDEX },
   redbinModelUnindex: { numberOfKeys: 1, lua: UNINDEX },
   redbinModelIncrement: { numberOfKeys: 1, lua: INCREMENT },
   redbinModelPatch: { numberOfKeys: 1, lua: PATCH },

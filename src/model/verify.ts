@@ -43,6 +43,7 @@ export async function verifyModel<S extends Schema>(model: Model<S>, store: Stor
     const memo = await redis.hgetall(keys.memo(id))
     delete memo['~written'] // a cluster write's timestamp and version, not entries
     delete memo['~v']
+    delete memo['~c'] // the version a cluster update indexed
     const wantMemo: Record<string, string> = {}
     for (const [suffix, score] of form.entries) {
       const key = keys.base + suffix

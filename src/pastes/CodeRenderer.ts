@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina'
 import { renderCode } from './code.js'
+import type { DiffStats, DiffTask } from './diff.js'
 
 export interface CodeRendererOptions {
   /** Larger pastes are shown as plain text: highlighting them costs too much for what it gives. */
@@ -53,6 +54,33 @@ export class CodeRenderer {
     try {
       const bytes: Uint8Array = await this.pool.run({ text, language, options: this.taskOptions(byteSize) })
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    } finally {
+      this.inFlight--
+    }
+  }
+
+  /** Lines added and removed, counted on the worker; null when jsdiff gave up within `task.timeoutMs`. */
+  diffStats(task: Omit<DiffTask, 'highlight' | 'format'>): Promise<DiffStats | null> {
+    return this.runDiff('diffStats', { ...task, format: 'stats' })
+  }
+
+  /**
+   * A patch, or the diff page's part (highlighted within the same size limit as pages), as
+   * UTF-8 bytes computed on the worker; null when jsdiff gave up within `task.timeoutMs`.
+   * Rejects when the queue is full or the worker fails.
+   */
+  async diffBytes(task: Omit<DiffTask, 'highlight'>): Promise<Buffer | null> {
+    const bytes = await this.runDiff<Uint8Array>('diffBytes', task)
+    return bytes && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
+
+  private async runDiff<T>(name: string, task: Omit<DiffTask, 'highlight'>): Promise<T | null> {
+    if (this.pool.queueSize >= this.maxQueue) throw QUEUE_FULL
+    // Characters, not bytes: close enough for a cost limit, and no pass over megabytes here.
+    const highlight = task.oldText.length + task.newText.length <= this.options.highlightMaxBytes
+    this.inFlight++
+    try {
+      return await this.pool.run({ ...task, highlight }, { name })
     } finally {
       this.inFlight--
     }

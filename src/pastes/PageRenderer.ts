@@ -15,6 +15,8 @@ export const HTML = 'text/html; charset=utf-8'
 const DYNAMIC_MARKER = '<!--dynamic-->'
 /** Stands in for the code block while the page is rendered; the code's bytes replace it. */
 const CODE_MARKER = '<!--code-block-->'
+/** What a template prints where PageRenderer.splice puts its bytes. */
+export const SPLICE_MARKER = CODE_MARKER
 
 export interface PageMeta {
   title: string
@@ -36,6 +38,15 @@ const BLANK_SLOT = `<!--${' '.repeat(SLOT_BYTES - COMMENT_BYTES)}-->`
 
 /** What every paste page shows of its paste. */
 export type PageFacts = Pick<PasteRecord, 'id' | 'kind' | 'title' | 'language' | 'size' | 'createdAt' | 'expiresAt' | 'burn' | 'visibility'>
+
+/** What a plain paste's page shows of a paste (any revision of it). */
+export type PageFields = PageFacts & Pick<PasteRecord, 'lines' | 'revision' | 'editedAt' | 'forkOf' | 'forkOfRevision'>
+
+/** Which revision a page shows, of how many; a paste's own page shows its latest. */
+export interface RevisionAt {
+  revision: number
+  revisions: number
+}
 
 /** A paste page rendered ahead of time, with a blank slot at `slotAt` for the per-view part. */
 export interface StoredPage {
@@ -114,11 +125,45 @@ export class PageRenderer {
     return this.eta.render(template, { ...data, assets: this.assets })
   }
 
-  /** Renders the paste page around its code block, minus the per-view part. */
-  pastePage(paste: Omit<PasteRecord, 'content'>, codeHtml: Buffer, description: string): StoredPage {
+  /**
+   * `html` (rendered with `spliced: SPLICE_MARKER`) with `bytes` where the template printed the
+   * marker: a part that can be megabytes (a diff) never passes through a template or a string.
+   */
+  splice(html: string, bytes: Buffer): Buffer {
+    const at = html.indexOf(SPLICE_MARKER)
+    if (at < 0) throw new Error('the template must print it.spliced')
+    return Buffer.concat([Buffer.from(html.slice(0, at)), bytes, Buffer.from(html.slice(at + SPLICE_MARKER.length))])
+  }
+
+  /**
+   * Renders the paste page around its code block, minus the per-view part: the latest revision,
+   * or `shown`. (The template's revision and fork parts open and close on their own tags, so
+   * that a paste with neither renders to the same bytes, and a view of it costs the same, as
+   * before revisions existed.)
+   */
+  pastePage(paste: PageFields, codeHtml: Buffer, description: string, shown: RevisionAt = { revision: paste.revision, revisions: paste.revision }): StoredPage {
+    const latest = shown.revision === shown.revisions
+    const base = latest ? `/${paste.id}` : `/${paste.id}/r/${shown.revision}`
+    const forkOf = paste.forkOf ? { id: paste.forkOf, revision: paste.forkOfRevision ?? 1 } : null
     return this.storedPage('paste', {
-      meta: this.pasteMeta(paste, description),
-      paste: { ...this.pasteFacts(paste), title: paste.title, language: paste.language, languageName: languageName(paste.language), lines: paste.lines },
+      meta: this.pasteMeta(paste, description, base),
+      paste: {
+        ...this.pasteFacts(paste),
+        title: paste.title,
+        language: paste.language,
+        languageName: languageName(paste.language),
+        lines: paste.lines,
+        rawUrl: `${base}/raw`,
+        downloadUrl: latest ? `/${paste.id}/download` : null,
+        forkUrl: latest ? `/?fork=${paste.id}` : `/?fork=${paste.id}&revision=${shown.revision}`,
+        revision: shown.revision,
+        revisions: shown.revisions,
+        latestUrl: latest ? null : `/${paste.id}`,
+        historyUrl: `/${paste.id}/revisions`,
+        changesUrl: shown.revision > 1 ? `/${paste.id}/diff?from=${shown.revision - 1}&to=${shown.revision}` : null,
+        editedAt: paste.editedAt,
+        forkOf: forkOf && { ...forkOf, url: `/${forkOf.id}/r/${forkOf.revision}`, diffUrl: `/diff/${forkOf.id}/${paste.id}?from=${forkOf.revision}` },
+      },
     }, codeHtml)
   }
 
@@ -180,7 +225,8 @@ export class PageRenderer {
   composePaste(stored: StoredPage, id: string, views: number | null, owner: boolean): Buffer {
     const count = views === null ? '' : `<span class="paste-views"><span class="num">${views}</span> ${views === 1 ? 'view' : 'views'}</span>`
     const remove = owner
-      ? `<form class="delete-form" method="post" action="/${id}/delete"><button type="submit" class="btn btn-danger">Delete</button></form>`
+      // Unquoted attributes: the owner's buttons must fit the slot with a count in the millions.
+      ? `<a class=btn href=/${id}/edit>Edit</a><form class="delete-form" method="post" action="/${id}/delete"><button type="submit" class="btn btn-danger">Delete</button></form>`
       : ''
     const dynamic = count + remove
     const { page, slotAt } = stored
@@ -194,7 +240,7 @@ export class PageRenderer {
     return page
   }
 
-  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> & { kind?: PasteKind | null }, description: string): PageMeta {
+  pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> & { kind?: PasteKind | null }, description: string, path = `/${paste.id}`): PageMeta {
     if (paste.kind === 'encrypted') {
       // The server knows nothing of an encrypted paste's title or text, and link previews say so.
       return {
@@ -211,7 +257,7 @@ export class PageRenderer {
       // Never a burn paste's content: link previews must not leak what is meant to be read once.
       description: paste.burn ? 'A paste that is deleted once it is read.' : description,
       robots: paste.burn || paste.visibility === 'unlisted' ? 'noindex, nofollow' : null,
-      canonical: `${this.publicUrl}/${paste.id}`,
+      canonical: `${this.publicUrl}${path}`,
       ogType: 'article',
     }
   }

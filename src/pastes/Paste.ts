@@ -1,4 +1,4 @@
-import { column, defineModel, type InferRecord } from '../model/index.js'
+import { column, defineHistory, defineModel, type InferRecord } from '../model/index.js'
 
 export const VISIBILITIES = ['public', 'unlisted'] as const
 export type Visibility = (typeof VISIBILITIES)[number]
@@ -36,9 +36,27 @@ export const Paste = defineModel(
     page: column.bytes(),
     slotAt: column.int(),
     renderVersion: column.string(),
+    // The latest revision's number (the model's version: every edit is a compare-and-set on it).
+    revision: column.int({ default: 1 }),
+    // When the latest revision was made (null: at createdAt), and the lines it added and
+    // removed against the one before (null: revision 1, or too large to count).
+    editedAt: column.date(),
+    added: column.int(),
+    removed: column.int(),
+    // A fork's origin: the paste and the revision it was forked from.
+    forkOf: column.string(),
+    forkOfRevision: column.int(),
   },
   // The list page filters public pastes by language: one sorted set answers it, newest first.
-  { defaultOrder: '-createdAt', indexes: [['visibility', 'language']] },
+  { defaultOrder: '-createdAt', indexes: [['visibility', 'language']], version: 'revision' },
 )
+
+/**
+ * Past revisions of a paste: an edit keeps the revision it replaces here, in the same script,
+ * so they expire and are deleted with their paste. The latest revision is the paste itself.
+ */
+export const PasteRevision = defineHistory('paste_revision', Paste, [
+  'title', 'language', 'content', 'size', 'lines', 'createdAt', 'editedAt', 'added', 'removed', 'revision',
+])
 
 export type PasteRecord = InferRecord<typeof Paste>

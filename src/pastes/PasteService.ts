@@ -1,13 +1,13 @@
 import { setImmediate as yieldToOthers } from 'node:timers/promises'
 import { parseExpires } from '../config.js'
-import { DuplicateKeyError, type Store } from '../model/index.js'
+import { DuplicateKeyError, VersionConflictError, VersionLimitError, type Store } from '../model/index.js'
 import { LANGUAGES } from './code.js'
 import type { CodeRenderer } from './CodeRenderer.js'
 import { detectLanguage } from './detectLanguage.js'
 import { PasteInputError } from './errors.js'
-import { newDeleteToken, newPasteId, tokenMatches } from './ids.js'
+import { isPasteId, newDeleteToken, newPasteId, tokenMatches } from './ids.js'
 import { describeContent, type PageFacts, type PageRenderer, type StoredPage } from './PageRenderer.js'
-import { Paste, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
+import { Paste, PasteRevision, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
 import { countLines, decodeUtf8, encodeUtf8 } from './textPasses.js'
 import { base64Bytes, envelopeProblem, serializeEnvelope, type Envelope } from '../shared/pasteCrypto.js'
 
@@ -15,6 +15,9 @@ export interface PasteLimits {
   maxPasteBytes: number
   defaultExpiresSeconds: number | null
   maxExpiresSeconds: number | null
+  maxRevisions: number
+  diffMaxBytes: number
+  diffTimeoutMs: number
 }
 
 /** What a client sends; every field is checked here, whatever route it came through. */
@@ -28,6 +31,16 @@ export interface NewPaste {
   burn?: string | boolean | undefined
   /** An uploaded file's name: a language hint and, without a title, the title. */
   fileName?: string | undefined
+  /** A fork's origin: the paste and its revision. */
+  forkOf?: string | undefined
+  forkOfRevision?: string | number | undefined
+}
+
+/** An edit: the new content, and the title and language when they change. */
+export interface PasteEdit {
+  content: string | Buffer | undefined
+  title?: string | undefined
+  language?: string | undefined
 }
 
 /** An encrypted paste: the envelope, and the options the server still sees. */
@@ -44,7 +57,14 @@ export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
 export type PageView = { kind: 'page'; html: Buffer } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
 
 const MAX_TITLE_CHARS = 200
-const DATA_COLUMNS = ['id', 'kind', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views'] as const
+const DATA_COLUMNS = [
+  'id', 'kind', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views',
+  'revision', 'editedAt', 'added', 'removed', 'forkOf', 'forkOfRevision',
+] as const
+/** An edit reads the whole paste but its stored page, which it replaces. */
+const EDIT_COLUMNS = [...DATA_COLUMNS, 'deleteTokenHash'] as const
+/** How long an edit waits for the worker to render the new revision's page. */
+const EDIT_WAIT_FOR_PAGE_MS = 1500
 const LIST_COLUMNS = ['id', 'title', 'language', 'size', 'lines', 'createdAt'] as const
 const VIEW_COLUMNS = ['burn', 'page', 'slotAt', 'renderVersion', 'views', 'deleteTokenHash', 'title', 'visibility', 'language'] as const
 const LANGUAGE_IDS = new Set(LANGUAGES.map((l) => l.id))
@@ -77,28 +97,23 @@ export class PasteService {
    * lets a browser, which is redirected to the page at once, find it rendered.
    */
   async createPaste(input: NewPaste, waitForPageMs = 0): Promise<{ paste: PasteData; deleteToken: string }> {
-    // The turn of the event loop a big paste arrived in has parsed its body: enough for one turn.
-    // Its passes over the text then run in slices (textPasses.ts), page views in between.
-    if (input.content !== undefined && input.content.length > YIELD_ABOVE_CHARS) await yieldToOthers()
-    const { text, size } = await this.checkContent(input.content)
-    // A raw upload is stored as the very bytes it came in; form and JSON text is encoded once.
-    const content = Buffer.isBuffer(input.content) ? input.content : await encodeUtf8(text, size)
+    const { text, content, size, lines } = await this.readContent(input.content)
     const title = this.checkTitle(input.title ?? input.fileName ?? '')
     const language = this.checkLanguage(input.language ?? 'auto', text, input.fileName ?? title)
-    const lines = await countLines(text)
     const expiresIn = this.checkExpires(input.expires)
     const visibility = (input.visibility ?? 'unlisted') as Visibility
     if (!VISIBILITIES.includes(visibility)) {
       throw new PasteInputError(400, 'visibility', `visibility must be public or unlisted, got "${String(input.visibility).slice(0, 20)}"`)
     }
     const burn = parseBurn(input.burn)
+    const fork = this.checkFork(input.forkOf, input.forkOfRevision)
     const { token, hash } = newDeleteToken()
     const createdAt = new Date()
     const expiresAt = expiresIn === null ? null : new Date(createdAt.getTime() + expiresIn * 1000)
     const record = {
       // A burn paste is never listed: anyone browsing the list could burn it.
       title, language, visibility: burn ? 'unlisted' as const : visibility, content, size, createdAt, expiresAt, burn,
-      lines, deleteTokenHash: hash,
+      lines, deleteTokenHash: hash, ...fork,
     }
     const paste = await this.insert((id) => ({ ...record, id }), expiresAt)
     // A render that fails (full queue, shutdown) is not the create's failure: the first view
@@ -147,6 +162,60 @@ export class PasteService {
 
   private encryptedPage(paste: PageFacts & Pick<PasteRecord, 'content'>): StoredPage {
     return this.pages.encryptedPage(paste, paste.content, this.code.browserOptions)
+  }
+
+  /**
+   * Makes a new revision of a paste: its content, and its title and language when given. Only
+   * the holder of the delete token may (one secret serves delete and edit). With `ifMatch`, the
+   * edit applies only to that revision (409 naming the latest otherwise); without, it applies
+   * to whatever is latest. The new revision, the paste's fields and its page (rendered before,
+   * on the worker) are written in one atomic update; the revision it replaces is kept.
+   */
+  async editPaste(id: string, token: string, input: PasteEdit, ifMatch?: number): Promise<PasteData | 'missing' | 'forbidden'> {
+    const { text, content, lines } = await this.readContent(input.content)
+    // The token and the burn flag first, without the content: a burn paste is never read here.
+    // Neither ever changes, so checking them once is race-free.
+    const owner = await Paste.load(this.store, id, { select: ['burn', 'kind', 'deleteTokenHash'] })
+    if (!owner) return 'missing'
+    if (!tokenMatches(token, owner.deleteTokenHash)) return 'forbidden'
+    if (owner.burn) throw new PasteInputError(409, null, 'A burn-after-reading paste cannot be edited.')
+    if (owner.kind === 'encrypted') throw new PasteInputError(409, null, 'An encrypted paste cannot be edited: the server cannot read it. Fork it in your browser instead.')
+    for (let attempt = 1; ; attempt++) {
+      const paste = await Paste.load(this.store, id, { select: EDIT_COLUMNS })
+      if (!paste) return 'missing'
+      if (ifMatch !== undefined && ifMatch !== paste.revision) throw staleRevision(ifMatch, paste.revision)
+      if (paste.revision >= this.limits.maxRevisions) throw this.tooManyRevisions()
+      const title = input.title === undefined ? paste.title : this.checkTitle(input.title)
+      const language = input.language === undefined ? paste.language : this.checkLanguage(input.language, text, title)
+      const next = { ...paste, title, language, content, size: content.length, lines, editedAt: new Date(), revision: paste.revision + 1 }
+      const [stats, page] = await Promise.all([
+        this.diffStats(paste.content.toString(), text),
+        this.renderForEdit(next, text),
+      ])
+      try {
+        const updated = await Paste.update(
+          this.store,
+          { ...paste, page: null, slotAt: null, renderVersion: null },
+          { title, language, content, size: next.size, lines, editedAt: next.editedAt, added: stats?.added ?? null, removed: stats?.removed ?? null, ...page },
+          { maxVersion: this.limits.maxRevisions },
+        )
+        return updated ? dataOf(updated) : 'missing'
+      } catch (err) {
+        if (err instanceof VersionLimitError) throw this.tooManyRevisions()
+        if (!(err instanceof VersionConflictError)) throw err
+        // Someone else saved first. Asked for a revision: say so. Otherwise apply to the latest.
+        if (ifMatch !== undefined || attempt === 3) throw staleRevision(paste.revision, err.current)
+      }
+    }
+  }
+
+  /** What the edit form shows: the latest revision, and whether `token` may edit it. Null for none, a burn or an encrypted paste. */
+  async editSource(id: string, token: string | undefined): Promise<{ content: string; title: string; language: string; revision: number; owner: boolean } | null> {
+    const paste = await Paste.load(this.store, id, { select: ['burn', 'kind', 'deleteTokenHash'] })
+    if (!paste || paste.burn || paste.kind === 'encrypted') return null
+    const latest = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'revision'] })
+    if (!latest) return null
+    return { ...latest, content: latest.content.toString(), owner: token !== undefined && tokenMatches(token, paste.deleteTokenHash) }
   }
 
   /**
@@ -212,11 +281,20 @@ export class PasteService {
     return page
   }
 
-  /** What a fork pre-fills. A burn paste cannot be forked: that would read it without burning it. */
-  async forkSource(id: string): Promise<{ content: string; title: string; language: string } | null> {
-    const paste = await Paste.load(this.store, id, { select: ['content', 'title', 'language', 'burn', 'kind'] })
-    // An encrypted paste is forked in the browser that decrypted it (public/encrypted-page.js).
-    return paste && !paste.burn && paste.kind !== 'encrypted' ? { content: paste.content.toString(), title: paste.title, language: paste.language } : null
+  /**
+   * What a fork pre-fills: revision `n` (default the latest). A burn paste cannot be forked:
+   * that would read it without burning it, so its content is never loaded. An encrypted paste is
+   * forked in the browser that decrypted it (public/encrypted-page.js).
+   */
+  async forkSource(id: string, n?: number): Promise<{ content: string; title: string; language: string; revision: number } | null> {
+    const flag = await Paste.load(this.store, id, { select: ['burn', 'revision', 'kind'] })
+    if (!flag || flag.burn || flag.kind === 'encrypted') return null
+    const wanted = n ?? flag.revision
+    if (wanted < 1 || wanted > flag.revision) return null
+    const source = wanted === flag.revision
+      ? await Paste.load(this.store, id, { select: ['content', 'title', 'language'] })
+      : await PasteRevision.load(this.store, id, wanted, ['content', 'title', 'language'])
+    return source && { content: source.content.toString(), title: source.title, language: source.language, revision: wanted }
   }
 
   /** Unindexes expired pastes; the server runs this on a timer. */
@@ -229,7 +307,9 @@ export class PasteService {
    * `text` is the content as text, when the caller already has it.
    */
   private renderPage(paste: PasteRecord, text?: string): Promise<StoredPage> {
-    let pending = this.rendering.get(paste.id)
+    // Per revision: a render of a revision that an edit has replaced must not land (ifVersion).
+    const key = `${paste.id}:${paste.revision}`
+    let pending = this.rendering.get(key)
     if (!pending) {
       const code = text ?? paste.content.toString()
       const rendered = paste.kind === 'encrypted'
@@ -239,13 +319,44 @@ export class PasteService {
         .then(async (stored) => {
           // Joining a big page and encoding it for Redis are ~1 ms each per 3 MB: two turns.
           if (stored.page.length > YIELD_ABOVE_CHARS) await yieldToOthers()
-          await Paste.patch(this.store, paste.id, { ...stored, renderVersion: this.pages.version })
+          await Paste.patch(this.store, paste.id, { ...stored, renderVersion: this.pages.version }, { ifVersion: paste.revision })
           return stored
         })
-        .finally(() => this.rendering.delete(paste.id))
-      this.rendering.set(paste.id, pending)
+        .finally(() => this.rendering.delete(key))
+      this.rendering.set(key, pending)
     }
     return pending
+  }
+
+  /**
+   * An edited revision's page, rendered on the worker before the edit is written, so that the
+   * edit stores it with the revision. If the worker is late, the edit stores no page and the
+   * first view renders it (as after a create whose render failed).
+   */
+  private async renderForEdit(paste: Omit<PasteRecord, 'page' | 'slotAt' | 'renderVersion'>, text: string) {
+    const rendered = this.code.render(text, paste.language, paste.size).catch(() => null)
+    const codeHtml = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, EDIT_WAIT_FOR_PAGE_MS, null))])
+    if (!codeHtml) return { page: null, slotAt: null, renderVersion: null }
+    return { ...this.pages.pastePage(paste, codeHtml, describeContent(text)), renderVersion: this.pages.version }
+  }
+
+  /** Lines added and removed from `before` to `after`, on the worker; null when over the diff bounds. */
+  private async diffStats(before: string, after: string): Promise<{ added: number; removed: number } | null> {
+    if (before.length + after.length > this.limits.diffMaxBytes) return null
+    return this.code.diffStats({ oldText: before, newText: after, oldName: '', newName: '', oldLanguage: 'plaintext', newLanguage: 'plaintext', timeoutMs: this.limits.diffTimeoutMs })
+      .catch(() => null)
+  }
+
+  private tooManyRevisions(): PasteInputError {
+    return new PasteInputError(409, null, `This paste has reached the limit of ${this.limits.maxRevisions} revisions; fork it to keep editing.`)
+  }
+
+  private checkFork(forkOf: string | undefined, revision: string | number | undefined): { forkOf: string | null; forkOfRevision: number | null } {
+    if (forkOf === undefined || forkOf === '') return { forkOf: null, forkOfRevision: null }
+    if (!isPasteId(forkOf)) throw new PasteInputError(400, 'fork', 'fork must be the id of a paste')
+    const n = revision === undefined || revision === '' ? 1 : Number(revision)
+    if (!Number.isSafeInteger(n) || n < 1) throw new PasteInputError(400, 'fork_revision', 'fork_revision must be a revision number (1 or more)')
+    return { forkOf, forkOfRevision: n }
   }
 
   /** The page as loaded, when it is there and rendered by these templates. */
@@ -271,6 +382,19 @@ export class PasteService {
     const shared = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, 1000, null))])
     if (shared) return { page: Buffer.from(shared.page), slotAt: shared.slotAt }
     return this.pages.pastePage(paste, this.code.renderPlainNow(text, paste.language), describeContent(text))
+  }
+
+  /**
+   * A paste's content checked, as text and as the bytes to store, with its line count. The turn
+   * of the event loop a big paste arrived in has parsed its body: enough for one turn. Its
+   * passes over the text then run in slices (textPasses.ts), page views in between.
+   */
+  private async readContent(raw: string | Buffer | undefined): Promise<{ text: string; content: Buffer; size: number; lines: number }> {
+    if (raw !== undefined && raw.length > YIELD_ABOVE_CHARS) await yieldToOthers()
+    const { text, size } = await this.checkContent(raw)
+    // A raw upload is stored as the very bytes it came in; form and JSON text is encoded once.
+    const content = Buffer.isBuffer(raw) ? raw : await encodeUtf8(text, size)
+    return { text, content, size, lines: await countLines(text) }
   }
 
   private async checkContent(raw: string | Buffer | undefined): Promise<{ text: string; size: number }> {
@@ -327,6 +451,10 @@ export class PasteService {
     }
     return seconds
   }
+}
+
+function staleRevision(asked: number, latest: number): PasteInputError {
+  return new PasteInputError(409, 'revision', `Revision ${asked} is not the latest: the latest is revision ${latest}. Nothing was changed; load revision ${latest} and edit that.`)
 }
 
 function dataOf(paste: PasteRecord): PasteData {

@@ -4,6 +4,7 @@
 import { setPriority } from 'node:os'
 import { move } from 'piscina'
 import { renderCode } from './code.js'
+import { computeDiff } from './diff.js'
 
 try {
   setPriority(19)
@@ -19,4 +20,24 @@ try {
 export default function render(task) {
   const { html } = renderCode(task.text, task.language, task.options)
   return move(new TextEncoder().encode(html))
+}
+
+/**
+ * Lines added and removed (see diff.js); piscina runs it with `{ name: 'diffStats' }`.
+ * @param {import('./diff.js').DiffTask} task
+ */
+export function diffStats(task) {
+  const result = computeDiff(task)
+  return result && { added: result.added, removed: result.removed }
+}
+
+/**
+ * A patch, or the diff page's part, as UTF-8 bytes moved to the main thread (a diff of two
+ * 1 MiB texts can be megabytes of HTML: the main thread neither clones nor encodes it).
+ * Null when jsdiff gave up within the time bound.
+ * @param {import('./diff.js').DiffTask} task
+ */
+export function diffBytes(task) {
+  const result = computeDiff(task)
+  return result && move(new TextEncoder().encode(result.text))
 }

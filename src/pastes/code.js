@@ -34,7 +34,7 @@ import swift from 'highlight.js/lib/languages/swift'
 import typescript from 'highlight.js/lib/languages/typescript'
 import xml from 'highlight.js/lib/languages/xml'
 import yaml from 'highlight.js/lib/languages/yaml'
-import { escapeHtml, renderCodeWith, splitLines } from '../shared/codeBlock.js'
+import { escapeHtml, highlightWith, htmlLines, renderCodeWith, splitLines } from '../shared/codeBlock.js'
 import { LANGUAGE_INFO } from '../shared/languages.js'
 
 /**
@@ -62,7 +62,18 @@ for (const language of LANGUAGES) {
 }
 const DETECTABLE = LANGUAGES.filter((l) => l.grammar).map((l) => l.id)
 
-export { escapeHtml, splitLines }
+export { escapeHtml, htmlLines, splitLines }
+
+/**
+ * The text as HTML: highlighted in `language` (an id, not 'auto') when it has a grammar and
+ * `highlight` is set, else escaped.
+ * @param {string} text
+ * @param {string} language
+ * @param {boolean} highlight
+ */
+export function highlightText(text, language, highlight) {
+  return highlightWith(hljs, text, language, highlight)
+}
 
 /**
  * @param {string} text the paste

@@ -22,6 +22,7 @@ const TITLES = new Map<number, string>([
   [403, 'Not allowed'],
   [404, 'Paste not found'],
   [405, 'Method not allowed'],
+  [409, 'Conflict'],
   [408, 'Too slow'],
   [413, 'Too large'],
   [414, 'Address too long'],

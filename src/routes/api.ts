@@ -6,7 +6,7 @@ import { PasteInputError } from '../pastes/errors.js'
 import type { NewPaste } from '../pastes/PasteService.js'
 import { decodeUtf8 } from '../pastes/textPasses.js'
 import {
-  CreatedEncryptedJson, CreatedJson, CreateJson, createFor, EncryptedPasteJson, encryptedPasteJson, ErrorBody, IdParams, pasteJson,
+  bearerToken, MISSING_TOKEN, CreatedEncryptedJson, CreatedJson, CreateJson, createFor, EncryptedPasteJson, encryptedPasteJson, ErrorBody, IdParams, pasteJson,
   PasteWithContentJson, setOwnerCookie, type RouteDeps,
 } from './shared.js'
 
@@ -126,16 +126,16 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
 
   typed.delete('/api/pastes/:id', {
     schema: {
-      summary: 'Delete a paste (Authorization: Bearer <deleteToken>)',
+      summary: 'Delete a paste and its revisions (Authorization: Bearer <deleteToken>; one secret serves delete and edit)',
       params: IdParams,
       headers: Type.Object({ authorization: Type.Optional(Type.String()) }),
       response: { 204: Type.Null(), 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody },
     },
   }, async (request, reply) => {
     const { id } = request.params
-    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
+    const token = bearerToken(request)
     if (!token) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'Send the delete token as "Authorization: Bearer <token>".' })
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: MISSING_TOKEN })
     }
     if (!isPasteId(id)) return notFound(reply)
     const outcome = await pastes.deletePaste(id, token)

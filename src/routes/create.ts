@@ -47,7 +47,10 @@ function fromFields(field: (name: string) => unknown): Omit<NewPaste, 'content'>
     const value = field(name)
     return typeof value === 'string' ? value : undefined
   }
-  return { title: text('title'), language: text('language'), expires: text('expires'), visibility: text('visibility'), burn: text('burn') }
+  return {
+    title: text('title'), language: text('language'), expires: text('expires'), visibility: text('visibility'), burn: text('burn'),
+    forkOf: text('fork'), forkOfRevision: text('fork_revision'),
+  }
 }
 
 /** RFC 2046 5.1.1: a boundary has 1 to 70 characters (busboy throws on ones over 256). */
@@ -86,7 +89,7 @@ async function fromMultipart(request: FastifyRequest, publicUrl: string): Promis
 }
 
 const createResponses = {
-  201: Type.String({ description: 'The paste URL, then a newline. Headers: Location, X-Delete-Token, X-Expires' }),
+  201: Type.String({ description: 'The paste URL, then a newline. Headers: Location, X-Delete-Token (shown once; one secret serves delete and edit), X-Expires' }),
   303: Type.Null({ description: 'Browsers are redirected to the new paste' }),
   400: ErrorBody, 413: ErrorBody, 415: ErrorBody, 429: ErrorBody, 503: ErrorBody,
 }
@@ -135,7 +138,8 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
       // A person gets the form back with the reason and their text, not a bare error page.
       if (!(err instanceof PasteInputError) || !wantsHtml(request)) throw err
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds))
-      return showHome(reply, { status: err.status, error: err.message, values: formValues(paste) })
+      const forkOf = paste.forkOf ? { id: paste.forkOf, revision: Number(paste.forkOfRevision) || 1 } : null
+      return showHome(reply, { status: err.status, error: err.message, values: formValues(paste), forkOf })
     }
   })
 

@@ -24,7 +24,8 @@ export interface FormValues {
 export interface HomeOptions {
   values?: Partial<FormValues>
   error?: string | null
-  forkOf?: string | null
+  /** The paste and revision a fork starts from. */
+  forkOf?: { id: string; revision: number } | null
   deleted?: boolean
   status?: number
 }

@@ -25,15 +25,19 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
     schema: {
       summary: 'The new-paste form and the newest public pastes',
       // deleted=1: where a browser lands after deleting a paste, told that it worked.
-      querystring: Type.Object({ fork: Type.Optional(Type.String()), deleted: Type.Optional(Type.String()) }),
+      querystring: Type.Object({
+        fork: Type.Optional(Type.String()),
+        revision: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+        deleted: Type.Optional(Type.String()),
+      }),
       hide: true,
     },
   }, async (request, reply) => {
     const forkId = request.query.fork
-    const fork = forkId && isPasteId(forkId) ? await pastes.forkSource(forkId) : null
+    const fork = forkId && isPasteId(forkId) ? await pastes.forkSource(forkId, request.query.revision) : null
     return showHome(reply, {
       values: fork ? { content: fork.content, title: `Fork of ${fork.title || forkId}`.slice(0, 200), language: fork.language } : {},
-      forkOf: fork ? forkId : null,
+      forkOf: fork && forkId ? { id: forkId, revision: fork.revision } : null,
       deleted: request.query.deleted === '1',
     })
   })
@@ -121,7 +125,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
 
   app.get('/robots.txt', { schema: { hide: true } }, async (_request, reply) =>
     reply.type('text/plain; charset=utf-8').header('cache-control', 'public, max-age=86400')
-      .send('User-agent: *\nAllow: /\nDisallow: /api/\nDisallow: /*/raw\nDisallow: /*/download\n'))
+      .send('User-agent: *\nAllow: /\nDisallow: /api/\nDisallow: /*/raw\nDisallow: /*/download\nDisallow: /*/edit\nDisallow: /*/diff\nDisallow: /diff/\n'))
 
   app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) =>
     reply.code(301).header('location', '/static/favicon.svg').header('cache-control', 'public, max-age=86400').send())

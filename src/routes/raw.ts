@@ -6,26 +6,36 @@ import { isPasteId } from '../pastes/ids.js'
 import type { PasteData } from '../pastes/PasteService.js'
 import { IdParams, type RouteDeps } from './shared.js'
 
-/** Pastes never change, but they can be deleted: caches may keep one for an hour at most. */
-const MAX_CACHE_SECONDS = 3600
+/** A past revision never changes, but it can be deleted: caches may keep one for an hour at most. */
+export const REVISION_CACHE_SECONDS = 3600
+/** A paste's latest bytes change when it is edited: caches revalidate them (ETag) after a minute. */
+const LATEST_CACHE_SECONDS = 60
 const EXTENSIONS = new Map(LANGUAGES.map((l) => [l.id, l.ext]))
 
-/** Headers for a paste's exact bytes: never rendered by the browser, cached no longer than it lives. */
-function rawHeaders(reply: FastifyReply, paste: PasteData) {
+/**
+ * Headers for a paste's exact bytes: never rendered by the browser, cached no longer than it
+ * lives. The ETag names the bytes: the paste's latest revision, or one revision of it.
+ */
+export function rawHeaders(reply: FastifyReply, paste: Pick<PasteData, 'expiresAt' | 'burn' | 'visibility' | 'kind'>, etag: string, maxCacheSeconds: number) {
   reply
     // An encrypted paste's bytes are its envelope (docs/encryption.md).
     .type(paste.kind === 'encrypted' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8')
     .header('x-content-type-options', 'nosniff')
     .header('content-security-policy', "default-src 'none'; sandbox")
-    .header('etag', `"${paste.id}"`)
+    .header('etag', etag)
   if (paste.expiresAt) reply.header('x-expires', paste.expiresAt.toISOString())
   if (paste.burn) {
     reply.header('cache-control', 'no-store')
     return
   }
-  const remaining = paste.expiresAt ? Math.floor((paste.expiresAt.getTime() - Date.now()) / 1000) : MAX_CACHE_SECONDS
-  const maxAge = Math.max(0, Math.min(MAX_CACHE_SECONDS, remaining))
+  const remaining = paste.expiresAt ? Math.floor((paste.expiresAt.getTime() - Date.now()) / 1000) : maxCacheSeconds
+  const maxAge = Math.max(0, Math.min(maxCacheSeconds, remaining))
   reply.header('cache-control', `${paste.visibility === 'public' ? 'public' : 'private'}, max-age=${maxAge}`)
+}
+
+/** Whether the client's If-None-Match names `etag`. */
+export function notModified(request: FastifyRequest, etag: string): boolean {
+  return request.headers['if-none-match']?.split(/\s*,\s*/).some((tag) => tag.replace(/^W\//, '') === etag) ?? false
 }
 
 /** GET /:id/raw and /:id/download: explicit programmatic reads, so they consume a burn paste. */
@@ -40,12 +50,11 @@ export async function rawRoutes(app: FastifyInstance, deps: RouteDeps) {
     // HEAD only looks: it never burns.
     const paste = await deps.pastes.readPaste(id, request.method !== 'HEAD')
     if (!paste) return notFound(request, reply)
-    rawHeaders(reply, paste)
+    const etag = `"${id}-r${paste.revision}"`
+    rawHeaders(reply, paste, etag, LATEST_CACHE_SECONDS)
     const extension = paste.kind === 'encrypted' ? 'json' : EXTENSIONS.get(paste.language) ?? 'txt'
     if (download) reply.header('content-disposition', `attachment; filename="${id}.${extension}"`)
-    if (!paste.burn && request.headers['if-none-match']?.split(/\s*,\s*/).some((tag) => tag.replace(/^W\//, '') === `"${id}"`)) {
-      return reply.code(304).send()
-    }
+    if (!paste.burn && notModified(request, etag)) return reply.code(304).send()
     if (paste.burn && request.method !== 'HEAD') deps.metrics.count('pastes_burned')
     return reply.send(paste.content)
   }

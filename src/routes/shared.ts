@@ -9,11 +9,13 @@ import type { CreateRateLimiter } from '../pastes/CreateRateLimiter.js'
 import { ID_PATTERN_SOURCE } from '../pastes/ids.js'
 import type { PageRenderer } from '../pastes/PageRenderer.js'
 import type { NewPaste, PasteData, PasteService } from '../pastes/PasteService.js'
+import type { RevisionService } from '../pastes/RevisionService.js'
 
 /** What every route plugin is given. */
 export interface RouteDeps {
   config: Config
   pastes: PasteService
+  revisions: RevisionService
   pages: PageRenderer
   rateLimiter: CreateRateLimiter
   metrics: Metrics
@@ -68,9 +70,18 @@ export const PasteJson = Type.Object({
   visibility: Type.Union([Type.Literal('public'), Type.Literal('unlisted')]),
   size: Type.Integer({ description: 'Bytes of UTF-8' }),
   lines: Type.Integer(),
+  revision: Type.Integer({ description: 'The number of the latest revision, starting at 1' }),
+  revisions: Type.Integer({ description: 'How many revisions the paste has' }),
+  forkOf: Type.Union([
+    Type.Object({ id: Type.String(), revision: Type.Integer() }),
+    Type.Null(),
+  ], { description: 'The paste and revision this one was forked from' }),
 })
 
-export const CreatedJson = Type.Object({ ...PasteJson.properties, deleteToken: Type.String({ description: 'Shown once: keep it to delete the paste' }) })
+export const CreatedJson = Type.Object({
+  ...PasteJson.properties,
+  deleteToken: Type.String({ description: 'Shown once: keep it to delete or edit the paste (one secret serves delete and edit)' }),
+})
 export const PasteWithContentJson = Type.Object({ ...PasteJson.properties, kind: Type.Literal('plain'), content: Type.String() })
 
 /** What the server knows of an encrypted paste, and its envelope. */
@@ -87,7 +98,10 @@ export const EncryptedPasteJson = Type.Object({
   envelope: EnvelopeJson,
 })
 
-export const CreatedEncryptedJson = Type.Object({ ...EncryptedPasteJson.properties, deleteToken: Type.String() }, { additionalProperties: false })
+export const CreatedEncryptedJson = Type.Object({
+  ...EncryptedPasteJson.properties,
+  deleteToken: Type.String({ description: 'Shown once: keep it to delete the paste (one secret serves delete and edit)' }),
+}, { additionalProperties: false })
 
 export function encryptedPasteJson(paste: PasteData, publicUrl: string): Omit<Static<typeof EncryptedPasteJson>, 'envelope'> {
   return {
@@ -116,10 +130,27 @@ export function pasteJson(paste: PasteData, publicUrl: string): Static<typeof Pa
     visibility: paste.visibility,
     size: paste.size,
     lines: paste.lines,
+    revision: paste.revision,
+    revisions: paste.revision,
+    forkOf: paste.forkOf ? { id: paste.forkOf, revision: paste.forkOfRevision ?? 1 } : null,
   }
 }
 
-/** The name of the cookie that lets the creator's browser delete a paste. */
+/** The 401 of the routes that need the paste's token. */
+export const MISSING_TOKEN = 'Send the delete token as "Authorization: Bearer <token>": one secret serves delete and edit.'
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
+}
+
+/** A revision number from the URL: a whole number ≥ 1 (anything else names no revision). */
+export function revisionNumber(raw: string | undefined): number | null {
+  if (raw === undefined || !/^[1-9]\d{0,6}$/.test(raw)) return null
+  return Number(raw)
+}
+
+/** The name of the cookie that lets the creator's browser delete and edit a paste. */
 export function ownerCookie(id: string): string {
   return `owner_${id}`
 }

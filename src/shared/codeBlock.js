@@ -20,15 +20,14 @@ export function escapeHtml(text) {
 }
 
 /**
- * Wraps each line in its own element. hljs spans may cross newlines (block comments, strings),
- * so spans still open at a line's end are closed there and reopened on the next line.
+ * Each line's HTML on its own. hljs spans may cross newlines (block comments, strings), so
+ * spans still open at a line's end are closed there and reopened on the next line.
  * @param {string} html highlighted or escaped text
- * @param {number} maxLines beyond this many lines, no per-line markup (anchors stop there)
+ * @returns {string[]}
  */
-export function splitLines(html, maxLines) {
+export function htmlLines(html) {
   const lines = html.split('\n')
   if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop()
-  if (lines.length > maxLines) return `<span class="line plain">${html}</span>`
   /** @type {string[]} */
   const open = []
   const out = new Array(lines.length)
@@ -41,12 +40,39 @@ export function splitLines(html, maxLines) {
       if (match[0] === '</span>') open.pop()
       else open.push(match[0])
     }
-    const n = i + 1
-    out[i] =
-      `<span class="line" id="L${n}"><a class="ln" href="#L${n}" data-n="${n}" aria-hidden="true" tabindex="-1"></a>` +
-      `<span class="lc">${reopen}${line}${'</span>'.repeat(open.length)}</span></span>\n`
+    out[i] = `${reopen}${line}${'</span>'.repeat(open.length)}`
   }
-  return out.join('')
+  return out
+}
+
+/**
+ * Wraps each line in its own element with an #L<n> anchor.
+ * @param {string} html highlighted or escaped text
+ * @param {number} maxLines beyond this many lines, no per-line markup (anchors stop there)
+ */
+export function splitLines(html, maxLines) {
+  if (html.split('\n', maxLines + 2).length > maxLines + (html.endsWith('\n') ? 1 : 0)) {
+    return `<span class="line plain">${html}</span>`
+  }
+  return htmlLines(html).map((line, i) => {
+    const n = i + 1
+    return `<span class="line" id="L${n}"><a class="ln" href="#L${n}" data-n="${n}" aria-hidden="true" tabindex="-1"></a>` +
+      `<span class="lc">${line}</span></span>\n`
+  }).join('')
+}
+
+/**
+ * The text as HTML: highlighted in `language` when it has a grammar and `highlight` is set,
+ * else escaped.
+ * @param {Highlighter} hljs
+ * @param {string} text
+ * @param {string} language a language id (not 'auto')
+ * @param {boolean} highlight
+ */
+export function highlightWith(hljs, text, language, highlight) {
+  return highlight && language !== 'plaintext' && hljs.getLanguage(language)
+    ? hljs.highlight(text, { language, ignoreIllegals: true }).value
+    : escapeHtml(text)
 }
 
 /**
@@ -69,11 +95,6 @@ export function renderCodeWith(hljs, detectable, text, requested, options) {
     language = guess.language && guess.relevance >= MIN_RELEVANCE ? guess.language : 'plaintext'
     if (language !== 'plaintext' && sample === text) highlighted = guess.value
   }
-  if (highlighted === null) {
-    highlighted =
-      options.highlight && language !== 'plaintext' && hljs.getLanguage(language)
-        ? hljs.highlight(text, { language, ignoreIllegals: true }).value
-        : escapeHtml(text)
-  }
+  if (highlighted === null) highlighted = highlightWith(hljs, text, language, options.highlight)
   return { language, html: splitLines(highlighted, options.maxLines) }
 }

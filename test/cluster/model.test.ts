@@ -4,7 +4,7 @@
 // ones once they are older than the grace period.
 import type { Cluster } from 'ioredis'
 import { beforeAll, describe, expect, it, vi } from 'vitest'
-import { column, defineModel, DuplicateKeyError, Store, UniqueConstraintError } from '../../src/model/index.js'
+import { column, defineHistory, defineModel, DuplicateKeyError, Store, UniqueConstraintError } from '../../src/model/index.js'
 import { useTestCluster } from '../helpers/redis.js'
 
 const db = useTestCluster()
@@ -178,5 +178,42 @@ describe('queries on a cluster', () => {
     expect((await Counter.query(store).filter({ kind: 'odd' }).all()).map((c) => c.id).sort()).toEqual([1, 3, 5])
     await Counter.delete(store, 3)
     expect(await Counter.query(store).filter({ kind: 'odd' }).count()).toBe(2)
+  })
+})
+
+describe('updates of a versioned model on a cluster (record side first, then the index side)', () => {
+  const Note = defineModel('note', {
+    id: column.string({ primaryKey: true }),
+    tag: column.string({ required: true, index: true }),
+    rank: column.int({ required: true }),
+    v: column.int({ default: 1 }),
+  }, { defaultOrder: '-rank', version: 'v' })
+  const NoteHistory = defineHistory('note_history', Note, ['tag'])
+
+  it('keeps the history entry in the record\'s slot, and ends with the indexes of the latest update', async () => {
+    const store = freshStore()
+    let note = await Note.create(store, { id: 'n1', tag: 'a', rank: 1 })
+    for (const tag of ['b', 'c', 'd']) note = (await Note.update(store, note, { tag }))!
+    expect(await redis.cluster('KEYSLOT', store.historyKeys('note_history').version('n1', 1)))
+      .toBe(await redis.cluster('KEYSLOT', store.keys('note').record('n1')))
+    expect(await NoteHistory.loadMany(store, 'n1', [3, 2, 1], ['tag'])).toEqual([{ id: 'n1', tag: 'c' }, { id: 'n1', tag: 'b' }, { id: 'n1', tag: 'a' }])
+    expect(await Note.query(store).filter({ tag: 'd' }).ids()).toEqual(['n1'])
+    expect(await Note.verify(store)).toMatchObject({ ok: true })
+  })
+
+  it('drops an index step that arrives after a later update\'s, or after a delete', async () => {
+    const store = freshStore()
+    const keys = store.keys('note')
+    let note = await Note.create(store, { id: 'late', tag: 'a', rank: 1 })
+    note = (await Note.update(store, note, { tag: 'b' }))!
+    await Note.update(store, note, { tag: 'c' })
+    // Version 2's index step, arriving now (after version 3's): it must not move the entries back.
+    const stale = await redis.redbinModelUpdateIndex(keys.memo('late'), keys.expiry, keys.base, 'late', 2, 20, 2, 'all', 1, 'idx:tag:["b"]', 1, 0)
+    expect(stale).toBe(0)
+    expect(await Note.query(store).filter({ tag: 'c' }).ids()).toEqual(['late'])
+    await Note.delete(store, 'late')
+    const afterDelete = await redis.redbinModelUpdateIndex(keys.memo('late'), keys.expiry, keys.base, 'late', 4, 20, 2, 'all', 1, 'idx:tag:["d"]', 1, 0)
+    expect(afterDelete).toBe(0)
+    expect(await Note.query(store).ids()).toEqual([])
   })
 })

@@ -174,7 +174,8 @@ describe('forking', () => {
     expect(await page.inputValue('#content')).toBe(TRICKY)
     expect(await page.inputValue('#title')).toBe('Fork of main.rs')
     expect(await page.inputValue('#language')).toBe('rust')
-    expect(await page.locator('.notice a').getAttribute('href')).toBe(`/${id}`)
+    // The notice links the revision the fork starts from.
+    expect(await page.locator('.notice a').getAttribute('href')).toBe(`/${id}/r/1`)
   })
 })
 

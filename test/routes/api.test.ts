@@ -12,7 +12,7 @@ beforeAll(async () => {
   ;({ app } = await build())
 })
 
-const FIELDS = ['id', 'url', 'rawUrl', 'title', 'language', 'createdAt', 'expiresAt', 'burn', 'visibility', 'size', 'lines']
+const FIELDS = ['id', 'url', 'rawUrl', 'title', 'language', 'createdAt', 'expiresAt', 'burn', 'visibility', 'size', 'lines', 'revision', 'revisions', 'forkOf']
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 
 const post = (payload: unknown) => app.inject({ method: 'POST', url: '/api/pastes', payload: payload as Record<string, unknown> })

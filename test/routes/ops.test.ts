@@ -99,5 +99,9 @@ describe('static assets and small routes', () => {
     const res = await app.inject({ url: '/robots.txt' })
     expect(res.statusCode).toBe(200)
     expect(res.body).toContain('Disallow: /api/')
+    // Edit forms and diffs are computed per request: not for crawlers.
+    expect(res.body).toContain('Disallow: /*/edit')
+    expect(res.body).toContain('Disallow: /*/diff')
+    expect(res.body).toContain('Disallow: /diff/')
   })
 })

@@ -186,7 +186,7 @@ describe('GET /', () => {
     expect(html).toContain('fn main() {\n    println!(&quot;hi&quot;);\n}\n</textarea>')
     expect(html).toContain('value="Fork of Hello"')
     expect(html).toContain('<option value="rust" selected>')
-    expect(html).toContain(`href="/${source.id}"`)
+    expect(html).toContain(`href="/${source.id}/r/1"`)
   })
 
   it('does not pre-fill from a burn paste (a fork would read it without burning it)', async () => {
