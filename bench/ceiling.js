@@ -21,6 +21,7 @@ app.get('/healthz', async () => ({ status: 'ok' }))
 app.get('/metrics', async (_request, reply) => {
   const text = [
     `redbin_event_loop_delay_seconds{quantile="0.99"} ${loopDelay.percentile(99) / 1e9}`,
+    `redbin_event_loop_delay_max_seconds ${loopDelay.max / 1e9}`,
     `redbin_process_resident_memory_bytes ${process.memoryUsage().rss}`,
   ].join('\n')
   loopDelay.reset()

@@ -68,6 +68,8 @@ export interface LoadResult {
   /** CPU used by redis-server, in cores (when the bench started it). */
   redisCpu: number | null
   loopDelayP99Ms: number | null
+  /** The longest event-loop delay over the run: the longest stretch the loop was held. */
+  loopDelayMaxMs: number | null
   /** Extra numbers a scenario wants in its report. */
   notes: Record<string, number | string>
 }
@@ -202,6 +204,7 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
   const metrics = await scrapeMetrics(target)
   const peakRss = rss ? await rss.stop() : metrics ? metricValue(metrics, 'redbin_process_resident_memory_bytes') : null
   const loopDelay = metrics ? metricValue(metrics, 'redbin_event_loop_delay_seconds\\{quantile="0.99"\\}') : null
+  const loopDelayMax = metrics ? metricValue(metrics, 'redbin_event_loop_delay_max_seconds') : null
   progress.done()
 
   // autocannon's own duration excludes connection setup; the measured window is ours.
@@ -226,6 +229,7 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
     otherCpu,
     redisCpu: redisBefore !== null && redisAfter !== null ? (redisAfter - redisBefore) / seconds : null,
     loopDelayP99Ms: loopDelay !== null ? loopDelay * 1000 : null,
+    loopDelayMaxMs: loopDelayMax !== null ? loopDelayMax * 1000 : null,
     notes,
   }
 }

@@ -13,6 +13,13 @@ export interface ScenarioResult extends LoadResult {
   /** The result this one is compared to (its ceiling; page-1w for page-Nw), and the ratio of their req/s. */
   ceiling: string | null
   ratio: number | null
+  /**
+   * µs of server CPU per response: what the server itself spends, whatever bounds req/s. On 2
+   * cores the load generator and Redis share one core, so req/s and its ratio flatten; this does not.
+   */
+  cpuPerResponseUs: number | null
+  /** cpuPerResponseUs against the same figure of `ceiling`. */
+  cpuRatio: number | null
 }
 
 export interface Check {
@@ -35,19 +42,49 @@ export interface RunReport {
   checks: Check[]
 }
 
-interface TargetRule {
+export interface TargetRule {
   scenario: string
   metric: string
   max?: number
   min?: number
+  /**
+   * The bound is a multiple of the same metric of another row in the same run: "ceiling" (the
+   * row's own ceiling, page-1w for page-Nw) or a row's name. Both must have run at the same
+   * connections.
+   */
+  relativeTo?: string
   connections?: number
   why?: string
 }
 
-const UNITS: Record<string, string> = { p50: ' ms', p90: ' ms', p99: ' ms', max: ' ms', loopDelayP99: ' ms', peakRssMB: ' MB', ratio: '×', scaling: '×', rps: ' req/s' }
-const METRIC_LABELS: Record<string, string> = { loopDelayP99: 'event-loop delay p99', peakRssMB: 'peak RSS', non2xx: 'non-2xx', listScaleChange: 'req/s change 1k → N pastes' }
+const UNITS: Record<string, string> = { p50: ' ms', p90: ' ms', p99: ' ms', max: ' ms', loopDelayP99: ' ms', peakRssMB: ' MB', ratio: '×', rps: ' req/s', cpuPerResponse: ' µs' }
+const METRIC_LABELS: Record<string, string> = { loopDelayP99: 'event-loop delay p99', peakRssMB: 'peak RSS', non2xx: 'non-2xx', listScaleChange: 'req/s change 1k → N pastes', cpuPerResponse: 'server CPU per response' }
 /** Metrics that only some runs measure: the option that does, for the n/a note. */
-const NEEDS: Record<string, string> = { listScaleChange: 'runs with --pastes above 10000', scaling: 'runs with --workers 1,2' }
+const NEEDS: Record<string, string> = { listScaleChange: 'runs with --pastes above 10000' }
+const WORKERS_NEEDED = 'runs with --workers 1,2'
+
+/** The row a scenario is compared to: its ceiling, page-1w for page-Nw; null for ceilings and the fixed-rate probe. */
+export function ceilingOf(name: string): string | null {
+  if (workersOf(name) !== null) return WORKERS_BASE
+  if (name.startsWith('ceiling') || name === 'probe') return null
+  return ({ raw: 'ceiling-raw', create: 'ceiling-create', seed: 'ceiling-seed' } as Record<string, string>)[name] ?? 'ceiling'
+}
+
+/** Fills in each app row's ceiling and its two ratios: req/s and server CPU per response. */
+export function compareToCeilings(results: ScenarioResult[]): void {
+  for (const result of results) {
+    const ceiling = results.find((r) => r.name === ceilingOf(result.name))
+    if (!ceiling || result.server !== 'app') continue
+    result.ceiling = ceiling.name
+    result.ratio = result.rps / ceiling.rps
+    result.cpuRatio = result.cpuPerResponseUs !== null && ceiling.cpuPerResponseUs ? result.cpuPerResponseUs / ceiling.cpuPerResponseUs : null
+  }
+}
+
+/** µs of server CPU per response; null when the server's CPU is not known (--url). */
+export function cpuPerResponseUs(serverCpu: number | null, seconds: number, responses: number): number | null {
+  return serverCpu === null || responses === 0 ? null : (serverCpu * seconds * 1e6) / responses
+}
 
 function metricOf(result: ScenarioResult, metric: string, all: ScenarioResult[]): number | null {
   switch (metric) {
@@ -58,6 +95,7 @@ function metricOf(result: ScenarioResult, metric: string, all: ScenarioResult[])
     case 'non2xx': return result.unexpected
     case 'peakRssMB': return result.peakRssBytes === null ? null : result.peakRssBytes / 2 ** 20
     case 'loopDelayP99': return result.loopDelayP99Ms
+    case 'cpuPerResponse': return result.cpuPerResponseUs
     case 'listScaleChange': {
       // Every run of each list (the scale variant alternates them): mean req/s against mean req/s.
       const mean = (pattern: RegExp) => {
@@ -68,18 +106,14 @@ function metricOf(result: ScenarioResult, metric: string, all: ScenarioResult[])
       const big = mean(/^list(#\d+)?$/)
       return small !== null && big !== null ? Math.abs(big - small) / small : null
     }
-    case 'scaling': {
-      const one = all.find((r) => r.name === WORKERS_BASE)
-      return one && workersOf(result.name) !== null ? result.rps / one.rps : null
-    }
     default: throw new Error(`bench/targets.json: unknown metric "${metric}"`)
   }
 }
 
 function formatValue(metric: string, value: number): string {
   if (metric === 'listScaleChange') return `${(value * 100).toFixed(1)}%`
-  if (metric === 'ratio' || metric === 'scaling') return `${value.toFixed(2)}×`
-  const digits = metric === 'errors' || metric === 'non2xx' || metric === 'rps' ? 0 : 2
+  if (metric === 'ratio') return `${value.toFixed(2)}×`
+  const digits = metric === 'errors' || metric === 'non2xx' || metric === 'rps' ? 0 : metric === 'cpuPerResponse' ? 1 : 2
   return `${value.toFixed(digits)}${UNITS[metric] ?? ''}`
 }
 
@@ -94,11 +128,12 @@ export function checkTargets(results: ScenarioResult[], targets: { enforced: Tar
   for (const [kind, rules] of [['enforced', targets.enforced], ['goal', targets.goals]] as const) {
     for (const rule of rules) {
       const matching = rule.scenario === '*' ? results : rule.scenario === 'app' ? results.filter((r) => r.server === 'app') : results.filter((r) => r.name === rule.scenario)
-      const bound = rule.max !== undefined ? `≤ ${formatValue(rule.metric, rule.max)}` : `≥ ${formatValue(rule.metric, rule.min ?? 0)}`
+      const limit = rule.max ?? rule.min ?? 0
+      const bound = `${rule.max !== undefined ? '≤' : '≥'} ${rule.relativeTo ? `${limit.toFixed(2)} × ${rule.relativeTo}'s` : formatValue(rule.metric, limit)}`
       const labelFor = (name: string) => `${name} ${METRIC_LABELS[rule.metric] ?? rule.metric} ${bound}`
       // The page-Nw rows exist only with --workers: say how to get them instead of skipping.
-      if (matching.length === 0 && rule.metric === 'scaling') {
-        checks.push({ kind, label: labelFor(rule.scenario), value: null, pass: null, note: NEEDS.scaling })
+      if (matching.length === 0 && workersOf(rule.scenario) !== null) {
+        checks.push({ kind, label: labelFor(rule.scenario), value: null, pass: null, note: WORKERS_NEEDED })
         continue
       }
       for (const result of matching) {
@@ -113,6 +148,10 @@ export function checkTargets(results: ScenarioResult[], targets: { enforced: Tar
           if (rule.scenario !== '*' && rule.scenario !== 'app') checks.push({ kind, label, value, pass: null, note: NEEDS[rule.metric] ?? 'not measured in this run' })
           continue
         }
+        if (rule.relativeTo) {
+          checks.push(relativeCheck(kind, label, rule, result, value, results))
+          continue
+        }
         const pass = (rule.max === undefined || value <= rule.max) && (rule.min === undefined || value >= rule.min)
         // The zero-error checks are one line each when everything passes.
         checks.push({ kind, label, value, pass, note: formatValue(rule.metric, value) })
@@ -122,6 +161,21 @@ export function checkTargets(results: ScenarioResult[], targets: { enforced: Tar
   return collapsePassing(checks)
 }
 
+/** A bound that is a multiple of another row's same metric, measured in the same run. */
+function relativeCheck(kind: Check['kind'], label: string, rule: TargetRule, result: ScenarioResult, value: number, all: ScenarioResult[]): Check {
+  const name = rule.relativeTo === 'ceiling' ? result.ceiling ?? ceilingOf(result.name) : rule.relativeTo!
+  const reference = all.find((r) => r.name === name)
+  if (!reference) return { kind, label, value: null, pass: null, note: `${name ?? 'its ceiling'} did not run` }
+  if (reference.connections !== result.connections) {
+    return { kind, label, value: null, pass: null, note: `${name} ran at ${reference.connections} connections, ${result.name} at ${result.connections}` }
+  }
+  const base = metricOf(reference, rule.metric, all)
+  if (base === null || base <= 0) return { kind, label, value: null, pass: null, note: `no ${METRIC_LABELS[rule.metric] ?? rule.metric} for ${name}` }
+  const times = value / base
+  const pass = (rule.max === undefined || times <= rule.max) && (rule.min === undefined || times >= rule.min)
+  return { kind, label, value: times, pass, note: `${formatValue(rule.metric, value)} = ${times.toFixed(2)} × ${name}'s ${formatValue(rule.metric, base)}` }
+}
+
 /**
  * What a page-1w request costs in CPU (server, Redis, load generator), and the most req/s the
  * machine's cores could give the largest --workers run at that cost: whether a scaling target
@@ -129,7 +183,7 @@ export function checkTargets(results: ScenarioResult[], targets: { enforced: Tar
  */
 export function cpuBudget(one: ScenarioResult, workers: number, cores: number): Record<string, string> {
   const perRequest = (used: number | null) => (used === null ? null : (used / one.rps) * 1e6)
-  const [server, redis, generator] = [perRequest(one.serverCpu), perRequest(one.redisCpu), perRequest(one.generatorCpu)]
+  const [server, redis, generator] = [one.cpuPerResponseUs, perRequest(one.redisCpu), perRequest(one.generatorCpu)]
   const us = (value: number | null) => (value === null ? '–' : value.toFixed(0))
   const budget: Record<string, string> = { [`CPU per request (µs), ${one.name}`]: `server ${us(server)}, redis ${us(redis)}, load generator ${us(generator)}` }
   if (server === null || redis === null || generator === null) return budget
@@ -169,15 +223,20 @@ const int = (value: number) => Math.round(value).toLocaleString('en-US')
 const mb = (bytes: number | null) => (bytes === null ? '–' : `${(bytes / 2 ** 20).toFixed(0)} MB`)
 const pct = (cores: number | null) => (cores === null ? '–' : `${Math.round(cores * 100)}%`)
 
-const COLUMNS = ['scenario', 'conns', 'requests', 'req/s', '× ceiling', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'peak RSS', 'loop p99 ms', 'server CPU', 'redis CPU', 'bench CPU', 'other CPU'] as const
+const us = (value: number | null) => (value === null ? '–' : value.toFixed(1))
+const times = (value: number | null) => (value === null ? '–' : `${value.toFixed(2)}×`)
+
+const COLUMNS = ['scenario', 'conns', 'requests', 'server CPU µs/resp', 'CPU × ceiling', 'req/s', 'req/s × ceiling', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'peak RSS', 'loop p99 ms', 'server CPU', 'redis CPU', 'bench CPU', 'other CPU'] as const
 
 function rows(results: ScenarioResult[]): string[][] {
   return results.map((r) => [
     r.name,
     String(r.connections),
     int(r.requests),
+    us(r.cpuPerResponseUs),
+    r.cpuRatio === null ? '–' : `${times(r.cpuRatio)} ${r.ceiling}`,
     int(r.rps),
-    r.ratio === null ? '–' : `${r.ratio.toFixed(2)} (${r.ceiling})`,
+    times(r.ratio),
     ms(r.latencyMs.p50),
     ms(r.latencyMs.p90),
     ms(r.latencyMs.p99),
@@ -225,12 +284,17 @@ export function machineLines(report: RunReport): string[] {
   ]
 }
 
-const MEANING = `What the columns mean: **req/s** is responses per second over the measured window (after a
-warm-up); **× ceiling** divides it by a bare Fastify process on the same Node, confinement and
-load generator, serving a fixed body of the same size (\`ceiling\`: a small paste's page;
-\`ceiling-raw\`: its raw text; \`ceiling-create\`: a 2 KB JSON POST answered 201), so it shows
-what the app's own work costs; for \`page-Nw\` (\`--workers\`: the page scenario against
-WORKERS=N confined to N CPUs) it divides by \`page-1w\` instead: how N processes scale.
+const MEANING = `What the columns mean: **server CPU µs/resp** is the server's CPU time (user + system, every
+thread; every process of a \`page-Nw\` server) over the measured window, divided by the responses
+(the probe's 1 MiB creates included): what one response costs the server, whatever else bounds
+req/s. **CPU × ceiling** divides it by the same figure of a bare Fastify process on the same
+Node, confinement and load generator, serving a fixed body of the same size (\`ceiling\`: a small
+paste's page; \`ceiling-raw\`: its raw text; \`ceiling-create\`: a 2 KB JSON POST answered 201),
+so it shows what the app's own work costs; for \`page-Nw\` (\`--workers\`: the page scenario
+against WORKERS=N confined to N CPUs) it divides by \`page-1w\` instead: whether a view costs
+more CPU with N processes. **req/s** is responses per second over the measured window (after a
+warm-up), and **req/s × ceiling** its ratio to the same row: on 2 cores the load generator and
+Redis share one core, so it flattens towards what that core allows.
 Latencies are per response, measured with hrtime at 0.01 ms resolution, from the load
 generator's side (they include the generator's own queueing). **peak RSS** is the server's
 resident memory, sampled every 100 ms (with \`--url\`, read from /metrics after the scenario
@@ -255,9 +319,22 @@ export function markdownReport(report: RunReport, chartFile: string | null): str
   ].join('\n')
 }
 
-/** The table, the target checks, the chart and what the columns mean: both reports end so. */
+/** The headline: what a response costs the server, against its ceiling. */
+export function efficiencyLines(results: ScenarioResult[]): string[] {
+  return results
+    .filter((r) => r.server === 'app' && r.cpuPerResponseUs !== null)
+    .map((r) => {
+      const ceiling = results.find((c) => c.name === r.ceiling)
+      const against = r.cpuRatio !== null && ceiling ? `: ${times(r.cpuRatio)} ${ceiling.name} (${us(ceiling.cpuPerResponseUs)} µs)` : ''
+      return `- **${r.name}**: ${us(r.cpuPerResponseUs)} µs of server CPU per response${against}`
+    })
+}
+
+/** The headline, the table, the target checks, the chart and what the columns mean: both reports end so. */
 function resultsAndTargets(report: RunReport, chartFile: string | null): string[] {
+  const efficiency = efficiencyLines(report.results)
   return [
+    ...(efficiency.length > 0 ? ['Server CPU per response, against its ceiling (the efficiency figure):', '', ...efficiency, ''] : []),
     markdownTable(report.results),
     '',
     '## Targets (bench/targets.json)',
@@ -313,18 +390,38 @@ export function svgChart(report: RunReport): string {
   text(left, 20, `redbin bench — ${report.startedAt} — commit ${report.machine.commit}`, 'font-size="13" font-weight="600"')
   text(left, 36, `${report.machine.cpu}, ${report.machine.cores} cores; ${report.confinement.split(' (')[0]}`, 'fill="#666" font-size="11"')
 
-  // Panel 1: latency percentiles, log scale.
+  // Panel 1, the headline: server CPU per response against its ceiling's, linear scale.
+  const ceilingCost = (r: ScenarioResult) => results.find((c) => c.name === r.ceiling)?.cpuPerResponseUs ?? null
+  // The scale comes from the rows that compare: the probe's figure (1 MiB creates among page
+  // views) would squash every other bar. A row beyond it is drawn to the edge.
+  const compared = results.filter((r) => r.server === 'ceiling' || r.cpuRatio !== null).map((r) => r.cpuPerResponseUs ?? 0)
+  const peak = Math.max(1, ...compared)
+  const bx = (v: number) => left + (plot - 60) * Math.min(1, v / peak)
+  text(left, top1 - 30, 'Server CPU per response (µs, bar) against its ceiling, or page-1w for page-Nw (outline)', 'font-weight="600"')
+  results.forEach((r, i) => {
+    const y = top1 + i * rowHeight + 4
+    const h = rowHeight - 8
+    text(left - 8, y + h / 2 + 4, r.name, 'text-anchor="end"')
+    const base = ceilingCost(r)
+    if (base !== null) out.push(`<rect x="${left}" y="${y}" width="${bx(base) - left}" height="${h}" fill="none" stroke="#999" stroke-dasharray="4 3"/>`)
+    if (r.cpuPerResponseUs === null) return
+    out.push(`<rect x="${left}" y="${y}" width="${Math.max(1, bx(r.cpuPerResponseUs) - left)}" height="${h}" fill="${r.server === 'ceiling' ? '#bbb' : '#2e86c1'}"/>`)
+    const label = `${us(r.cpuPerResponseUs)} µs${r.cpuRatio !== null ? ` · ${times(r.cpuRatio)} ${r.ceiling}` : ''} · ${int(r.rps)} req/s`
+    text(Math.max(bx(r.cpuPerResponseUs), base !== null ? bx(base) : 0) + 6, y + h / 2 + 4, label, 'fill="#333" font-size="11"')
+  })
+
+  // Panel 2: latency percentiles, log scale.
   const finite = results.flatMap((r) => [r.latencyMs.p50, r.latencyMs.max]).filter((v) => Number.isFinite(v) && v > 0)
   const lo = 10 ** Math.floor(Math.log10(Math.min(...finite, 1)))
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...finite, 1)))
   const x = (v: number) => left + (plot * (Math.log10(Math.max(v, lo)) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo))
-  text(left, top1 - 30, 'Latency per response (ms, log scale): ● p50  ■ p90  ◆ p99  | max', 'font-weight="600"')
+  text(left, top2 - 30, 'Latency per response (ms, log scale): ● p50  ■ p90  ◆ p99  | max', 'font-weight="600"')
   for (let decade = lo; decade <= hi; decade *= 10) {
-    out.push(`<line x1="${x(decade)}" y1="${top1 - 12}" x2="${x(decade)}" y2="${top1 + height1}" stroke="#ddd"/>`)
-    text(x(decade), top1 - 16, decade >= 1 ? String(decade) : decade.toFixed(-Math.log10(decade)), 'text-anchor="middle" fill="#666"')
+    out.push(`<line x1="${x(decade)}" y1="${top2 - 12}" x2="${x(decade)}" y2="${top2 + height2}" stroke="#ddd"/>`)
+    text(x(decade), top2 - 16, decade >= 1 ? String(decade) : decade.toFixed(-Math.log10(decade)), 'text-anchor="middle" fill="#666"')
   }
   results.forEach((r, i) => {
-    const y = top1 + i * rowHeight + rowHeight / 2
+    const y = top2 + i * rowHeight + rowHeight / 2
     const { p50, p90, p99, max } = r.latencyMs
     text(left - 8, y + 4, r.name, 'text-anchor="end"')
     if (!Number.isFinite(p50)) return
@@ -335,20 +432,6 @@ export function svgChart(report: RunReport): string {
     out.push(`<path d="M${x(p99)} ${y - 5} l5 5 l-5 5 l-5 -5z" fill="${colour}"/>`)
     out.push(`<line x1="${x(max)}" y1="${y - 6}" x2="${x(max)}" y2="${y + 6}" stroke="${colour}" stroke-width="2"/>`)
     text(left + plot + 12, y + 4, `p99 ${ms(p99)} ms`, 'fill="#333" font-size="11"')
-  })
-
-  // Panel 2: req/s against the ceiling, linear scale.
-  const peak = Math.max(1, ...results.map((r) => r.rps), ...results.map((r) => (r.ratio ? r.rps / r.ratio : 0)))
-  const bx = (v: number) => left + (plot - 60) * (v / peak)
-  text(left, top2 - 30, 'Requests per second (bar) against its ceiling, or page-1w for page-Nw (outline)', 'font-weight="600"')
-  results.forEach((r, i) => {
-    const y = top2 + i * rowHeight + 4
-    const h = rowHeight - 8
-    text(left - 8, y + h / 2 + 4, r.name, 'text-anchor="end"')
-    if (r.ratio) out.push(`<rect x="${left}" y="${y}" width="${bx(r.rps / r.ratio) - left}" height="${h}" fill="none" stroke="#999" stroke-dasharray="4 3"/>`)
-    out.push(`<rect x="${left}" y="${y}" width="${Math.max(1, bx(r.rps) - left)}" height="${h}" fill="${r.server === 'ceiling' ? '#bbb' : '#2e86c1'}"/>`)
-    const label = `${int(r.rps)} req/s${r.ratio !== null ? ` · ${r.ratio.toFixed(2)}× ${r.ceiling}` : ''}`
-    text(Math.max(bx(r.rps), r.ratio ? bx(r.rps / r.ratio) : 0) + 6, y + h / 2 + 4, label, 'fill="#333" font-size="11"')
   })
   text(left, height - 24, 'Latencies at 0.01 ms resolution, from the load generator. Ceilings: bare Fastify on the same Node, confinement and load generator.', 'fill="#666" font-size="11"')
   out.push('</svg>')

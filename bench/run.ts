@@ -3,10 +3,9 @@
 // with autocannon, and checks bench/targets.json. `--url` measures a server that already runs
 // (docker compose's bench profile) instead. `--workers 1,2` then measures the page scenario
 // against WORKERS=N on N CPUs, to see how node:cluster scales. See `npm run bench -- --help`.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import type { Redis } from 'ioredis'
 import { connectRedis } from '../src/redis/client.js'
 import { affinityOf, confine, pinProcess, type Confinement } from './confine.js'
@@ -14,15 +13,17 @@ import { Corpus, randomGenerator } from './corpus.js'
 import { http } from './http.js'
 import { runLoad, serverPids, type LoadSpec, type LoadTarget } from './load.js'
 import { describeMachine } from './machine.js'
-import { cleanupAll, cleanupOnSignals, cpuSeconds, freePort, kernelThreadSeconds, machineBusySeconds, onCleanup, run, startProcess, stopProcess, waitForHttp, type Started } from './processes.js'
+import { parseOptions, REALISTIC_PASTES, USAGE, UsageError, type Options } from './options.js'
+import { cleanupAll, cleanupOnSignals, freePort, onCleanup, run, startProcess, stopProcess, waitForHttp, type Started } from './processes.js'
 import { progress } from './progress.js'
-import { baselineMarkdown, checksText, checkTargets, cpuBudget, loadTargets, markdownReport, svgChart, terminalTable, type RunReport, type ScenarioResult } from './report.js'
-import { bigCreates, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
+import { banner, BUSY_MACHINE_CORES, otherLoad, waitForQuiet } from './quiet.js'
+import { baselineMarkdown, checksText, checkTargets, compareToCeilings, cpuBudget, cpuPerResponseUs, efficiencyLines, loadTargets, markdownReport, svgChart, terminalTable, type RunReport, type ScenarioResult } from './report.js'
+import { bigCreates, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
+import { serverNodeFlags, serverStartEnv, startRedis } from './servers.js'
 import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, growWithModel, seedThroughApi, waitForRenderedPages, waitForRenderQueue, type SeededPaste } from './seed.js'
 
 const BENCH_DIR = new URL('.', import.meta.url).pathname
 const ROOT = new URL('..', import.meta.url).pathname
-const REALISTIC_PASTES = 10_000
 const SCALE_FIRST_STEP = 1_000
 /**
  * The scale variant's list runs go 1k, N, N, 1k this many times. Runs of the same server a
@@ -36,155 +37,9 @@ const SEED_CONNECTIONS = 5
 const PROBE_CONNECTIONS = 10
 /** The container's memory, for every confinement (N workers share it as they would there). */
 const MEMORY_BYTES = 2 * 2 ** 30
-const MAX_WORKERS = 64
-/** Other processes using more than this (in cores) make the numbers noisy: say so. */
-const BUSY_MACHINE_CORES = 0.15
-const QUIET_WAIT_SECONDS = 30
-
-const USAGE = `Usage: npm run bench -- [options]
-
-  --pastes N        pastes to seed (default 10000). Above 10000 runs the scale variant: the
-                    data grows to N (10,000 realistic ones through the API, the rest ~200 B,
-                    public, through the model layer), and the list at N is compared with a
-                    list of 1,000 such pastes under their own prefix and server, in runs that
-                    alternate (with --url: the 1,000 are listed before the growth)
-  --duration S      seconds each scenario is measured (default 10), after a warm-up
-  --warmup S        warm-up seconds before each scenario (default 2)
-  --connections N   connections for page, raw, list, create, mixed, probe (default 50)
-  --only a,b        run only these scenarios: ${SCENARIOS.join(', ')}
-  --baseline        also write bench/BASELINE.md
-  --url URL         measure a server that already runs there (no build, no confinement, no
-                    ceiling); its creates must not be rate-limited. With REDIS_URL (and its
-                    REDIS_PREFIX), the scale variant writes there too
-  --probe-rate N    1 MiB creates per second during the event-loop probe (default 3)
-  --probe-views N   page views per second meanwhile, over 10 connections (default 1000):
-                    a steady load, not a flood, so the delay shows blocking, not queueing
-  --workers 1,2     after the scenarios, measure page again against WORKERS=N for each N, in
-                    order, each confined to N CPUs (quota N × period, cores 0..N-1, the same
-                    2 GB): rows page-Nw, compared to page-1w, plus the CPU per request and the
-                    req/s the machine's cores allow. Redis and the load generator move to the
-                    cores left, or share all of them when none are
-  --cpu-period US   CFS period of the cgroups, in µs (default 100000)
-  --seed N          seed of the data generator (default 1): equal seeds, equal data
-  --profile         start the server with node --cpu-prof (profiles in bench/results/profiles)
-
-BENCH_LOG_LEVEL: the server's LOG_LEVEL (default warn).
-REDIS_URL set: use that Redis (keys under bench:, cleared before and after) instead of
-starting a private redis-server. Never point it at a Redis whose bench: keys matter.`
-
-interface Options {
-  pastes: number
-  duration: number
-  warmup: number
-  connections: number
-  only: Set<string> | null
-  baseline: boolean
-  url: string | null
-  probeRate: number
-  probeViews: number
-  cpuPeriodUs: number
-  seed: number
-  profile: boolean
-  /** --workers: the WORKERS values to measure page against; null: no scaling section. */
-  workers: number[] | null
-}
-
-function parseOptions(argv: string[]): Options {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: argv,
-    options: {
-      'pastes': { type: 'string', default: String(REALISTIC_PASTES) },
-      'duration': { type: 'string', default: '10' },
-      'warmup': { type: 'string', default: '2' },
-      'connections': { type: 'string', default: '50' },
-      'only': { type: 'string' },
-      'baseline': { type: 'boolean', default: false },
-      'url': { type: 'string' },
-      'probe-rate': { type: 'string', default: '3' },
-      'probe-views': { type: 'string', default: '1000' },
-      'cpu-period': { type: 'string', default: '100000' },
-      'seed': { type: 'string', default: '1' },
-      'profile': { type: 'boolean', default: false },
-      'workers': { type: 'string' },
-      'help': { type: 'boolean', default: false },
-      },
-    })
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-  const { values } = parsed
-  if (values.help) {
-    console.log(USAGE)
-    process.exit(0)
-  }
-  const number = (name: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER) => {
-    const n = Number(raw)
-    if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max}, got "${raw}"`)
-    return n
-  }
-  const only = values.only ? new Set(values.only.split(',').map((s) => s.trim()).filter(Boolean)) : null
-  for (const name of only ?? []) {
-    if (!(SCENARIOS as readonly string[]).includes(name)) throw new UsageError(`--only: unknown scenario "${name}"; choose from ${SCENARIOS.join(', ')}`)
-  }
-  if (values.url && !/^https?:\/\//.test(values.url)) throw new UsageError('--url must be an http:// or https:// URL')
-  const workers = values.workers === undefined ? null : parseWorkers(values.workers)
-  if (workers && values.url) throw new UsageError('--workers starts and confines its own servers: it cannot measure --url')
-  return {
-    pastes: Math.round(number('pastes', values.pastes, 100, 10_000_000)),
-    duration: number('duration', values.duration, 1, 3600),
-    warmup: number('warmup', values.warmup, 0, 600),
-    connections: Math.round(number('connections', values.connections, 1, 10_000)),
-    only,
-    baseline: values.baseline,
-    url: values.url?.replace(/\/+$/, '') ?? null,
-    probeRate: number('probe-rate', values['probe-rate'], 0.1, 100),
-    probeViews: number('probe-views', values['probe-views'], 1, 1_000_000),
-    cpuPeriodUs: Math.round(number('cpu-period', values['cpu-period'], 1000, 1_000_000)),
-    seed: Math.round(number('seed', values.seed, 0)),
-    profile: values.profile,
-    workers,
-  }
-}
-
-/** "1,2" → [1, 2]: distinct whole numbers from 1 to MAX_WORKERS, in the order given. */
-function parseWorkers(raw: string): number[] {
-  const items = raw.split(',').map((s) => s.trim())
-  const workers = items.map(Number)
-  if (items.some((s) => !/^\d+$/.test(s)) || workers.some((n) => n < 1 || n > MAX_WORKERS)) {
-    throw new UsageError(`--workers must be a comma-separated list of whole numbers from 1 to ${MAX_WORKERS} (e.g. 1,2), got "${raw}"`)
-  }
-  if (new Set(workers).size !== workers.length) throw new UsageError(`--workers lists a number twice: "${raw}"`)
-  return workers
-}
-
-/**
- * How `npm start` runs the server: its node flags and environment (package.json is their one
- * home; the Dockerfile repeats them). The bench starts the server, and the ceiling, the same way.
- */
-const { serverNodeFlags, serverStartEnv } = (() => {
-  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? ''
-  const words = start.split(/\s+/)
-  const node = words.indexOf('node')
-  const assignments = words.slice(0, Math.max(0, node)).map((word) => /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(word)).filter((m) => m !== null)
-  return {
-    serverNodeFlags: words.slice(node + 1).filter((word) => word.startsWith('--')),
-    serverStartEnv: Object.fromEntries(assignments.map((m) => [m[1]!, m[2]!])),
-  }
-})()
 
 /** Notes for the error message when the run fails (where the server's log went). */
 const onFailure: (() => string)[] = []
-
-class UsageError extends Error {
-  override name = 'UsageError'
-}
-
-function banner(lines: string[]): string {
-  const width = Math.max(...lines.map((l) => l.length))
-  return [`╔${'═'.repeat(width + 4)}╗`, ...lines.map((l) => `║  ${l.padEnd(width)}  ║`), `╚${'═'.repeat(width + 4)}╝`].join('\n')
-}
 
 function shuffle<T>(items: T[], random: () => number): T[] {
   const out = [...items]
@@ -195,61 +50,8 @@ function shuffle<T>(items: T[], random: () => number): T[] {
   return out
 }
 
-/** Cores used over one second by processes other than ours (`ours`, this one, kernel threads). */
-async function otherLoad(ours: number[] = []): Promise<number | null> {
-  const sum = async () => {
-    let total = await kernelThreadSeconds()
-    for (const pid of ours) total += (await cpuSeconds(pid)) ?? 0
-    return total
-  }
-  const before = await machineBusySeconds()
-  const oursBefore = await sum()
-  const own = process.cpuUsage()
-  await new Promise((r) => setTimeout(r, 1000))
-  const after = await machineBusySeconds()
-  const oursAfter = await sum()
-  const used = process.cpuUsage(own)
-  if (before === null || after === null) return null
-  return Math.max(0, after - before - (oursAfter - oursBefore) - (used.user + used.system) / 1e6)
-}
-
-/**
- * On a shared machine other work comes in bursts: before each scenario, wait (up to
- * QUIET_WAIT_SECONDS) for a second in which other processes leave the cores alone.
- */
-async function waitForQuiet(ours: number[]): Promise<void> {
-  const deadline = Date.now() + QUIET_WAIT_SECONDS * 1000
-  let busy = await otherLoad(ours)
-  if (busy === null || busy <= BUSY_MACHINE_CORES) return
-  progress.phase('waiting for other processes to quiet down', QUIET_WAIT_SECONDS, '')
-  while (busy !== null && busy > BUSY_MACHINE_CORES && Date.now() < deadline) {
-    progress.update(0, undefined, `${busy.toFixed(2)} cores busy`)
-    busy = await otherLoad(ours)
-  }
-  progress.done()
-}
-
 function timestamp(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/, '').replace(/[-:]/g, '').replace('T', '-')
-}
-
-async function startRedis(dir: string, cores: string | null): Promise<{ url: string; process: Started }> {
-  const port = await freePort()
-  const args = ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
-    '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--loglevel', 'warning']
-  const started = startProcess('redis-server', cores ? ['taskset', '-c', cores, ...args] : args, { logFile: join(dir, 'redis.log') })
-  const url = `redis://127.0.0.1:${port}`
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    try {
-      const probe = await connectRedis(url)
-      await probe.quit()
-      return { url, process: started }
-    } catch (err) {
-      if (started.child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start: ${(err as Error).message}\n${started.tail()}`)
-      await new Promise((r) => setTimeout(r, 50))
-    }
-  }
 }
 
 async function bench(options: Options): Promise<number> {
@@ -394,9 +196,12 @@ async function bench(options: Options): Promise<number> {
   const measure = async (name: string, target: LoadTarget, server: 'app' | 'ceiling', spec: Omit<LoadSpec, 'name' | 'warmupSeconds' | 'duration'> & { duration?: number }) => {
     if (target.pid !== null) await waitForQuiet([...await serverPids(target), ...target.ours])
     const result = await runLoad(target, { name, warmupSeconds: options.warmup, duration: options.duration, ...spec })
-    const scenario: ScenarioResult = { name, title: titleOf(name), connections: spec.connections, server, ceiling: null, ratio: null, ...result }
+    // The probe's 1 MiB creates are responses too, and the CPU they cost is in serverCpu.
+    const responses = result.requests + Number(result.notes.bigCreates ?? 0)
+    const cpu = cpuPerResponseUs(result.serverCpu, result.seconds, responses)
+    const scenario: ScenarioResult = { name, title: titleOf(name), connections: spec.connections, server, ceiling: null, ratio: null, cpuPerResponseUs: cpu, cpuRatio: null, ...result }
     results.push(scenario)
-    say(`  ${name.padEnd(15)} ${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${result.latencyMs.p50.toFixed(2)}  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  non-2xx ${result.unexpected}`)
+    say(`  ${name.padEnd(15)} ${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  ${cpu === null ? '' : `${cpu.toFixed(1)} µs CPU/resp  `}p50 ${result.latencyMs.p50.toFixed(2)}  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  non-2xx ${result.unexpected}`)
     return scenario
   }
 
@@ -598,15 +403,8 @@ async function bench(options: Options): Promise<number> {
 
   // ——— Report ———
   // The probe runs at a fixed rate: a ratio to a ceiling would mean nothing. The page-Nw rows
-  // compare to page-1w: their ratio is the scaling.
-  const ceilingFor = (name: string) => (workersOf(name) !== null ? WORKERS_BASE : name.startsWith('ceiling') || name === 'probe' ? null : ({ raw: 'ceiling-raw', create: 'ceiling-create', seed: 'ceiling-seed' } as Record<string, string>)[name] ?? 'ceiling')
-  for (const result of results) {
-    const ceiling = results.find((r) => r.name === ceilingFor(result.name))
-    if (ceiling && result.server === 'app') {
-      result.ceiling = ceiling.name
-      result.ratio = result.rps / ceiling.rps
-    }
-  }
+  // compare to page-1w: their ratios are the scaling.
+  compareToCeilings(results)
   // The table lists ceilings first, then the scenarios in the order they ran.
   results.sort((a, b) => (a.server === b.server ? 0 : a.server === 'ceiling' ? -1 : 1))
   const checks = checkTargets(results, loadTargets(join(BENCH_DIR, 'targets.json')))
@@ -632,6 +430,8 @@ async function bench(options: Options): Promise<number> {
 
   const failed = checks.filter((c) => c.kind === 'enforced' && c.pass === false)
   console.log(`\n${terminalTable(results)}\n`)
+  const efficiency = efficiencyLines(results)
+  if (efficiency.length > 0) console.log(`Server CPU per response:\n${efficiency.map((l) => `  ${l.slice(2).replace(/\*\*/g, '')}`).join('\n')}\n`)
   if (Object.keys(budget).length > 0) console.log(`CPU budget (--workers):\n${Object.entries(budget).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`)
   console.log(`Targets (bench/targets.json):\n${checksText(checks)}\n`)
   const noisy = results.filter((r) => r.otherCpu !== null && r.otherCpu > BUSY_MACHINE_CORES)

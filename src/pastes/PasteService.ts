@@ -8,6 +8,7 @@ import { PasteInputError } from './errors.js'
 import { isPasteId, newDeleteToken, newPasteId, tokenMatches } from './ids.js'
 import { describeContent, type PageFacts, type PageRenderer, type StoredPage } from './PageRenderer.js'
 import { Paste, PasteRevision, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
+import { countLines, decodeUtf8, encodeUtf8 } from './textPasses.js'
 import { base64Bytes, envelopeProblem, serializeEnvelope, type Envelope } from '../shared/pasteCrypto.js'
 
 export interface PasteLimits {
@@ -77,15 +78,8 @@ const LIST_COLUMNS = ['id', 'title', 'language', 'size', 'lines', 'createdAt'] a
 const VIEW_COLUMNS = ['burn', 'page', 'slotAt', 'renderVersion', 'views', 'deleteTokenHash', 'title', 'visibility', 'language'] as const
 const LANGUAGE_IDS = new Set(LANGUAGES.map((l) => l.id))
 const LANGUAGE_BY_EXTENSION = new Map(LANGUAGES.map((l) => [l.ext, l.id]))
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
-/** Above this, create yields to the event loop between the passes over the text. */
+/** Above this, a create starts on a turn of the event loop of its own, and so does storing its page. */
 const YIELD_ABOVE_CHARS = 64 * 1024
-
-function countLines(text: string): number {
-  let lines = 1
-  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines++
-  return text.endsWith('\n') ? lines - 1 : lines
-}
 
 function parseBurn(value: string | boolean | undefined): boolean {
   if (value === undefined || typeof value === 'boolean') return value ?? false
@@ -112,18 +106,9 @@ export class PasteService {
    * lets a browser, which is redirected to the page at once, find it rendered.
    */
   async createPaste(input: NewPaste, waitForPageMs = 0): Promise<{ paste: PasteData; deleteToken: string }> {
-    const text = this.checkContent(input.content)
-    // Each check below walks the text: on a big paste, let waiting page views run in between,
-    // so that no single stretch of a 1 MiB create holds the event loop for long.
-    const big = text.length > YIELD_ABOVE_CHARS
-    if (big) await yieldToOthers()
-    // A raw upload is stored as the very bytes it came in; form and JSON text is encoded once.
-    const content = Buffer.isBuffer(input.content) ? input.content : Buffer.from(text)
-    const size = content.length
+    const { text, content, size, lines } = await this.readContent(input.content)
     const title = this.checkTitle(input.title ?? input.fileName ?? '')
     const language = this.checkLanguage(input.language ?? 'auto', text, input.fileName ?? title)
-    const lines = countLines(text)
-    if (big) await yieldToOthers()
     const expiresIn = this.checkExpires(input.expires)
     const visibility = (input.visibility ?? 'unlisted') as Visibility
     if (!VISIBILITIES.includes(visibility)) {
@@ -208,10 +193,9 @@ export class PasteService {
    */
   async editPaste(id: string, token: string, input: PasteEdit, ifMatch?: number): Promise<PasteData | 'missing' | 'forbidden'> {
     const encrypted = 'envelope' in input
-    const sealed = encrypted ? this.checkEnvelope(input.envelope) : null
-    const text = encrypted ? '' : this.checkContent(input.content)
-    const content = sealed?.content ?? (!encrypted && Buffer.isBuffer(input.content) ? input.content : Buffer.from(text))
-    const lines = encrypted ? 0 : countLines(text)
+    const { text, content, size, lines } = encrypted
+      ? { text: '', lines: 0, ...this.checkEnvelope(input.envelope) }
+      : await this.readContent(input.content)
     // The token and the burn flag first, without the content: a burn paste is never read here.
     // Neither ever changes (nor does the kind), so checking them once is race-free.
     const owner = await Paste.load(this.store, id, { select: ['burn', 'kind', 'deleteTokenHash'] })
@@ -231,7 +215,7 @@ export class PasteService {
       if (paste.revision >= this.limits.maxRevisions) throw this.tooManyRevisions()
       const title = encrypted || input.title === undefined ? paste.title : this.checkTitle(input.title)
       const language = encrypted || input.language === undefined ? paste.language : this.checkLanguage(input.language, text, title)
-      const next = { ...paste, title, language, content, size: sealed?.size ?? content.length, lines, editedAt: new Date(), revision: paste.revision + 1 }
+      const next = { ...paste, title, language, content, size, lines, editedAt: new Date(), revision: paste.revision + 1 }
       // An encrypted revision's shell costs no highlighting, and its changed lines are the browser's to know.
       const [stats, page] = encrypted
         ? [null, { ...this.encryptedPage(next), renderVersion: this.pages.version }]
@@ -366,6 +350,8 @@ export class PasteService {
         : this.code.render(code, paste.language, paste.size).then((codeHtml) => this.pages.pastePage(paste, codeHtml, describeContent(code)))
       pending = rendered
         .then(async (stored) => {
+          // Joining a big page and encoding it for Redis are ~1 ms each per 3 MB: two turns.
+          if (stored.page.length > YIELD_ABOVE_CHARS) await yieldToOthers()
           await Paste.patch(this.store, paste.id, { ...stored, renderVersion: this.pages.version }, { ifVersion: paste.revision })
           return stored
         })
@@ -431,22 +417,30 @@ export class PasteService {
     return this.pages.pastePage(paste, this.code.renderPlainNow(text, paste.language), describeContent(text))
   }
 
-  private checkContent(raw: string | Buffer | undefined): string {
+  /**
+   * A paste's content checked, as text and as the bytes to store, with its line count. The turn
+   * of the event loop a big paste arrived in has parsed its body: enough for one turn. Its
+   * passes over the text then run in slices (textPasses.ts), page views in between.
+   */
+  private async readContent(raw: string | Buffer | undefined): Promise<{ text: string; content: Buffer; size: number; lines: number }> {
+    if (raw !== undefined && raw.length > YIELD_ABOVE_CHARS) await yieldToOthers()
+    const { text, size } = await this.checkContent(raw)
+    // A raw upload is stored as the very bytes it came in; form and JSON text is encoded once.
+    const content = Buffer.isBuffer(raw) ? raw : await encodeUtf8(text, size)
+    return { text, content, size, lines: await countLines(text) }
+  }
+
+  private async checkContent(raw: string | Buffer | undefined): Promise<{ text: string; size: number }> {
     if (raw === undefined) throw new PasteInputError(400, 'content', 'content is required')
     const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length
     if (size > this.limits.maxPasteBytes) {
       throw new PasteInputError(413, 'content', `content is ${size} bytes; the limit is ${this.limits.maxPasteBytes} bytes`)
     }
-    let content: string
-    try {
-      content = typeof raw === 'string' ? raw : utf8.decode(raw)
-    } catch {
-      throw new PasteInputError(400, 'content', 'content must be valid UTF-8 text')
-    }
-    if (!content.isWellFormed()) throw new PasteInputError(400, 'content', 'content must be valid UTF-8 text')
+    const text = typeof raw === 'string' ? raw : await decodeUtf8(raw)
+    if (text === null || !text.isWellFormed()) throw new PasteInputError(400, 'content', 'content must be valid UTF-8 text')
     // A search, not trim(): trim would copy a megabyte to learn that one character is there.
-    if (!/\S/.test(content)) throw new PasteInputError(400, 'content', 'content is empty')
-    return content
+    if (!/\S/.test(text)) throw new PasteInputError(400, 'content', 'content is empty')
+    return { text, size }
   }
 
   private checkTitle(raw: string): string {

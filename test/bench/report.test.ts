@@ -1,0 +1,60 @@
+// The bench's target checks: absolute bounds, bounds relative to another row of the same run,
+// and server CPU per response against the ceilings.
+import { describe, expect, it } from 'vitest'
+import { checkTargets, compareToCeilings, cpuPerResponseUs, efficiencyLines, type ScenarioResult, type TargetRule } from '../../bench/report.js'
+
+function row(name: string, fields: { rps: number; p99: number; serverCpu: number; connections?: number; server?: 'app' | 'ceiling' }): ScenarioResult {
+  const seconds = 10
+  const requests = fields.rps * seconds
+  return {
+    name, title: name, connections: fields.connections ?? 50, server: fields.server ?? (name.startsWith('ceiling') ? 'ceiling' : 'app'),
+    ceiling: null, ratio: null, cpuRatio: null, cpuPerResponseUs: cpuPerResponseUs(fields.serverCpu, seconds, requests),
+    requests, seconds, rps: fields.rps, latencyMs: { p50: fields.p99 / 3, p90: fields.p99 / 2, p99: fields.p99, max: fields.p99 * 2 },
+    errors: 0, unexpected: 0, statusCodes: {}, peakRssBytes: null, serverCpu: fields.serverCpu, generatorCpu: 0.9, otherCpu: 0,
+    redisCpu: 0.3, loopDelayP99Ms: 7, loopDelayMaxMs: 9, notes: {},
+  }
+}
+
+const check = (results: ScenarioResult[], rule: TargetRule) => {
+  compareToCeilings(results)
+  return checkTargets(results, { enforced: [rule], goals: [] })
+}
+
+describe('bench targets', () => {
+  it('server CPU per response is CPU seconds over responses, in µs, and its ratio is to the ceiling', () => {
+    expect(cpuPerResponseUs(0.8, 10, 157_140)).toBeCloseTo(50.9, 1)
+    expect(cpuPerResponseUs(null, 10, 100)).toBeNull()
+    const results = [row('ceiling', { rps: 28_304, p99: 4.06, serverCpu: 0.76 }), row('page', { rps: 15_714, p99: 6.61, serverCpu: 0.8 })]
+    compareToCeilings(results)
+    expect(results[1]!.ceiling).toBe('ceiling')
+    expect(results[1]!.cpuRatio).toBeCloseTo(50.9 / 26.85, 2)
+    expect(results[1]!.ratio).toBeCloseTo(0.555, 3)
+    expect(efficiencyLines(results)).toEqual(['- **page**: 50.9 µs of server CPU per response: 1.90× ceiling (26.9 µs)'])
+  })
+
+  it('a relative bound scales with the reference row measured in the same run', () => {
+    const rule: TargetRule = { scenario: 'page', metric: 'p99', relativeTo: 'ceiling', max: 5 }
+    const fast = check([row('ceiling', { rps: 28_304, p99: 4.06, serverCpu: 0.76 }), row('page', { rps: 15_714, p99: 6.61, serverCpu: 0.8 })], rule)
+    expect(fast[0]).toMatchObject({ pass: true, note: '6.61 ms = 1.63 × ceiling\'s 4.06 ms' })
+    // A slower machine: everything takes longer, the bound with it.
+    const slow = check([row('ceiling', { rps: 17_800, p99: 7.5, serverCpu: 0.76 }), row('page', { rps: 6_800, p99: 22.95, serverCpu: 0.71 })], rule)
+    expect(slow[0]!.pass).toBe(true)
+    const regressed = check([row('ceiling', { rps: 28_304, p99: 4.06, serverCpu: 0.76 }), row('page', { rps: 3_000, p99: 25, serverCpu: 1 })], rule)
+    expect(regressed[0]).toMatchObject({ pass: false, label: 'page p99 ≤ 5.00 × ceiling\'s' })
+  })
+
+  it('page-2w passes when a view costs it at most 1.1 × the CPU it costs page-1w', () => {
+    const rule: TargetRule = { scenario: 'page-2w', metric: 'cpuPerResponse', relativeTo: 'page-1w', max: 1.1 }
+    const one = row('page-1w', { rps: 15_000, p99: 7, serverCpu: 0.78 })
+    expect(check([one, row('page-2w', { rps: 16_500, p99: 9, serverCpu: 0.9 })], rule)[0]!.pass).toBe(true)
+    expect(check([one, row('page-2w', { rps: 16_500, p99: 9, serverCpu: 1.1 })], rule)[0]!.pass).toBe(false)
+    // Without --workers there is nothing to compare: say how to get it.
+    expect(check([row('page', { rps: 15_000, p99: 7, serverCpu: 0.8 })], rule)[0]).toMatchObject({ pass: null, note: 'runs with --workers 1,2' })
+  })
+
+  it('a relative bound is not applied across different connection counts', () => {
+    const rule: TargetRule = { scenario: 'page', metric: 'p99', relativeTo: 'ceiling', max: 5 }
+    const results = [row('ceiling', { rps: 28_304, p99: 4.06, serverCpu: 0.76 }), row('page', { rps: 15_714, p99: 30, serverCpu: 0.8, connections: 100 })]
+    expect(check(results, rule)[0]).toMatchObject({ pass: null, note: 'ceiling ran at 50 connections, page at 100' })
+  })
+})
