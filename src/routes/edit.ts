@@ -53,14 +53,16 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
   const { config, pastes, pages } = deps
   const notFound = (request: FastifyRequest, reply: FastifyReply) => sendError(request, reply, 404, NOT_FOUND, pages)
 
-  const showForm = (reply: FastifyReply, id: string, view: Extract<EditSource, { kind: 'plain' }>, error: PasteInputError | null = null) =>
+  /** The form, pre-filled; an encrypted paste's is empty and carries its envelope, which the page's script decrypts with the link's key. */
+  const showForm = (reply: FastifyReply, id: string, view: EditSource, error: PasteInputError | null = null) =>
     reply.code(error?.status ?? 200).header('cache-control', 'no-store').viewAsync('edit', {
-      meta: pages.siteMeta(`Edit ${view.title || id} · redbin`, 'Edit a paste: each save makes a new revision.', `/${id}/edit`, 'noindex, nofollow'),
+      meta: pages.siteMeta(`Edit ${view.kind === 'plain' ? view.title || id : 'an encrypted paste'} · redbin`, 'Edit a paste: each save makes a new revision.', `/${id}/edit`, 'noindex, nofollow'),
       id,
-      title: view.title,
       revision: view.revision,
       owner: view.owner,
-      values: { content: view.content, title: view.title, language: view.language },
+      ...(view.kind === 'plain'
+        ? { title: view.title, values: { content: view.content, title: view.title, language: view.language } }
+        : { title: '', values: { content: '', title: '', language: 'auto' }, encrypted: true, envelope: view.envelope }),
       languages: [{ id: 'auto', name: 'Auto-detect' }, ...LANGUAGE_CHOICES],
       maxPasteBytes: config.maxPasteBytes,
       error: error?.message ?? null,
@@ -135,22 +137,6 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
     if (!isPasteId(id)) return notFound(request, reply)
     const source = await pastes.editSource(id, request.cookies[ownerCookie(id)])
     if (!source) return notFound(request, reply)
-    if (source.kind === 'encrypted') {
-      // The server fills nothing in: the page's script decrypts the envelope with the link's key.
-      return reply.header('cache-control', 'no-store').viewAsync('edit', {
-        meta: pages.siteMeta(`Edit an encrypted paste · redbin`, 'Edit a paste: each save makes a new revision.', `/${id}/edit`, 'noindex, nofollow'),
-        id,
-        title: '',
-        revision: source.revision,
-        owner: source.owner,
-        encrypted: true,
-        envelope: source.envelope,
-        values: { content: '', title: '', language: 'auto' },
-        languages: [{ id: 'auto', name: 'Auto-detect' }, ...LANGUAGE_CHOICES],
-        maxPasteBytes: config.maxPasteBytes,
-        error: null,
-      })
-    }
     return showForm(reply, id, source)
   })
 
