@@ -62,10 +62,13 @@ export interface NewEncryptedPaste {
 }
 
 export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'page' | 'slotAt' | 'renderVersion'>
+export type RawPaste = Pick<PasteRecord, (typeof RAW_COLUMNS)[number]>
 export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
 export type PageView = { kind: 'page'; html: Buffer } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
 
 const MAX_TITLE_CHARS = 200
+// Raw reads select only these: every column loaded is a field Redis sends and the model decodes.
+const RAW_COLUMNS = ['kind', 'language', 'visibility', 'burn', 'content', 'expiresAt', 'revision'] as const
 const DATA_COLUMNS = [
   'id', 'kind', 'title', 'language', 'visibility', 'burn', 'content', 'size', 'lines', 'createdAt', 'expiresAt', 'views',
   'revision', 'editedAt', 'added', 'removed', 'forkOf', 'forkOfRevision',
@@ -285,11 +288,20 @@ export class PasteService {
   }
 
   /**
-   * A paste's data for raw, download and the API. These are explicit programmatic reads, so on
-   * a burn paste they consume it, unless `consume` is false (HEAD).
+   * A paste's data for the API. These are explicit programmatic reads, so on a burn paste they
+   * consume it, unless `consume` is false (HEAD).
    */
-  async readPaste(id: string, consume = true): Promise<PasteData | null> {
-    const paste = await Paste.load(this.store, id, { select: DATA_COLUMNS })
+  readPaste(id: string, consume = true): Promise<PasteData | null> {
+    return this.read(id, DATA_COLUMNS, consume)
+  }
+
+  /** What raw and download serve: the bytes and the fields their headers need; consumed as readPaste. */
+  readRaw(id: string, consume = true): Promise<RawPaste | null> {
+    return this.read(id, RAW_COLUMNS, consume)
+  }
+
+  private async read<const K extends readonly (keyof PasteData)[]>(id: string, select: K, consume: boolean): Promise<Pick<PasteData, K[number]> | null> {
+    const paste = await Paste.load(this.store, id, { select })
     if (!paste?.burn || !consume) return paste
     const taken = await Paste.take(this.store, id)
     return taken && dataOf(taken)

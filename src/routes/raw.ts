@@ -3,7 +3,7 @@ import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { sendError } from '../plugins/errors.js'
 import { LANGUAGES } from '../pastes/code.js'
 import { isPasteId } from '../pastes/ids.js'
-import type { PasteData } from '../pastes/PasteService.js'
+import type { RawPaste } from '../pastes/PasteService.js'
 import { IdParams, type RouteDeps } from './shared.js'
 
 /** A past revision never changes, but it can be deleted: caches may keep one for an hour at most. */
@@ -16,7 +16,7 @@ const EXTENSIONS = new Map(LANGUAGES.map((l) => [l.id, l.ext]))
  * Headers for a paste's exact bytes: never rendered by the browser, cached no longer than it
  * lives. The ETag names the bytes: the paste's latest revision, or one revision of it.
  */
-export function rawHeaders(reply: FastifyReply, paste: Pick<PasteData, 'expiresAt' | 'burn' | 'visibility' | 'kind'>, etag: string, maxCacheSeconds: number) {
+export function rawHeaders(reply: FastifyReply, paste: Pick<RawPaste, 'expiresAt' | 'burn' | 'visibility' | 'kind'>, etag: string, maxCacheSeconds: number) {
   reply
     // An encrypted paste's bytes are its envelope (docs/encryption.md).
     .type(paste.kind === 'encrypted' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8')
@@ -48,7 +48,7 @@ export async function rawRoutes(app: FastifyInstance, deps: RouteDeps) {
     const { id } = request.params
     if (!isPasteId(id)) return notFound(request, reply)
     // HEAD only looks: it never burns.
-    const paste = await deps.pastes.readPaste(id, request.method !== 'HEAD')
+    const paste = await deps.pastes.readRaw(id, request.method !== 'HEAD')
     if (!paste) return notFound(request, reply)
     const etag = `"${id}-r${paste.revision}"`
     rawHeaders(reply, paste, etag, LATEST_CACHE_SECONDS)
