@@ -27,7 +27,11 @@ export const USAGE = `Usage: npm run bench -- [options]
                     order, each confined to N CPUs (quota N × period, cores 0..N-1, the same
                     2 GB): rows page-Nw, compared to page-1w, plus the CPU per request and the
                     req/s the machine's cores allow. Redis and the load generator move to the
-                    cores left, or share all of them when none are
+                    cores left, or share all of them when none are. Each N is measured twice:
+                    as fast as it answers (page-Nw: req/s, for information) and paced at
+                    --worker-rate views per second per worker (page-Nw-paced: the CPU per view
+                    at the same load per worker, which the scaling target compares)
+  --worker-rate N   page views per second per worker in the page-Nw-paced rows (default 3000)
   --cpu-period US   CFS period of the cgroups, in µs (default 100000)
   --seed N          seed of the data generator (default 1): equal seeds, equal data
   --profile         start the server with node --cpu-prof (profiles in bench/results/profiles)
@@ -51,6 +55,8 @@ export interface Options {
   profile: boolean
   /** --workers: the WORKERS values to measure page against; null: no scaling section. */
   workers: number[] | null
+  /** --worker-rate: views per second per worker in the paced page-Nw rows. */
+  workerRate: number
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -72,6 +78,7 @@ export function parseOptions(argv: string[]): Options {
       'seed': { type: 'string', default: '1' },
       'profile': { type: 'boolean', default: false },
       'workers': { type: 'string' },
+      'worker-rate': { type: 'string', default: '3000' },
       'help': { type: 'boolean', default: false },
       },
     })
@@ -109,6 +116,7 @@ export function parseOptions(argv: string[]): Options {
     seed: Math.round(number('seed', values.seed, 0)),
     profile: values.profile,
     workers,
+    workerRate: number('worker-rate', values['worker-rate'], 1, 1_000_000),
   }
 }
 

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import type { LoadResult } from './load.js'
 import type { Machine } from './machine.js'
-import { WORKERS_BASE, workersOf, workersScenario } from './scenarios.js'
+import { PACED_WORKERS_BASE, WORKERS_BASE, workersOf, workersScenario } from './scenarios.js'
 
 export interface ScenarioResult extends LoadResult {
   name: string
@@ -65,7 +65,7 @@ const WORKERS_NEEDED = 'runs with --workers 1,2'
 
 /** The row a scenario is compared to: its ceiling, page-1w for page-Nw; null for ceilings and the fixed-rate probe. */
 export function ceilingOf(name: string): string | null {
-  if (workersOf(name) !== null) return WORKERS_BASE
+  if (workersOf(name) !== null) return name.endsWith('-paced') ? PACED_WORKERS_BASE : WORKERS_BASE
   if (name.startsWith('ceiling') || name === 'probe') return null
   return ({ raw: 'ceiling-raw', create: 'ceiling-create', seed: 'ceiling-seed' } as Record<string, string>)[name] ?? 'ceiling'
 }

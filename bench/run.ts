@@ -375,6 +375,7 @@ async function bench(options: Options): Promise<number> {
     const target: LoadTarget = { ...app, pid: server.pid, tree: workers > 1, metrics: app.metrics && workers === 1 }
     try {
       await measure(name, target, 'app', { connections: options.connections, requests: pageRequests(pageIds) })
+      await measure(workersScenario(workers, true), target, 'app', { connections: options.connections, overallRate: workers * options.workerRate, requests: pageRequests(pageIds) })
     } finally {
       // SIGTERM to the primary stops its workers; the cgroups can go once all have exited.
       await stopApp()

@@ -24,20 +24,27 @@ export const DESCRIPTIONS: Record<string, string> = {
   'probe': 'page views at a steady rate while 1 MiB pastes are created at a steady rate',
 }
 
-/** `--workers N`'s rows: the page scenario against WORKERS=N on N CPUs, named page-Nw. */
-export const workersScenario = (workers: number) => `page-${workers}w`
-/** The row the others' scaling is measured against. */
+/**
+ * `--workers N`'s rows: the page scenario against WORKERS=N on N CPUs, named page-Nw, and the
+ * same paced at a fixed rate per worker, page-Nw-paced. Server CPU per response falls as the
+ * rate rises (more requests share each event-loop turn and socket write), and on 2 cores N
+ * workers share theirs with Redis and the load generator: only equal load per worker makes
+ * the CPU per view of N workers comparable with one's.
+ */
+export const workersScenario = (workers: number, paced = false) => `page-${workers}w${paced ? '-paced' : ''}`
+/** The rows the others' scaling is measured against. */
 export const WORKERS_BASE = workersScenario(1)
+export const PACED_WORKERS_BASE = workersScenario(1, true)
 
-/** N of a page-Nw row; null for any other scenario. */
+/** N of a page-Nw or page-Nw-paced row; null for any other scenario. */
 export function workersOf(name: string): number | null {
-  const match = /^page-(\d+)w$/.exec(name)
+  const match = /^page-(\d+)w(-paced)?$/.exec(name)
   return match ? Number(match[1]) : null
 }
 
 export function titleOf(name: string): string {
   const workers = workersOf(name)
-  if (workers !== null) return `${DESCRIPTIONS.page}, WORKERS=${workers} on ${workers} CPU${workers > 1 ? 's' : ''}`
+  if (workers !== null) return `${DESCRIPTIONS.page}, WORKERS=${workers} on ${workers} CPU${workers > 1 ? 's' : ''}${name.endsWith('-paced') ? ', paced per worker' : ''}`
   // The scale variant's repeated list runs (list#2, list@1k#3, ...): the list's description.
   const again = /^(.+)#(\d+)$/.exec(name)
   if (again) return `${DESCRIPTIONS[again[1]!] ?? again[1]}, run ${again[2]}`
