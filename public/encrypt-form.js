@@ -4,6 +4,7 @@
 // and the password have no name: without this script they cannot be used, and a plain form
 // post never carries them.
 import { ciphertextSize, encryptPaste, formatFragment } from './shared/pasteCrypto.js';
+import { formAlert } from './encrypted-ui.js';
 
 const form = document.getElementById('paste-form');
 const box = document.getElementById('encrypt');
@@ -47,19 +48,7 @@ const setUp = () => {
   }
   sync();
 
-  let alert = null;
-  const fail = (message) => {
-    if (!alert) {
-      alert = document.createElement('div');
-      alert.className = 'alert alert-error';
-      alert.setAttribute('role', 'alert');
-      alert.appendChild(document.createElement('p'));
-      form.before(alert);
-    }
-    alert.firstChild.textContent = `Your paste was not created. ${message}`;
-    // public/app.js unlocks the form.
-    form.dispatchEvent(new CustomEvent('redbin:send-failed'));
-  };
+  const fail = formAlert(form, 'Your paste was not created.');
 
   const send = async () => {
     const paste = { content: editor.value, title: fields.namedItem('title').value.trim(), language: fields.namedItem('language').value };

@@ -4,25 +4,14 @@
 // again under the same key and password (fresh salt and IV), so every link already shared opens
 // the new revision. Only the envelope is sent, as PUT /<id>/edit with If-Match; the text, the
 // key and the password never leave the browser.
-import { checkKey, ciphertextSize, decryptPaste, DecryptError, encryptPaste, formatFragment, linkWithKey, needsPassword, parseFragment } from './shared/pasteCrypto.js';
+import { ciphertextSize, encryptPaste, formatFragment, linkWithKey, parseFragment } from './shared/pasteCrypto.js';
+import { decryptOnPage, formAlert } from './encrypted-ui.js';
 
 const $ = (id) => document.getElementById(id);
 const form = $('paste-form');
 const fieldset = $('edit-fields');
 const status = $('decrypt-status');
 const passwordForm = $('password-form');
-const passwordInput = $('paste-password');
-
-const say = (message, tone) => {
-  status.className = tone ? `alert alert-${tone}` : 'alert';
-  status.setAttribute('role', tone === 'error' ? 'alert' : 'status');
-  status.firstElementChild.textContent = message;
-  status.hidden = false;
-};
-
-const failed = (err) => {
-  say(err instanceof DecryptError ? err.message : `This paste could not be decrypted in this browser (${err && err.message ? err.message : err}).`, 'error');
-};
 
 const fields = form && form.elements;
 const editor = fields && fields.namedItem('content');
@@ -41,19 +30,7 @@ const edit = (envelope, key, paste, password) => {
   editor.dispatchEvent(new Event('input', { bubbles: true }));
   editor.focus();
 
-  let alert = null;
-  const fail = (message) => {
-    if (!alert) {
-      alert = document.createElement('div');
-      alert.className = 'alert alert-error';
-      alert.setAttribute('role', 'alert');
-      alert.appendChild(document.createElement('p'));
-      form.before(alert);
-    }
-    alert.firstChild.textContent = `Your edit was not saved. ${message}`;
-    // public/app.js unlocks the form.
-    form.dispatchEvent(new CustomEvent('redbin:send-failed'));
-  };
+  const fail = formAlert(form, 'Your edit was not saved.');
 
   const send = async () => {
     const next = { content: editor.value, title: titleField.value.trim(), language: language.value };
@@ -113,58 +90,6 @@ const edit = (envelope, key, paste, password) => {
   });
 };
 
-const askPassword = (envelope, key) => {
-  say('This paste is protected with a password. Enter it to decrypt the paste and edit it.');
-  passwordForm.hidden = false;
-  passwordInput.focus();
-  const submit = passwordForm.querySelector('button');
-  passwordForm.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    submit.disabled = true;
-    say('Decrypting…');
-    try {
-      const password = passwordInput.value;
-      edit(envelope, key, await decryptPaste(envelope, key, password), password);
-    } catch (err) {
-      if (err instanceof DecryptError && err.reason === 'wrong-password') {
-        say('That password is not the right one for this paste. Try again.', 'error');
-        passwordForm.hidden = false;
-        passwordInput.select();
-      } else {
-        failed(err);
-      }
-    } finally {
-      submit.disabled = false;
-    }
-  });
-};
-
-const start = async () => {
-  if (!window.crypto || !window.crypto.subtle) {
-    say('This paste is encrypted, and this browser can only decrypt it over a secure connection: open the link with https://.', 'error');
-    return;
-  }
-  let envelope;
-  try {
-    envelope = JSON.parse($('envelope').textContent);
-  } catch {
-    say("This paste's encrypted data is damaged: it is not JSON.", 'error');
-    return;
-  }
-  const { key } = parseFragment(window.location.hash);
-  try {
-    const checked = await checkKey(envelope, key);
-    if (needsPassword(checked)) {
-      askPassword(checked, key);
-      return;
-    }
-    say('Decrypting…');
-    edit(checked, key, await decryptPaste(checked, key));
-  } catch (err) {
-    failed(err);
-  }
-};
-
 if (form && fieldset && status) {
   // public/app.js has already taken hold of the editor by its name. Without names, the private
   // fields could not be posted even by a submit that bypasses this script (form.submit() in an
@@ -175,5 +100,8 @@ if (form && fieldset && status) {
   if (key) {
     for (const link of document.querySelectorAll('a[data-keep-key]')) link.href = linkWithKey(link.getAttribute('href'), key);
   }
-  start();
+  decryptOnPage({
+    passwordPrompt: 'This paste is protected with a password. Enter it to decrypt the paste and edit it.',
+    open: (paste, key, envelope, password) => edit(envelope, key, paste, password),
+  });
 }

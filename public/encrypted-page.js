@@ -6,7 +6,8 @@
 import hljs from './hljs/core.min.js';
 import { escapeHtml, renderCodeWith } from './shared/codeBlock.js';
 import { LANGUAGE_INFO } from './shared/languages.js';
-import { checkKey, decryptPaste, DecryptError, formatFragment, linkWithKey, needsPassword, parseFragment } from './shared/pasteCrypto.js';
+import { formatFragment, linkWithKey, parseFragment } from './shared/pasteCrypto.js';
+import { decryptOnPage } from './encrypted-ui.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,19 +25,6 @@ keepKey(parseFragment(window.location.hash).key);
 const article = $('encrypted-paste');
 const status = $('decrypt-status');
 const passwordForm = $('password-form');
-const passwordInput = $('paste-password');
-
-const say = (message, tone) => {
-  status.className = tone ? `alert alert-${tone}` : 'alert';
-  status.setAttribute('role', tone === 'error' ? 'alert' : 'status');
-  status.firstElementChild.textContent = message;
-  status.hidden = false;
-};
-
-const failed = (err) => {
-  // Every failure is a sentence on the page, never a console error or a blank page.
-  say(err instanceof DecryptError ? err.message : `This paste could not be decrypted in this browser (${err && err.message ? err.message : err}).`, 'error');
-};
 
 const countLines = (text) => {
   let lines = text.split('\n').length;
@@ -136,55 +124,6 @@ const show = async (paste, key) => {
   }
 };
 
-const askPassword = (envelope, key) => {
-  say('This paste is protected with a password. Enter it to decrypt the paste.');
-  passwordForm.hidden = false;
-  passwordInput.focus();
-  const submit = passwordForm.querySelector('button');
-  passwordForm.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    submit.disabled = true;
-    say('Decrypting…');
-    try {
-      await show(await decryptPaste(envelope, key, passwordInput.value), key);
-    } catch (err) {
-      if (err instanceof DecryptError && err.reason === 'wrong-password') {
-        say('That password is not the right one for this paste. Try again.', 'error');
-        passwordInput.select();
-      } else {
-        failed(err);
-      }
-    } finally {
-      submit.disabled = false;
-    }
-  });
-};
-
-const start = async () => {
-  if (!window.crypto || !window.crypto.subtle) {
-    // Browsers give WebCrypto only to HTTPS pages (and localhost).
-    say('This paste is encrypted, and this browser can only decrypt it over a secure connection: open the link with https://.', 'error');
-    return;
-  }
-  let envelope;
-  try {
-    envelope = JSON.parse($('envelope').textContent);
-  } catch {
-    say("This paste's encrypted data is damaged: it is not JSON.", 'error');
-    return;
-  }
-  const { key } = parseFragment(window.location.hash);
-  try {
-    const checked = await checkKey(envelope, key);
-    if (needsPassword(checked)) {
-      askPassword(checked, key);
-      return;
-    }
-    say('Decrypting…');
-    await show(await decryptPaste(checked, key), key);
-  } catch (err) {
-    failed(err);
-  }
-};
-
-if (article) start();
+if (article) {
+  decryptOnPage({ passwordPrompt: 'This paste is protected with a password. Enter it to decrypt the paste.', open: show });
+}

@@ -27,6 +27,7 @@ export class BrowserModules {
     add('encrypted-page.js', `${PUBLIC_DIR}encrypted-page.js`)
     add('encrypt-form.js', `${PUBLIC_DIR}encrypt-form.js`)
     add('encrypted-edit.js', `${PUBLIC_DIR}encrypted-edit.js`)
+    add('encrypted-ui.js', `${PUBLIC_DIR}encrypted-ui.js`)
     for (const name of ['pasteCrypto.js', 'codeBlock.js', 'languages.js']) add(`shared/${name}`, `${SHARED_DIR}${name}`)
     add('hljs/core.min.js', join(HLJS_DIR, 'core.min.js'))
     for (const { grammar } of LANGUAGE_INFO) {
