@@ -107,6 +107,25 @@ function clusterClient(nodes: HostPort[]): Cluster {
   return client
 }
 
+/**
+ * Everything Redis holds under `prefix`: key names and every value, as text. Tests that must
+ * find some secret nowhere (an encrypted paste's text or title) search this.
+ */
+export async function everythingStored(redis: Redis | Cluster, prefix: string): Promise<string> {
+  const parts: string[] = []
+  for (const key of await scanKeys(redis, `${prefix}*`)) {
+    parts.push(key)
+    const type = await redis.type(key)
+    if (type === 'hash') parts.push(...Object.entries(await redis.hgetall(key)).flat())
+    else if (type === 'zset') parts.push(...await redis.zrange(key, 0, -1))
+    else if (type === 'set') parts.push(...await redis.smembers(key))
+    else if (type === 'string') parts.push((await redis.get(key)) ?? '')
+    else if (type === 'list') parts.push(...await redis.lrange(key, 0, -1))
+    else throw new Error(`a ${type} key this scan cannot read: ${key}`)
+  }
+  return parts.join('\n')
+}
+
 export interface TestRedisOptions {
   /**
    * The cluster to use, asked in beforeAll (so a cluster started by an earlier beforeAll can

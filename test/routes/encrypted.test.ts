@@ -5,9 +5,9 @@ import { createRequire } from 'node:module'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
-import { Redis, type Cluster } from 'ioredis'
+import { Redis } from 'ioredis'
 import { encryptPaste, toBase64Url } from '../../src/shared/pasteCrypto.js'
-import { scanKeys, useTestRedis } from '../helpers/redis.js'
+import { everythingStored, useTestRedis } from '../helpers/redis.js'
 import { createPaste, HTML_ACCEPT, useApps } from './fixtures.js'
 
 const db = useTestRedis()
@@ -29,21 +29,6 @@ async function createEncrypted(fields: Record<string, unknown> = {}, password?: 
 
 const post = (payload: unknown) => app.inject({ method: 'POST', url: '/api/pastes', payload: payload as Record<string, unknown> })
 
-/** Everything Redis holds under the test's prefix: key names and every value, as text. */
-async function everythingStored(redis: Redis | Cluster): Promise<string> {
-  const parts: string[] = []
-  for (const key of await scanKeys(redis, `${db.prefix}*`)) {
-    parts.push(key)
-    const type = await redis.type(key)
-    if (type === 'hash') parts.push(...Object.entries(await redis.hgetall(key)).flat())
-    else if (type === 'zset') parts.push(...await redis.zrange(key, 0, -1))
-    else if (type === 'set') parts.push(...await redis.smembers(key))
-    else if (type === 'string') parts.push((await redis.get(key)) ?? '')
-    else if (type === 'list') parts.push(...await redis.lrange(key, 0, -1))
-  }
-  return parts.join('\n')
-}
-
 describe('creating an encrypted paste', () => {
   it('stores the envelope unlisted, whatever was asked, and answers with what the server knows', async () => {
     const created = await createEncrypted({ visibility: 'public', expires: '1h' })
@@ -61,7 +46,7 @@ describe('creating an encrypted paste', () => {
     const plain = await createPaste(app, { content: 'a plain control paste', title: 'Control title' })
     await createEncrypted({ burn: true })
     await createEncrypted({}, 'hunter2')
-    const stored = await everythingStored(db.redis)
+    const stored = await everythingStored(db.redis, db.prefix)
     // The control shows the scan sees what a plain paste stores.
     expect(stored).toContain('a plain control paste')
     expect(stored).toContain(plain.id)

@@ -2,10 +2,9 @@
 // key), through the same edit path as plain text; each revision is served as its envelope and
 // its shell, never rendered, diffed or read by the server.
 import type { FastifyInstance } from 'fastify'
-import { Redis, type Cluster } from 'ioredis'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { decryptPaste, encryptPaste, toBase64Url, type Envelope } from '../../src/shared/pasteCrypto.js'
-import { scanKeys, useTestRedis } from '../helpers/redis.js'
+import { everythingStored, useTestRedis } from '../helpers/redis.js'
 import { createPaste, FORM, HTML_ACCEPT, useApps } from './fixtures.js'
 
 const db = useTestRedis()
@@ -43,22 +42,6 @@ function put(id: string, token: string | null, payload: unknown, headers: Record
 }
 
 const envelopeOf = (html: string) => JSON.parse(/<script type="application\/json" id="envelope">([^<]*)<\/script>/.exec(html)![1]!) as Envelope
-
-/** Every key under the test's prefix, and every value in it, as text. */
-async function everythingStored(redis: Redis | Cluster): Promise<string> {
-  const parts: string[] = []
-  for (const key of await scanKeys(redis, `${db.prefix}*`)) {
-    parts.push(key)
-    const type = await redis.type(key)
-    if (type === 'hash') parts.push(...Object.entries(await redis.hgetall(key)).flat())
-    else if (type === 'zset') parts.push(...await redis.zrange(key, 0, -1))
-    else if (type === 'set') parts.push(...await redis.smembers(key))
-    else if (type === 'string') parts.push((await redis.get(key)) ?? '')
-    else if (type === 'list') parts.push(...await redis.lrange(key, 0, -1))
-    else throw new Error(`a ${type} key this scan cannot read: ${key}`)
-  }
-  return parts.join('\n')
-}
 
 describe('PUT /api/pastes/<id> on an encrypted paste', () => {
   it('takes {envelope} as a new revision, answers with what the server knows, and the same link opens it', async () => {
@@ -282,7 +265,7 @@ describe('revisions of an encrypted paste', () => {
     const paste = await createEncrypted(own, 'hunter2')
     expect((await put(paste.id, paste.deleteToken, { envelope: await sealed(paste) }, {}, own)).statusCode).toBe(200)
     const plain = await createPaste(own, { content: 'a plain control paste', title: 'Control title' })
-    const stored = await everythingStored(db.redis)
+    const stored = await everythingStored(db.redis, db.prefix)
     // The control shows the scan sees what a plain paste stores, and the edit's revision is there.
     expect(stored).toContain('a plain control paste')
     expect(stored).toContain(plain.id)
