@@ -3,9 +3,9 @@ import formbody from '@fastify/formbody'
 import fastifyStatic from '@fastify/static'
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import type { Cluster, Redis } from 'ioredis'
+import { Cluster, type Redis } from 'ioredis'
 import type { Config } from './config.js'
-import { Store } from './model/index.js'
+import { RecordCache, Store } from './model/index.js'
 import { CodeRenderer } from './pastes/CodeRenderer.js'
 import { CreateRateLimiter } from './pastes/CreateRateLimiter.js'
 import { PageRenderer, PUBLIC_DIR } from './pastes/PageRenderer.js'
@@ -16,6 +16,7 @@ import { errorReplies, errorsPlugin } from './plugins/errors.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { helmetHeaders, securityHeadersPlugin } from './plugins/securityHeaders.js'
 import { viewsPlugin } from './plugins/views.js'
+import { TrackingConnections } from './redis/TrackingConnections.js'
 import { apiRoutes } from './routes/api.js'
 import { createRoutes } from './routes/create.js'
 import { editRoutes } from './routes/edit.js'
@@ -75,7 +76,10 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
     clientErrorHandler: clientErrors.answer,
   })
   app.server.on('request', clientErrors.track)
-  const store = new Store(redis, { prefix: config.redisPrefix })
+  const pageCache = await openPageCache(config, redis)
+  if (pageCache === 'cluster') app.log.info('page cache off: it is not supported on Redis Cluster (REDIS_CLUSTER_NODES)')
+  const cache = typeof pageCache === 'object' ? pageCache : null
+  const store = new Store(redis, { prefix: config.redisPrefix, ...(cache ? { cache: cache.records } : {}) })
   const code = new CodeRenderer({ highlightMaxBytes: config.highlightMaxBytes })
   const pastes = new PasteService(store, pages, code, config)
   const revisions = new RevisionService(store, pages, code, config)
@@ -84,6 +88,13 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   await app.register(metricsPlugin)
   // The bench waits for this to reach 0 before it measures page views.
   app.metrics.gauge('render_queue', () => code.pending)
+  const stats = cache?.records.stats
+  for (const name of ['hits', 'misses', 'evictions', 'invalidations', 'incrementErrors'] as const) {
+    app.metrics.counter(`page_cache_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, () => stats?.[name] ?? 0)
+  }
+  app.metrics.gauge('page_cache_entries', () => cache?.records.size ?? 0)
+  app.metrics.gauge('page_cache_bytes', () => cache?.records.bytes ?? 0)
+  app.metrics.gauge('page_cache_tracking_up', () => (cache?.tracking.up ? 1 : 0))
   await app.register(securityHeadersPlugin, { headers: securityHeaders })
   await app.register(errorsPlugin, { replies })
   // Home, list and burn pages through @fastify/view; paste pages are stored rendered, and
@@ -130,7 +141,25 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   })
   app.addHook('onClose', async () => {
     clearInterval(sweeper)
-    await code.close()
+    await Promise.all([code.close(), cache?.tracking.close()])
   })
   return app
+}
+
+/**
+ * The page cache (PAGE_CACHE_BYTES): records kept in memory while Redis tracks the reads they
+ * came from (src/redis/TrackingConnections.ts, src/model/RecordCache.ts). Off on Redis Cluster:
+ * tracking is per node, and following keys across nodes and slot moves is not done.
+ */
+async function openPageCache(config: Config, redis: Redis | Cluster): Promise<{ records: RecordCache; tracking: TrackingConnections } | 'off' | 'cluster'> {
+  if (config.pageCacheBytes === 0) return 'off'
+  if (redis instanceof Cluster) return 'cluster'
+  const records = new RecordCache({ maxBytes: config.pageCacheBytes, maxEntryBytes: config.pageCacheMaxEntryBytes })
+  const tracking = new TrackingConnections(redis)
+  tracking.on('up', () => records.enable(tracking.reader))
+  tracking.on('down', () => records.disable())
+  tracking.on('invalidate', (keys) => records.invalidate(keys))
+  // Until tracking is up (Redis down at start, say), pages come from Redis as without a cache.
+  await tracking.start()
+  return { records, tracking }
 }

@@ -149,6 +149,10 @@ const schema = {
   diffMaxBytes: field('DIFF_MAX_BYTES', '2097152', integer(1)),
   /** A diff that takes longer on the worker is given up. */
   diffTimeoutMs: field('DIFF_TIMEOUT_MS', '2000', integer(1)),
+  /** Paste pages and raw reads kept in process memory, in bytes (see README); 0 turns the cache off. */
+  pageCacheBytes: field('PAGE_CACHE_BYTES', '33554432', integer(0)),
+  /** A larger page (or raw paste) is never kept: one huge page must not push out all the others. */
+  pageCacheMaxEntryBytes: field('PAGE_CACHE_MAX_ENTRY_BYTES', '1048576', integer(1)),
   production: field('NODE_ENV', 'development', (raw) => raw === 'production'),
 }
 

@@ -1,5 +1,6 @@
 import type { AnyColumn, InputOf, RecordOf, Schema, ValueOf } from './columns.js'
 import { DuplicateKeyError, QueryError, UniqueConstraintError, ValidationError, VersionConflictError, VersionLimitError } from './errors.js'
+import { CachedRead, type CachedReadOptions } from './CachedRead.js'
 import { indexSuffix } from './keys.js'
 import { Query } from './Query.js'
 import type { Store } from './Store.js'
@@ -38,7 +39,7 @@ export interface WriteOptions {
   expiresAt?: Date | null
 }
 
-type NumericColumns<S extends Schema> = {
+export type NumericColumns<S extends Schema> = {
   [K in keyof S]: ValueOf<S[K]> extends number ? K : never
 }[keyof S] & string
 
@@ -201,7 +202,7 @@ export class Model<S extends Schema> {
     if (ifVersion !== undefined && this.version === null) throw new QueryError(`${this.name} has no version column`)
     const key = store.keys(this.name).record(this.encodeId(id))
     const check = ifVersion === undefined ? ['', ''] : [this.version ?? '', ifVersion]
-    return (await store.redis.redbinModelPatch(key, ...check, set.length / 2, ...set, ...unset)) === 1
+    return (await store.written(key, store.redis.redbinModelPatch(key, ...check, set.length / 2, ...set, ...unset))) === 1
   }
 
   /**
@@ -257,9 +258,9 @@ export class Model<S extends Schema> {
     ]
     let reply: (string | number)[]
     if (!store.cluster) {
-      reply = await store.redis.redbinModelUpdate(
+      reply = await store.written(keys.record(id), store.redis.redbinModelUpdate(
         keys.record(id), keys.memo(id), keys.expiry, historyKey, keys.base, id, store.sweepBatchOnWrite, ...updateArgs, ...entryArgs,
-      )
+      ))
     } else {
       if (history && id.startsWith('}')) throw new QueryError(`${this.name}: on a cluster, an id with a history must not start with }`)
       // Redis Cluster: the record (with its history entry, in the same slot) first, so that the
@@ -267,7 +268,7 @@ export class Model<S extends Schema> {
       // shard, which a later update's step, or a delete, may already have overtaken (see
       // UPDATE_INDEX). Between the steps, queries may find the record at its old index values
       // and skip it; if step 2 fails, it stays so until its next update.
-      reply = await store.redis.redbinModelUpdateRecord(keys.record(id), historyKey, ...updateArgs)
+      reply = await store.written(keys.record(id), store.redis.redbinModelUpdateRecord(keys.record(id), historyKey, ...updateArgs))
       if (reply[0] === 'ok') {
         await store.redis.redbinModelUpdateIndex(keys.memo(id), keys.expiry, keys.base, id, Number(reply[1]), store.sweepBatchOnWrite, ...entryArgs)
       }
@@ -295,6 +296,16 @@ export class Model<S extends Schema> {
   async take(store: Store, id: Id): Promise<RecordOf<S> | null> {
     const reply = await this.remove(store, id, true)
     return Array.isArray(reply) ? this.decodeFlat(reply) : null
+  }
+
+  /**
+   * A selection read through the store's record cache, when it has one (see CachedRead.ts and
+   * RecordCache.ts): declare it once, then `load(store, id, count)` per request. Every write of
+   * a record through this model drops its cached copies in this process at once; other
+   * processes learn of it from Redis (CLIENT TRACKING).
+   */
+  cachedRead<K extends keyof S>(options: CachedReadOptions<S, K>): CachedRead<S, K> {
+    return new CachedRead(this, options)
   }
 
   query(store: Store): Query<S, keyof S> {
@@ -424,8 +435,8 @@ export class Model<S extends Schema> {
     return values[0] === null ? null : this.decodeSelected(columns, values)
   }
 
-  /** Checks `load`'s increments; `args` are what the increment script takes for each. */
-  private increments(increment: Partial<Record<string, number>>): { name: string; args: [string, number, string] }[] {
+  /** @internal Checks `load`'s increments; `args` are what the increment script takes for each. */
+  increments(increment: Partial<Record<string, number>>): { name: string; args: [string, number, string] }[] {
     return Object.entries(increment).filter((e): e is [string, number] => e[1] !== undefined).map(([name, by]) => {
       const column = this.plainColumn(name, 'incremented')
       if (column.kind !== 'int' && column.kind !== 'float') {
@@ -493,10 +504,10 @@ export class Model<S extends Schema> {
       claims.length, ...claims.flat(),
     ]
     if (!store.cluster) {
-      const reply = await store.redis.redbinModelWrite(
+      const reply = await store.written(keys.record(id), store.redis.redbinModelWrite(
         keys.record(id), keys.memo(id), keys.expiry,
         keys.base, id, mode, expireArg, store.sweepBatchOnWrite, fields.length / 2, ...fields, ...entryArgs,
-      )
+      ))
       this.throwRefusal(id, reply)
       return
     }
@@ -512,9 +523,9 @@ export class Model<S extends Schema> {
       keys.memo(id), keys.expiry, keys.version, keys.base, id, mode, expireArg, store.sweepBatchOnWrite, ...entryArgs,
     )
     this.throwRefusal(id, reply)
-    await store.redis.redbinModelWriteRecord(
+    await store.written(keys.record(id), store.redis.redbinModelWriteRecord(
       keys.record(id), keys.tombstone(id), String(reply[2] ?? ''), String(reply[3]), ...fields,
-    )
+    ))
   }
 
   private throwRefusal(id: string, reply: (string | number)[]) {
@@ -530,7 +541,7 @@ export class Model<S extends Schema> {
     const history = this.history ? [store.historyKeys(this.history.name).versionsOf(encoded), this.version ?? ''] : ['', '']
     if (!store.cluster) {
       const args = [keys.record(encoded), keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite, '', '', ...history] as const
-      return this.binary ? store.redis.redbinModelDeleteBuffer(...args) : store.redis.redbinModelDelete(...args)
+      return store.written<(string | Buffer)[] | 1 | null>(args[0], this.binary ? store.redis.redbinModelDeleteBuffer(...args) : store.redis.redbinModelDelete(...args))
     }
     // Redis Cluster: three steps, NOT atomic. The delete takes a version on the model's shard
     // (ordering it among the writes of this id), then removes the record (so of concurrent takes
@@ -540,7 +551,7 @@ export class Model<S extends Schema> {
     // step fails, queries repair the entry.
     const version = await store.redis.incr(keys.version)
     const args = [keys.record(encoded), keys.tombstone(encoded), '', encoded, flag, 0, version, TOMBSTONE_MS, ...history] as const
-    const data = this.binary ? await store.redis.redbinModelDeleteRecordBuffer(...args) : await store.redis.redbinModelDeleteRecord(...args)
+    const data = await store.written<(string | Buffer)[] | 1 | null>(args[0], this.binary ? store.redis.redbinModelDeleteRecordBuffer(...args) : store.redis.redbinModelDeleteRecord(...args))
     await this.unindex(store, [encoded], { upToVersion: version })
     return data
   }

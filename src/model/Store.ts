@@ -1,5 +1,6 @@
 import { Cluster, type Redis } from 'ioredis'
 import { HistoryKeys, ModelKeys } from './keys.js'
+import type { RecordCache } from './RecordCache.js'
 import { defineModelCommands } from './scripts.js'
 
 export interface StoreOptions {
@@ -7,6 +8,8 @@ export interface StoreOptions {
   prefix?: string
   /** How many expired records each write unindexes on its way (default 20). */
   sweepBatchOnWrite?: number
+  /** Records kept in process memory, coherent through CLIENT TRACKING (see RecordCache.ts). */
+  cache?: RecordCache
 }
 
 /** A Redis connection (single server or Cluster) plus the key prefix that models live under. */
@@ -14,6 +17,7 @@ export class Store {
   readonly prefix: string
   readonly cluster: boolean
   readonly sweepBatchOnWrite: number
+  readonly cache: RecordCache | null
   private readonly keyCache = new Map<string, ModelKeys>()
   private readonly historyKeyCache = new Map<string, HistoryKeys>()
 
@@ -24,7 +28,24 @@ export class Store {
     this.prefix = options.prefix ?? 'redbin:'
     this.sweepBatchOnWrite = options.sweepBatchOnWrite ?? 20
     this.cluster = redis instanceof Cluster
+    this.cache = options.cache ?? null
     defineModelCommands(redis)
+  }
+
+  /**
+   * @internal Runs a write of the record at `key`: its cached copies are dropped when it is sent
+   * and again when it is answered, so a read in this process after the write sees it, without
+   * waiting for Redis' invalidation, and no read that raced the write can keep the old record.
+   */
+  async written<T>(key: string, write: Promise<T>): Promise<T> {
+    const cache = this.cache
+    if (cache === null) return write
+    cache.forget(key)
+    try {
+      return await write
+    } finally {
+      cache.forget(key)
+    }
   }
 
   keys(model: string): ModelKeys {

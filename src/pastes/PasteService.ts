@@ -96,6 +96,17 @@ function parseBurn(value: string | boolean | undefined): boolean {
 export class PasteService {
   /** Renders in flight, so that a view racing its paste's render waits for it instead of redoing it. */
   private readonly rendering = new Map<string, Promise<StoredPage>>()
+  /**
+   * Reads of a page view and of raw, through the store's page cache when it has one. Neither
+   * keeps a burn paste (it must be read from Redis, to be consumed), nor a page these templates
+   * have not rendered yet (its render's write will drop it anyway).
+   */
+  private readonly pageViews = Paste.cachedRead({
+    select: VIEW_COLUMNS,
+    increment: { views: 1 },
+    keep: (view) => !view.burn && this.storedPage(view) !== null,
+  })
+  private readonly rawReads = Paste.cachedRead({ select: RAW_COLUMNS, keep: (paste) => !paste.burn })
 
   constructor(
     private readonly store: Store,
@@ -260,10 +271,12 @@ export class PasteService {
    * HEAD passes countView false: a link checker is not a reader.
    */
   async viewPage(id: string, ownerToken: string | undefined, countView = true): Promise<PageView | null> {
-    const view = await Paste.load(this.store, id, { select: VIEW_COLUMNS, ...(countView ? { increment: { views: 1 } } : {}) })
+    const view = await this.pageViews.load(this.store, id, countView)
     if (!view) return null
     if (view.burn) return { kind: 'burn', paste: { id, ...view } }
     let stored = this.storedPage(view)
+    // A cached page is shared by every view of it, some still being sent: compose into a copy.
+    if (stored && this.store.cache) stored = { page: copyOf(stored.page), slotAt: stored.slotAt }
     if (!stored) {
       const paste = await Paste.load(this.store, id)
       if (!paste) return null
@@ -292,16 +305,17 @@ export class PasteService {
    * consume it, unless `consume` is false (HEAD).
    */
   readPaste(id: string, consume = true): Promise<PasteData | null> {
-    return this.read(id, DATA_COLUMNS, consume)
+    return this.consumeBurn(id, Paste.load(this.store, id, { select: DATA_COLUMNS }), consume)
   }
 
   /** What raw and download serve: the bytes and the fields their headers need; consumed as readPaste. */
   readRaw(id: string, consume = true): Promise<RawPaste | null> {
-    return this.read(id, RAW_COLUMNS, consume)
+    return this.consumeBurn(id, this.rawReads.load(this.store, id), consume)
   }
 
-  private async read<const K extends readonly (keyof PasteData)[]>(id: string, select: K, consume: boolean): Promise<Pick<PasteData, K[number]> | null> {
-    const paste = await Paste.load(this.store, id, { select })
+  /** A read paste, unless it is a burn paste to consume: then the one who takes it gets it. */
+  private async consumeBurn<P extends { burn: boolean }>(id: string, reading: Promise<P | null>, consume: boolean): Promise<P | PasteData | null> {
+    const paste = await reading
     if (!paste?.burn || !consume) return paste
     const taken = await Paste.take(this.store, id)
     return taken && dataOf(taken)
@@ -500,6 +514,12 @@ export class PasteService {
 
 function staleRevision(asked: number, latest: number): PasteInputError {
   return new PasteInputError(409, 'revision', `Revision ${asked} is not the latest: the latest is revision ${latest}. Nothing was changed; load revision ${latest} and edit that.`)
+}
+
+function copyOf(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafe(bytes.length)
+  bytes.copy(copy)
+  return copy
 }
 
 function dataOf(paste: PasteRecord): PasteData {

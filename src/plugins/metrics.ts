@@ -26,6 +26,7 @@ export class Metrics {
   /** By route pattern, then method. Label strings are built at a scrape, never per request. */
   private readonly routes = new Map<string, Map<string, RouteStats>>()
   private readonly gauges = new Map<string, () => number>()
+  private readonly readCounters = new Map<string, () => number>()
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 5 })
 
   constructor() {
@@ -34,6 +35,11 @@ export class Metrics {
 
   count(name: keyof Metrics['counters']) {
     this.counters[name]++
+  }
+
+  /** A count kept elsewhere, read at each scrape; exported as `redbin_<name>_total`. */
+  counter(name: string, read: () => number) {
+    this.readCounters.set(name, read)
   }
 
   /** A value read at each scrape; exported as `redbin_<name>`. */
@@ -58,6 +64,7 @@ export class Metrics {
     for (const [name, value] of Object.entries(this.counters)) {
       lines.push(`# TYPE redbin_${name}_total counter`, `redbin_${name}_total ${value}`)
     }
+    for (const [name, read] of this.readCounters) lines.push(`# TYPE redbin_${name}_total counter`, `redbin_${name}_total ${read()}`)
     const series = [...this.routes].flatMap(([route, methods]) => [...methods].map(([method, stats]) => ({ labels: `method="${method}",route="${route}"`, stats })))
     lines.push('# TYPE redbin_http_requests_total counter')
     for (const { labels, stats } of series) {

@@ -60,7 +60,7 @@ export async function connectRedis(target: string, settings: ClientSettings = {}
  * views but cost the list 30% (7.7k -> 5.7k req/s): Redis then sat idle while the server
  * handled the rest of the turn, instead of running each list query as it was issued.
  */
-function coalesceWrites(client: Redis): void {
+export function coalesceWrites(client: Redis): void {
   const send = client.sendCommand.bind(client)
   client.sendCommand = (command, stream) => {
     // The connection's socket: ioredis replaces it on every reconnect.

@@ -1,0 +1,196 @@
+import type { Redis } from 'ioredis'
+
+export interface RecordCacheLimits {
+  /** The budget of every entry together: bytes held plus ENTRY_OVERHEAD_BYTES each. */
+  maxBytes: number
+  /** A larger entry is not kept, so that one huge record cannot push out everything else. */
+  maxEntryBytes: number
+}
+
+/** What an entry costs beyond the bytes of its values: its Map slot, key, object and record. */
+export const ENTRY_OVERHEAD_BYTES = 400
+
+/** @internal One record's selected columns, kept until Redis says they changed, or they expire. */
+export interface CacheEntry {
+  readonly record: Record<string, unknown>
+  /** The record's expiry (epoch ms, Redis' PEXPIRETIME); Infinity when it has none. */
+  readonly expiresAt: number
+  readonly bytes: number
+}
+
+export interface RecordCacheStats {
+  hits: number
+  misses: number
+  /** Entries pushed out to stay within the byte budget. */
+  evictions: number
+  /** Keys Redis named in invalidation messages (a flush counts one). */
+  invalidations: number
+  /** Counter increments sent without waiting that failed (their entry was dropped). */
+  incrementErrors: number
+}
+
+/**
+ * Records kept in process memory, coherent with Redis through server-assisted client-side
+ * caching: reads that fill it go through `reader`, a connection whose reads Redis tracks, and
+ * whoever owns that connection calls `invalidate` with the keys Redis reports changed. While no
+ * reader is set (tracking down, or never up) nothing is kept and every read goes to Redis.
+ *
+ * Invalidations arrive on another connection than read replies, so one may be processed before
+ * the reply of a read it concerns. Hence the fill tokens of the Redis documentation: a read
+ * registers a token for its slot before it is sent; an invalidation (or a flush, or a loss of
+ * tracking, or a write by this process) cancels the slot's token; the reply is kept only if its
+ * token is still there.
+ *
+ * One cache serves several selections of a record (`CachedRead`s): each has a tag, and an
+ * entry's slot is tag + record key, so an invalidation of the key drops every selection of it.
+ * Least-recently used entries go first when the byte budget is exceeded; an entry is also
+ * absent from its record's expiry instant on (Redis invalidates an expired key only when it
+ * actually deletes it, which can be late).
+ */
+export class RecordCache {
+  readonly stats: RecordCacheStats = { hits: 0, misses: 0, evictions: 0, invalidations: 0, incrementErrors: 0 }
+  private readonly entries = new Map<string, CacheEntry>()
+  /** Slot → the token of the read that may fill it. */
+  private readonly pending = new Map<string, number>()
+  private readonly tags: string[] = []
+  private tokens = 0
+  private tracked: Redis | null = null
+  private heldBytes = 0
+
+  constructor(readonly limits: RecordCacheLimits) {}
+
+  /** The tracked connection to read through; null while the cache is off. */
+  get reader(): Redis | null {
+    return this.tracked
+  }
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  get bytes(): number {
+    return this.heldBytes
+  }
+
+  /** Tracking is up: reads through `reader` are tracked and their invalidations reach `invalidate`. */
+  enable(reader: Redis) {
+    this.clear()
+    this.tracked = reader
+  }
+
+  /** Tracking is lost: invalidations may be missed, so nothing cached can be trusted. */
+  disable() {
+    this.tracked = null
+    this.clear()
+  }
+
+  /** Redis' invalidation message: these keys changed; null, the database was flushed. */
+  invalidate(keys: readonly string[] | null) {
+    if (keys === null) {
+      this.stats.invalidations++
+      this.clear()
+      return
+    }
+    for (const key of keys) {
+      this.stats.invalidations++
+      this.forget(key)
+    }
+  }
+
+  /** Drops every selection of the record at `key` and cancels reads of it in flight. */
+  forget(key: string) {
+    for (const tag of this.tags) {
+      const slot = tag + key
+      this.pending.delete(slot)
+      this.drop(slot)
+    }
+  }
+
+  /** @internal The live entry of `slot`, made the most recently used; undefined is a miss. */
+  hit(slot: string): CacheEntry | undefined {
+    const entry = this.entries.get(slot)
+    if (entry === undefined) {
+      this.stats.misses++
+      return undefined
+    }
+    if (entry.expiresAt !== Infinity && entry.expiresAt <= Date.now()) {
+      this.drop(slot)
+      this.stats.misses++
+      return undefined
+    }
+    this.entries.delete(slot)
+    this.entries.set(slot, entry)
+    this.stats.hits++
+    return entry
+  }
+
+  /** @internal The entry of `slot` if it is still there, without touching its recency. */
+  peek(slot: string): CacheEntry | undefined {
+    return this.entries.get(slot)
+  }
+
+  /** @internal Registers a read of `tag` + `key` about to be sent through `reader`; returns its token. */
+  beginFill(tag: string, key: string): number {
+    if (!this.tags.includes(tag)) this.tags.push(tag)
+    const token = ++this.tokens
+    this.pending.set(tag + key, token)
+    return token
+  }
+
+  /** @internal The read of `token` will not fill its slot (it failed, or found nothing to keep). */
+  abandonFill(slot: string, token: number) {
+    if (this.pending.get(slot) === token) this.pending.delete(slot)
+  }
+
+  /**
+   * @internal Keeps `record` in `slot` if the read of `token` is still the slot's pending fill
+   * (nothing invalidated it meanwhile) and it fits. Buffers are copied: a reply's Buffers are
+   * slices of the socket's chunk, and keeping one would keep the whole chunk.
+   */
+  fill(slot: string, token: number, record: Record<string, unknown>, expiresAt: number): boolean {
+    if (this.pending.get(slot) !== token) return false
+    this.pending.delete(slot)
+    if (this.tracked === null || expiresAt <= Date.now()) return false
+    let bytes = ENTRY_OVERHEAD_BYTES + slot.length
+    for (const name in record) {
+      const value = record[name]
+      if (Buffer.isBuffer(value)) bytes += value.length
+      else if (typeof value === 'string') bytes += value.length * 2
+    }
+    if (bytes > Math.min(this.limits.maxEntryBytes, this.limits.maxBytes)) return false
+    const kept: Record<string, unknown> = {}
+    for (const name in record) {
+      const value = record[name]
+      kept[name] = Buffer.isBuffer(value) ? copyOwn(value) : value
+    }
+    this.drop(slot)
+    this.entries.set(slot, { record: kept, expiresAt, bytes })
+    this.heldBytes += bytes
+    for (const [oldest, entry] of this.entries) {
+      if (this.heldBytes <= this.limits.maxBytes) break
+      this.entries.delete(oldest)
+      this.heldBytes -= entry.bytes
+      this.stats.evictions++
+    }
+    return true
+  }
+
+  private drop(slot: string) {
+    const entry = this.entries.get(slot)
+    if (entry === undefined) return
+    this.entries.delete(slot)
+    this.heldBytes -= entry.bytes
+  }
+
+  private clear() {
+    this.entries.clear()
+    this.pending.clear()
+    this.heldBytes = 0
+  }
+}
+
+function copyOwn(value: Buffer): Buffer {
+  const own = Buffer.allocUnsafeSlow(value.length)
+  value.copy(own)
+  return own
+}
