@@ -33,7 +33,8 @@ export interface TrackingEvents {
  */
 export class TrackingConnections extends EventEmitter<TrackingEvents> {
   readonly reader: Redis
-  private readonly invalidations: Redis
+  /** The subscriber of invalidation messages (tests pause its socket to hold messages back). */
+  readonly invalidations: Redis
   private isUp = false
   /** Bumped on every loss: a set-up that started before one must not declare "up". */
   private generation = 0

@@ -1,0 +1,319 @@
+// The record cache (src/model/RecordCache.ts, CachedRead.ts) on a real Redis with real CLIENT
+// TRACKING (src/redis/TrackingConnections.ts): what it serves from memory, and every way it
+// learns that a copy is no longer true. Always a single Redis of this file's own: the cache is
+// off on a cluster, and these tests kill its connections and restart the server.
+import type { Socket } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Redis } from 'ioredis'
+import { afterEach, describe, expect, it } from 'vitest'
+import { column, defineModel, RecordCache, Store, type RecordCacheLimits } from '../../src/model/index.js'
+import { ENTRY_OVERHEAD_BYTES } from '../../src/model/RecordCache.js'
+import { connectRedis } from '../../src/redis/client.js'
+import { TrackingConnections } from '../../src/redis/TrackingConnections.js'
+import { freePort, startRedisServer, stopRedisServer, useTestRedis } from '../helpers/redis.js'
+import { freshPrefix, waitUntil } from './fixtures.js'
+
+const db = useTestRedis({ clusterNodes: () => undefined })
+
+const Doc = defineModel('doc', {
+  id: column.string({ primaryKey: true }),
+  title: column.string({ default: '' }),
+  body: column.bytes({ required: true }),
+  secret: column.boolean({ default: false }),
+  hits: column.int({ default: 0 }),
+  rev: column.int({ default: 1 }),
+}, { version: 'rev' })
+
+const FULL = Doc.cachedRead({ select: ['title', 'body', 'hits', 'secret'], increment: { hits: 1 }, keep: (doc) => !doc.secret })
+const TITLE = Doc.cachedRead({ select: ['title'], keep: () => true })
+
+interface Cached {
+  store: Store
+  cache: RecordCache
+  tracking: TrackingConnections
+  client: Redis
+}
+
+const opened: Cached[] = []
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map(async ({ tracking, client }) => {
+    await tracking.close()
+    await client.quit().catch(() => client.disconnect())
+  }))
+})
+
+/** A store with a record cache, wired to its tracking pair as app.ts does; tracking up. */
+async function openCache(limits: Partial<RecordCacheLimits> = {}, url = db.url): Promise<Cached> {
+  const client = await connectRedis(url)
+  const cache = new RecordCache({ maxBytes: 1 << 20, maxEntryBytes: 1 << 20, ...limits })
+  const tracking = new TrackingConnections(client)
+  tracking.on('up', () => cache.enable(tracking.reader))
+  tracking.on('down', () => cache.disable())
+  tracking.on('invalidate', (keys) => cache.invalidate(keys))
+  const cached = { store: new Store(client, { prefix: freshPrefix(db), cache }), cache, tracking, client }
+  opened.push(cached)
+  await tracking.start()
+  expect(tracking.up).toBe(true)
+  return cached
+}
+
+let ids = 0
+async function createDoc(store: Store, values: { title?: string; body?: string; secret?: boolean } = {}, expiresAt?: Date) {
+  const id = `d${++ids}`
+  await Doc.create(store, { id, title: values.title ?? 'first', body: Buffer.from(values.body ?? 'body'), secret: values.secret ?? false }, { expiresAt: expiresAt ?? null })
+  return { id, key: store.keys('doc').record(id) }
+}
+
+/** Reads the record twice: the second read must come from memory. */
+async function warm(store: Store, cache: RecordCache, id: string) {
+  await FULL.load(store, id)
+  const hits = cache.stats.hits
+  await FULL.load(store, id)
+  expect(cache.stats.hits).toBe(hits + 1)
+}
+
+const paused = (connection: Redis) => connection.stream as Socket
+
+describe('a cached read', () => {
+  it('serves a record from memory once read, until another client changes it', async () => {
+    const { store, cache } = await openCache()
+    const { id, key } = await createDoc(store)
+    await warm(store, cache, id)
+    expect((await FULL.load(store, id))?.title).toBe('first')
+    await db.redis.hset(key, 'title', 'changed elsewhere')
+    await waitUntil(async () => (await FULL.load(store, id))?.title === 'changed elsewhere', 1000)
+    expect(cache.stats.invalidations).toBeGreaterThan(0)
+  })
+
+  it('drops every selection of a record when Redis invalidates its key', async () => {
+    const { store, cache } = await openCache()
+    const { id, key } = await createDoc(store)
+    await warm(store, cache, id)
+    await TITLE.load(store, id)
+    expect(cache.size).toBe(2)
+    const invalidations = cache.stats.invalidations
+    await db.redis.hset(key, 'title', 'second')
+    await waitUntil(async () => cache.stats.invalidations > invalidations, 1000)
+    expect(cache.size).toBe(0)
+    expect(await TITLE.load(store, id)).toEqual({ id, title: 'second' })
+  })
+
+  it('never keeps a reply whose invalidation was processed first (the fill-token race)', async () => {
+    const { store, cache, tracking } = await openCache()
+    const { id, key } = await createDoc(store)
+    // The reply of the tracked read is held back in the reader's socket…
+    paused(tracking.reader).pause()
+    const reading = FULL.load(store, id)
+    await sleep(30)
+    // …while a write by another client is invalidated on the other connection.
+    const invalidations = cache.stats.invalidations
+    await db.redis.hset(key, 'title', 'newer')
+    await waitUntil(async () => cache.stats.invalidations > invalidations, 1000)
+    paused(tracking.reader).resume()
+    expect((await reading)?.title).toBe('first')
+    expect(cache.size).toBe(0)
+    expect((await FULL.load(store, id))?.title).toBe('newer')
+  })
+
+  it('keeps a held-back reply that nothing invalidated (the control of the race)', async () => {
+    const { store, cache, tracking } = await openCache()
+    const { id } = await createDoc(store)
+    paused(tracking.reader).pause()
+    const reading = FULL.load(store, id)
+    await sleep(30)
+    paused(tracking.reader).resume()
+    await reading
+    expect(cache.size).toBe(1)
+  })
+
+  it('drops a record this process writes at once, without waiting for Redis to say so', async () => {
+    const { store, cache, tracking } = await openCache()
+    const { id } = await createDoc(store)
+    // No invalidation message gets through: only the process's own eviction can help.
+    paused(tracking.invalidations).pause()
+    try {
+      await warm(store, cache, id)
+      const current = await Doc.load(store, id)
+      if (!current) throw new Error('no doc')
+      await Doc.update(store, current, { title: 'updated' })
+      expect((await FULL.load(store, id))?.title).toBe('updated')
+      await warm(store, cache, id)
+      await Doc.patch(store, id, { title: 'patched' })
+      expect((await FULL.load(store, id))?.title).toBe('patched')
+      await warm(store, cache, id)
+      await Doc.save(store, { id, title: 'saved', body: Buffer.from('b') })
+      expect((await FULL.load(store, id))?.title).toBe('saved')
+      await warm(store, cache, id)
+      await Doc.delete(store, id)
+      expect(await FULL.load(store, id)).toBeNull()
+      const other = await createDoc(store)
+      await warm(store, cache, other.id)
+      expect(await Doc.take(store, other.id)).not.toBeNull()
+      expect(await FULL.load(store, other.id)).toBeNull()
+    } finally {
+      paused(tracking.invalidations).resume()
+    }
+  })
+
+  it('never keeps a record its keep-predicate refuses', async () => {
+    const { store, cache } = await openCache()
+    const { id } = await createDoc(store, { secret: true })
+    await FULL.load(store, id)
+    await FULL.load(store, id)
+    expect(cache.stats.hits).toBe(0)
+    expect(cache.size).toBe(0)
+  })
+
+  it('drops everything on FLUSHALL', async () => {
+    const { store, cache } = await openCache()
+    const { id } = await createDoc(store)
+    await warm(store, cache, id)
+    await db.redis.flushall()
+    await waitUntil(async () => cache.size === 0, 1000)
+    expect(await FULL.load(store, id)).toBeNull()
+  })
+
+  it('treats an entry as gone from its record\'s expiry instant, before Redis deletes the key', async () => {
+    // A server of its own whose active expiry is off: Redis deletes (and invalidates) an
+    // expired key only when a command touches it.
+    const port = await freePort()
+    const server = await startRedisServer(port, ['--enable-debug-command', 'yes'])
+    try {
+      const { store, cache } = await openCache({}, `redis://127.0.0.1:${port}`)
+      await store.redis.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0')
+      const expiresAt = new Date(Date.now() + 300)
+      const { id } = await createDoc(store, {}, expiresAt)
+      await warm(store, cache, id)
+      const invalidations = cache.stats.invalidations
+      await sleep(expiresAt.getTime() - Date.now() + 1)
+      // Redis has said nothing: the copy is still there, and only its expiry instant can tell.
+      expect(cache.stats.invalidations).toBe(invalidations)
+      expect(cache.size).toBe(1)
+      const hits = cache.stats.hits
+      expect(await FULL.load(store, id)).toBeNull()
+      expect(cache.stats.hits).toBe(hits)
+    } finally {
+      await stopRedisServer(server)
+    }
+  })
+})
+
+describe('the byte budget', () => {
+  it('counts an entry as the bytes of its values and a fixed overhead', async () => {
+    const { store, cache } = await openCache()
+    const { id, key } = await createDoc(store, { body: 'x'.repeat(1000) })
+    await FULL.load(store, id)
+    // The body's bytes, the title and id at two bytes a character, the slot's name, the overhead.
+    expect(cache.bytes).toBe(1000 + 2 * 'first'.length + 2 * id.length + `1|${key}`.length + ENTRY_OVERHEAD_BYTES)
+  })
+
+  it('evicts the least recently used entries to stay within PAGE_CACHE_BYTES', async () => {
+    const probe = await openCache()
+    const one = await createDoc(probe.store, { body: 'x'.repeat(1000) })
+    await FULL.load(probe.store, one.id)
+    const { store, cache } = await openCache({ maxBytes: Math.floor(3.5 * probe.cache.bytes) })
+    const [a, b, c, d] = await Promise.all([1, 2, 3, 4].map(() => createDoc(store, { body: 'x'.repeat(1000) })))
+    for (const doc of [a, b, c]) await FULL.load(store, doc!.id)
+    expect(cache.size).toBe(3)
+    await FULL.load(store, a!.id) // a is now the most recently used, b the least
+    await FULL.load(store, d!.id)
+    expect(cache.stats.evictions).toBe(1)
+    expect(cache.bytes).toBeLessThanOrEqual(cache.limits.maxBytes)
+    const hits = cache.stats.hits
+    await FULL.load(store, a!.id)
+    expect(cache.stats.hits).toBe(hits + 1)
+    await FULL.load(store, b!.id)
+    expect(cache.stats.hits).toBe(hits + 1)
+  })
+
+  it('never keeps an entry above PAGE_CACHE_MAX_ENTRY_BYTES, and keeps the others', async () => {
+    const { store, cache } = await openCache({ maxEntryBytes: 2000 })
+    const small = await createDoc(store, { body: 'x'.repeat(100) })
+    const big = await createDoc(store, { body: 'x'.repeat(2000) })
+    await warm(store, cache, small.id)
+    await FULL.load(store, big.id)
+    await FULL.load(store, big.id)
+    expect(cache.size).toBe(1)
+    expect(cache.bytes).toBeLessThan(2000)
+  })
+})
+
+describe('lost tracking', () => {
+  async function cachedAndRead(store: Store, cache: RecordCache) {
+    const { id, key } = await createDoc(store)
+    await warm(store, cache, id)
+    return { id, key }
+  }
+
+  /** The cache is off and empty; reads still answer, from Redis; then it comes back by itself. */
+  async function offThenBack({ store, cache, tracking }: Cached, id: string) {
+    await waitUntil(async () => !tracking.up, 1000)
+    expect(cache.size).toBe(0)
+    expect(cache.reader).toBeNull()
+    await waitUntil(async () => tracking.up, 5000)
+    await warm(store, cache, id)
+  }
+
+  it('drops the cache when the invalidation connection is killed, and turns it on again once resubscribed', async () => {
+    const opened = await openCache()
+    const { id, key } = await cachedAndRead(opened.store, opened.cache)
+    const subscriber = await opened.tracking.invalidations.client('ID').catch(() => null)
+    expect(subscriber).toBeNull() // subscribed connections refuse other commands: kill it by type
+    await db.redis.client('KILL', 'TYPE', 'pubsub')
+    await offThenBack(opened, id)
+    // The reader redirects to the new subscriber: a change by another client is heard again.
+    await db.redis.hset(key, 'title', 'after the kill')
+    await waitUntil(async () => (await FULL.load(opened.store, id))?.title === 'after the kill', 1000)
+  })
+
+  it('drops the cache when the tracked reader is killed, and turns it on again once it is tracked again', async () => {
+    const opened = await openCache()
+    const { id, key } = await cachedAndRead(opened.store, opened.cache)
+    const reader = await opened.tracking.reader.client('ID')
+    await db.redis.client('KILL', 'ID', String(reader))
+    await offThenBack(opened, id)
+    await db.redis.hset(key, 'title', 'after the kill')
+    await waitUntil(async () => (await FULL.load(opened.store, id))?.title === 'after the kill', 1000)
+  })
+
+  it('drops the cache while Redis restarts, and serves from Redis until tracking is back', async () => {
+    const opened = await openCache()
+    const { id } = await cachedAndRead(opened.store, opened.cache)
+    await db.stop()
+    await waitUntil(async () => !opened.tracking.up, 1000)
+    expect(opened.cache.size).toBe(0)
+    await expect(FULL.load(opened.store, id)).rejects.toThrow()
+    await db.restart()
+    // The restarted server holds nothing (no persistence here): the record is gone, and so is its copy.
+    await waitUntil(async () => opened.tracking.up && opened.client.status === 'ready', 5000)
+    expect(await FULL.load(opened.store, id)).toBeNull()
+    const again = await createDoc(opened.store)
+    await warm(opened.store, opened.cache, again.id)
+  })
+})
+
+describe('counting', () => {
+  it('counts every one of N concurrent views in Redis, and never shows more than were counted', async () => {
+    const { store, cache } = await openCache()
+    const { id } = await createDoc(store)
+    await FULL.load(store, id, true)
+    const shown = await Promise.all(Array.from({ length: 100 }, () => FULL.load(store, id, true)))
+    await waitUntil(async () => Number(await db.redis.hget(store.keys('doc').record(id), 'hits')) === 101, 2000)
+    const counts = shown.map((doc) => doc?.hits ?? 0)
+    expect(Math.max(...counts)).toBeLessThanOrEqual(101)
+    expect(new Set(counts).size).toBeGreaterThan(1)
+    expect(cache.stats.incrementErrors).toBe(0)
+  })
+
+  it('shows each view its own count on a hit, and does not count a read that does not ask to', async () => {
+    const { store, cache } = await openCache()
+    const { id, key } = await createDoc(store)
+    // Warm without counting: an increment writes the record (and invalidates it) until counters live apart.
+    await FULL.load(store, id)
+    await FULL.load(store, id)
+    expect(cache.stats.hits).toBe(1)
+    expect(await db.redis.hget(key, 'hits')).toBe('0')
+    expect((await FULL.load(store, id, true))?.hits).toBe(1)
+    await waitUntil(async () => (await db.redis.hget(key, 'hits')) === '1', 1000)
+  })
+})
