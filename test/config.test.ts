@@ -33,6 +33,8 @@ describe('loadConfig', () => {
       maxRevisions: 100,
       diffMaxBytes: 2_097_152,
       diffTimeoutMs: 2000,
+      pageCacheBytes: 33_554_432,
+      pageCacheMaxEntryBytes: 1_048_576,
       production: false,
     })
   })
@@ -66,6 +68,8 @@ describe('loadConfig', () => {
       MAX_REVISIONS: '5',
       DIFF_MAX_BYTES: '4096',
       DIFF_TIMEOUT_MS: '50',
+      PAGE_CACHE_BYTES: '0',
+      PAGE_CACHE_MAX_ENTRY_BYTES: '65536',
       NODE_ENV: 'production',
     })
     expect(config).toEqual({
@@ -90,6 +94,8 @@ describe('loadConfig', () => {
       maxRevisions: 5,
       diffMaxBytes: 4096,
       diffTimeoutMs: 50,
+      pageCacheBytes: 0,
+      pageCacheMaxEntryBytes: 65_536,
       production: true,
     })
   })
@@ -128,6 +134,10 @@ describe('loadConfig', () => {
     ['MAX_REVISIONS', '0', 'MAX_REVISIONS must be a positive integer, got "0"'],
     ['DIFF_MAX_BYTES', 'big', 'DIFF_MAX_BYTES must be a positive integer, got "big"'],
     ['DIFF_TIMEOUT_MS', '-5', 'DIFF_TIMEOUT_MS must be a positive integer, got "-5"'],
+    ['PAGE_CACHE_BYTES', '-1', 'PAGE_CACHE_BYTES must be a non-negative integer, got "-1"'],
+    ['PAGE_CACHE_BYTES', '32MiB', 'PAGE_CACHE_BYTES must be a non-negative integer, got "32MiB"'],
+    ['PAGE_CACHE_MAX_ENTRY_BYTES', '0', 'PAGE_CACHE_MAX_ENTRY_BYTES must be a positive integer, got "0"'],
+    ['PAGE_CACHE_MAX_ENTRY_BYTES', '1e6', 'PAGE_CACHE_MAX_ENTRY_BYTES must be a positive integer, got "1e6"'],
   ])('rejects %s=%s', (name, value, problem) => {
     expect(problemsFor({ [name]: value })).toEqual([problem])
   })

@@ -1,0 +1,139 @@
+// The page cache seen from HTTP: a page or raw read served from memory is the very response
+// Redis would have given, burn pastes never enter it, and /metrics tells what it does. On a
+// Redis Cluster (npm run test:cluster) the cache is off, and the same responses must hold.
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { Store } from '../../src/model/index.js'
+import { Paste } from '../../src/pastes/Paste.js'
+import { clusterMode, useTestRedis } from '../helpers/redis.js'
+import { createPaste, HTML_ACCEPT, useApps, waitForStoredPage } from './fixtures.js'
+
+const db = useTestRedis()
+const build = useApps(db)
+/** With the page cache (off anyway on a cluster), and without. */
+let cached: FastifyInstance
+let uncached: FastifyInstance
+
+beforeAll(async () => {
+  ;({ app: cached } = await build())
+  ;({ app: uncached } = await build({ PAGE_CACHE_BYTES: '0' }))
+})
+
+async function metric(app: FastifyInstance, name: string): Promise<number> {
+  const text = (await app.inject({ url: '/metrics' })).body
+  const line = text.split('\n').find((l) => l.startsWith(`redbin_${name} `))
+  if (!line) throw new Error(`no metric ${name}`)
+  return Number(line.split(' ')[1])
+}
+
+const get = (app: FastifyInstance, url: string, cookie?: string) =>
+  app.inject({ url, headers: { accept: HTML_ACCEPT, ...(cookie ? { cookie } : {}) } })
+
+/** The response as bytes and headers, but its date and the view count (which each view moves). */
+function comparable(res: LightMyRequestResponse) {
+  const { date: _date, ...headers } = res.headers
+  return { status: res.statusCode, headers, body: res.rawPayload.toString('latin1').replace(/<span class="num">\d+<\/span>/, '<span class="num">N</span>') }
+}
+
+async function hitsOf(app: FastifyInstance, run: () => Promise<unknown>): Promise<number> {
+  const before = await metric(app, 'page_cache_hits_total')
+  await run()
+  return (await metric(app, 'page_cache_hits_total')) - before
+}
+
+describe('a page served from the cache', () => {
+  it('has the bytes and headers of the same page read from Redis, for the owner and for anyone else', async () => {
+    const paste = await createPaste(cached, { content: 'const same = "bytes"\n', title: 'Same <bytes> & "headers"', language: 'javascript' })
+    await waitForStoredPage(db, paste.id)
+    const owner = `owner_${paste.id}=${paste.deleteToken}`
+    for (const cookie of [undefined, owner, `owner_${paste.id}=not-the-token`]) {
+      // Views 10 to 99: the count has two digits in every response compared.
+      while ((await metric(cached, 'paste_views_total')) < 10) await get(cached, `/${paste.id}`)
+      const hits = await hitsOf(cached, async () => {
+        await get(cached, `/${paste.id}`, cookie)
+        const fromCache = await get(cached, `/${paste.id}`, cookie)
+        const fromRedis = await get(uncached, `/${paste.id}`, cookie)
+        expect(fromCache.statusCode).toBe(200)
+        expect(comparable(fromCache)).toEqual(comparable(fromRedis))
+        expect(fromCache.body.includes(`href=/${paste.id}/edit`)).toBe(cookie === owner)
+      })
+      expect(hits).toBeGreaterThanOrEqual(clusterMode ? 0 : 1)
+      if (clusterMode) expect(hits).toBe(0)
+    }
+  })
+
+  it('serves raw bytes and headers as read from Redis', async () => {
+    const paste = await createPaste(cached, { content: 'raw\r\nbytes ✓\n', language: 'python', expires: '1h' })
+    const hits = await hitsOf(cached, async () => {
+      await get(cached, `/${paste.id}/raw`)
+      for (const url of [`/${paste.id}/raw`, `/${paste.id}/download`]) {
+        const fromCache = await get(cached, url)
+        const fromRedis = await get(uncached, url)
+        expect(fromCache.statusCode).toBe(200)
+        expect(fromCache.rawPayload.equals(Buffer.from('raw\r\nbytes ✓\n'))).toBe(true)
+        expect(comparable(fromCache)).toEqual(comparable(fromRedis))
+      }
+    })
+    expect(hits).toBe(clusterMode ? 0 : 2)
+  })
+
+  it('counts every view in Redis, hits included', async () => {
+    const paste = await createPaste(cached, { content: 'count me' })
+    await waitForStoredPage(db, paste.id)
+    for (let i = 0; i < 20; i++) await get(cached, `/${paste.id}`)
+    await cached.inject({ method: 'HEAD', url: `/${paste.id}` })
+    const store = new Store(db.redis, { prefix: db.prefix })
+    const counted = async () => (await Paste.load(store, paste.id, { select: ['views'] }))?.views ?? 0
+    const deadline = Date.now() + 2000
+    while ((await counted()) < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    expect(await counted()).toBe(20)
+  })
+
+  it('is gone the moment its paste is edited or deleted in this process', async () => {
+    const paste = await createPaste(cached, { content: 'version one' })
+    await waitForStoredPage(db, paste.id)
+    await get(cached, `/${paste.id}`)
+    await get(cached, `/${paste.id}/raw`)
+    const edited = await cached.inject({ method: 'PUT', url: `/api/pastes/${paste.id}`, headers: { authorization: `Bearer ${paste.deleteToken}` }, payload: { content: 'version two' } })
+    expect(edited.statusCode, edited.body).toBe(200)
+    expect((await get(cached, `/${paste.id}/raw`)).body).toBe('version two')
+    expect((await get(cached, `/${paste.id}`)).body).toContain('version two')
+    const deleted = await cached.inject({ method: 'DELETE', url: `/api/pastes/${paste.id}`, headers: { authorization: `Bearer ${paste.deleteToken}` } })
+    expect(deleted.statusCode).toBe(204)
+    expect((await get(cached, `/${paste.id}`)).statusCode).toBe(404)
+    expect((await get(cached, `/${paste.id}/raw`)).statusCode).toBe(404)
+  })
+})
+
+describe('a burn-after-reading paste', () => {
+  it('never enters the cache: its page warns every time, and raw consumes it once', async () => {
+    const paste = await createPaste(cached, { content: 'read me once', burn: true })
+    const hits = await hitsOf(cached, async () => {
+      for (let i = 0; i < 3; i++) expect((await get(cached, `/${paste.id}`)).body).toContain('Burn after reading')
+      expect((await get(cached, `/${paste.id}/raw`)).body).toBe('read me once')
+    })
+    expect(hits).toBe(0)
+    expect((await get(cached, `/${paste.id}/raw`)).statusCode).toBe(404)
+    expect((await get(cached, `/${paste.id}`)).statusCode).toBe(404)
+  })
+})
+
+describe('/metrics', () => {
+  it(`shows the cache ${clusterMode ? 'off (Redis Cluster)' : 'on, with its entries and bytes'}`, async () => {
+    const paste = await createPaste(cached, { content: 'measured' })
+    await get(cached, `/${paste.id}/raw`)
+    expect(await metric(cached, 'page_cache_tracking_up')).toBe(clusterMode ? 0 : 1)
+    if (!clusterMode) {
+      expect(await metric(cached, 'page_cache_entries')).toBeGreaterThan(0)
+      expect(await metric(cached, 'page_cache_bytes')).toBeGreaterThan(0)
+    }
+    for (const name of ['hits', 'misses', 'evictions', 'invalidations', 'increment_errors']) {
+      expect(await metric(cached, `page_cache_${name}_total`)).toBeGreaterThanOrEqual(0)
+    }
+  })
+
+  it('shows the cache off with PAGE_CACHE_BYTES=0', async () => {
+    expect(await metric(uncached, 'page_cache_tracking_up')).toBe(0)
+    expect(await metric(uncached, 'page_cache_entries')).toBe(0)
+  })
+})
