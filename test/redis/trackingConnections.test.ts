@@ -36,7 +36,7 @@ describe('the tracking connection pair', () => {
   it('is up once started, with the reader tracked and redirected to the subscriber', async () => {
     const { tracking } = await openPair()
     expect(tracking.up).toBe(true)
-    const [, flags, , redirect] = (await tracking.reader.client('TRACKINGINFO')) as [string, string[], string, number]
+    const [, flags, , redirect] = (await tracking.reader.client('TRACKINGINFO')) as unknown as [string, string[], string, number]
     expect(flags).toEqual(['on'])
     // The connection it redirects to is the subscriber (flags=P in CLIENT LIST).
     const subscriber = String(await db.redis.client('LIST')).split('\n').find((line) => / flags=P /.test(line))

@@ -41,6 +41,20 @@ async function hitsOf(app: FastifyInstance, run: () => Promise<unknown>): Promis
   return (await metric(app, 'page_cache_hits_total')) - before
 }
 
+/**
+ * A GET that the cache served: warmed by a HEAD (which counts no view, so it writes nothing),
+ * and asked again should anything have dropped the copy in between. On a cluster, a plain GET.
+ */
+async function cachedGet(url: string, cookie?: string): Promise<LightMyRequestResponse> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await cached.inject({ method: 'HEAD', url, headers: cookie ? { cookie } : {} })
+    let res: LightMyRequestResponse | undefined
+    const hits = await hitsOf(cached, async () => (res = await get(cached, url, cookie)))
+    if (res && (clusterMode || hits === 1)) return res
+  }
+  throw new Error(`${url} was never served from the cache`)
+}
+
 describe('a page served from the cache', () => {
   it('has the bytes and headers of the same page read from Redis, for the owner and for anyone else', async () => {
     const paste = await createPaste(cached, { content: 'const same = "bytes"\n', title: 'Same <bytes> & "headers"', language: 'javascript' })
@@ -49,32 +63,23 @@ describe('a page served from the cache', () => {
     for (const cookie of [undefined, owner, `owner_${paste.id}=not-the-token`]) {
       // Views 10 to 99: the count has two digits in every response compared.
       while ((await metric(cached, 'paste_views_total')) < 10) await get(cached, `/${paste.id}`)
-      const hits = await hitsOf(cached, async () => {
-        await get(cached, `/${paste.id}`, cookie)
-        const fromCache = await get(cached, `/${paste.id}`, cookie)
-        const fromRedis = await get(uncached, `/${paste.id}`, cookie)
-        expect(fromCache.statusCode).toBe(200)
-        expect(comparable(fromCache)).toEqual(comparable(fromRedis))
-        expect(fromCache.body.includes(`href=/${paste.id}/edit`)).toBe(cookie === owner)
-      })
-      expect(hits).toBeGreaterThanOrEqual(clusterMode ? 0 : 1)
-      if (clusterMode) expect(hits).toBe(0)
+      const fromCache = await cachedGet(`/${paste.id}`, cookie)
+      const fromRedis = await get(uncached, `/${paste.id}`, cookie)
+      expect(fromCache.statusCode).toBe(200)
+      expect(comparable(fromCache)).toEqual(comparable(fromRedis))
+      expect(fromCache.body.includes(`href=/${paste.id}/edit`)).toBe(cookie === owner)
     }
   })
 
   it('serves raw bytes and headers as read from Redis', async () => {
     const paste = await createPaste(cached, { content: 'raw\r\nbytes ✓\n', language: 'python', expires: '1h' })
-    const hits = await hitsOf(cached, async () => {
-      await get(cached, `/${paste.id}/raw`)
-      for (const url of [`/${paste.id}/raw`, `/${paste.id}/download`]) {
-        const fromCache = await get(cached, url)
-        const fromRedis = await get(uncached, url)
-        expect(fromCache.statusCode).toBe(200)
-        expect(fromCache.rawPayload.equals(Buffer.from('raw\r\nbytes ✓\n'))).toBe(true)
-        expect(comparable(fromCache)).toEqual(comparable(fromRedis))
-      }
-    })
-    expect(hits).toBe(clusterMode ? 0 : 2)
+    for (const url of [`/${paste.id}/raw`, `/${paste.id}/download`]) {
+      const fromCache = await cachedGet(url)
+      const fromRedis = await get(uncached, url)
+      expect(fromCache.statusCode).toBe(200)
+      expect(fromCache.rawPayload.equals(Buffer.from('raw\r\nbytes ✓\n'))).toBe(true)
+      expect(comparable(fromCache)).toEqual(comparable(fromRedis))
+    }
   })
 
   it('counts every view in Redis, hits included', async () => {
@@ -123,7 +128,8 @@ describe('/metrics', () => {
     const paste = await createPaste(cached, { content: 'measured' })
     await get(cached, `/${paste.id}/raw`)
     expect(await metric(cached, 'page_cache_tracking_up')).toBe(clusterMode ? 0 : 1)
-    if (!clusterMode) {
+    if (clusterMode) expect(await metric(cached, 'page_cache_hits_total')).toBe(0)
+    else {
       expect(await metric(cached, 'page_cache_entries')).toBeGreaterThan(0)
       expect(await metric(cached, 'page_cache_bytes')).toBeGreaterThan(0)
     }
