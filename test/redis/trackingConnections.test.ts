@@ -74,12 +74,18 @@ describe('the tracking connection pair', () => {
     expect(heard).toEqual([[read]])
   })
 
-  it('goes down when it is closed', async () => {
+  it('goes down when it is closed, and closes both its connections', async () => {
+    const clients = async () => String(await db.redis.client('LIST')).trim().split('\n').length
+    const before = await clients()
     const { tracking } = await openPair()
+    expect(await clients()).toBe(before + 3) // the app's client and the pair
     const downs: number[] = []
     tracking.on('down', () => downs.push(1))
     await tracking.close()
     expect(tracking.up).toBe(false)
     expect(downs).toHaveLength(1)
+    // QUIT is answered before the server drops the connection: let it.
+    for (let i = 0; i < 100 && (await clients()) !== before + 1; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(await clients()).toBe(before + 1)
   })
 })
