@@ -14,6 +14,11 @@ export interface ConfineOptions {
   memoryBytes: number
   /** CPUs the server gets (default 1): the quota, and the cores 0..cpus-1 it is pinned to. */
   cpus?: number
+  /**
+   * Pin the server to cores 0..cores-1 instead (default: `cpus`). Rows to be compared with each
+   * other get one placement, so that they differ only in what is being compared.
+   */
+  cores?: number
 }
 
 export interface Confinement {
@@ -144,7 +149,7 @@ export async function confine(options: ConfineOptions): Promise<Confinement> {
   const cores = cpus().length
   const wanted = options.cpus ?? 1
   // More CPUs than cores: the server gets every core (the quota cannot bind then).
-  const serverCores = Math.min(wanted, cores)
+  const serverCores = Math.min(options.cores ?? wanted, cores)
   const taskset = (await hasTaskset()) && cores > 1
   const name = `redbin-bench-${process.pid}-${++made}`
   const isRoot = process.platform === 'linux' && process.getuid?.() === 0

@@ -358,7 +358,9 @@ document.documentElement.classList.add('js');
       if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
         if (typeof form.requestSubmit === 'function') form.requestSubmit();
-        else if (form.reportValidity() && confirmSubmit()) form.submit();
+        // Without requestSubmit (Safari < 16), submit() would skip the submit listeners, and with
+        // them encryption (encrypt-form.js): a cancelable submit event runs them first.
+        else if (form.reportValidity() && form.dispatchEvent(new Event('submit', { cancelable: true }))) form.submit();
         return;
       }
       if (event.key !== 'Shift') tabLeaves = false;

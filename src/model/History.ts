@@ -23,6 +23,9 @@ export class History<S extends Schema, K extends keyof S & string> {
   ) {
     if (parent.version === null) throw new Error(`${name}: ${parent.name} needs a version column to keep a history`)
     if (parent.history) throw new Error(`${name}: ${parent.name} already has the history ${parent.history.name}`)
+    for (const c of columns) {
+      if (parent.column(c).options.counter) throw new Error(`${name}: ${parent.name}.${c} is a counter, which a history does not keep`)
+    }
     // The primary key leads: an entry without it does not exist (see Model.readSelected).
     const names = [parent.primaryKey, ...columns.filter((c) => c !== parent.primaryKey)] as K[]
     const schema = Object.fromEntries(names.map((c) => [c, parent.column(c)])) as Picked<S, K>

@@ -1,7 +1,7 @@
-import type { AnyColumn, InputOf, RecordOf, Schema, ValueOf } from './columns.js'
+import type { AnyColumn, InputOf, RecordOf, Schema } from './columns.js'
 import { DuplicateKeyError, QueryError, UniqueConstraintError, ValidationError, VersionConflictError, VersionLimitError } from './errors.js'
 import { CachedRead, type CachedReadOptions } from './CachedRead.js'
-import { indexSuffix } from './keys.js'
+import { countersOf, indexSuffix } from './keys.js'
 import { Query } from './Query.js'
 import type { Store } from './Store.js'
 import { verifyModel, type VerifyReport } from './verify.js'
@@ -39,14 +39,19 @@ export interface WriteOptions {
   expiresAt?: Date | null
 }
 
-export type NumericColumns<S extends Schema> = {
-  [K in keyof S]: ValueOf<S[K]> extends number ? K : never
+/** The counter columns of a schema (declared with `counter: true`). */
+export type CounterColumns<S extends Schema> = {
+  [K in keyof S]: S[K] extends { options: { counter: true } } ? K : never
 }[keyof S] & string
+
+/** Amounts to add to counters; any other column is a compile error (never `{}`, which takes anything). */
+export type Increments<S extends Schema, C extends CounterColumns<S> = CounterColumns<S>> =
+  { [P in C]?: number } & { [P in Exclude<keyof S, CounterColumns<S>>]?: never }
 
 export interface LoadOptions<S extends Schema, K extends keyof S> {
   select?: readonly K[]
   /** Counters to bump in the same round trip; the result shows the new values. */
-  increment?: Partial<Record<NumericColumns<S>, number>>
+  increment?: Increments<S>
 }
 
 type Entry = [suffix: string, score: number]
@@ -80,6 +85,8 @@ export class Model<S extends Schema> {
   readonly binary: boolean
   /** The version column, when the model has one. */
   readonly version: ColumnName<S> | null
+  /** The counter columns: kept in the record's counters hash, changed only by increments. */
+  readonly counters: ColumnName<S>[]
   /** The history that keeps this model's past versions, once one is defined. */
   history: HistoryLink | null = null
   private readonly selections = new WeakMap<readonly PropertyKey[], string[]>()
@@ -132,6 +139,15 @@ export class Model<S extends Schema> {
       }
       return cols
     })
+    this.counters = this.columnNames.filter((c) => this.column(c).options.counter)
+    for (const c of this.counters) {
+      const column = this.column(c)
+      const o = column.options
+      if ((column.kind !== 'int' && column.kind !== 'float') || typeof o.default !== 'number' || this.indexed(c) ||
+        o.required || c === this.version) {
+        throw new Error(`${name}.${c}: a counter is an int or float with a number default, in no index, not required, not the version`)
+      }
+    }
   }
 
   column(name: string): AnyColumn {
@@ -144,11 +160,21 @@ export class Model<S extends Schema> {
   /** Inserts a new record; DuplicateKeyError when the primary key is taken. */
   async create(store: Store, input: InputOf<S>, options: WriteOptions = {}): Promise<RecordOf<S>> {
     const record = this.validate(input)
+    for (const name of this.counters) {
+      // A counter starts at its default and moves only by increments (the counters hash is not
+      // written here: a create costs what it costs without counters).
+      if (record[name] !== this.column(name).options.default) {
+        throw new ValidationError(this.name, name, `is a counter: it starts at ${String(this.column(name).options.default)} and changes only by increment`)
+      }
+    }
     await this.write(store, 'create', record, options.expiresAt ?? null)
     return record
   }
 
-  /** Inserts or replaces a whole record (upsert). */
+  /**
+   * Inserts or replaces a whole record (upsert). Counters keep their stored counts: a counter
+   * value in `input` is checked but not stored.
+   */
   async save(store: Store, input: InputOf<S>, options: WriteOptions = {}): Promise<RecordOf<S>> {
     const record = this.validate(input)
     await this.write(store, 'save', record, options.expiresAt === undefined ? 'keep' : options.expiresAt)
@@ -164,12 +190,17 @@ export class Model<S extends Schema> {
   async load(store: Store, id: Id): Promise<RecordOf<S> | null>
   async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K>): Promise<Pick<RecordOf<S>, K> | null>
   async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K> = {}) {
-    const key = store.keys(this.name).record(this.encodeId(id))
+    const encoded = this.encodeId(id)
+    const key = store.keys(this.name).record(encoded)
     const counters = options.increment ? this.increments(options.increment) : []
     const select = options.select ? this.selection(options.select) : null
-    // Both are sent before either is awaited (one round trip), the increment first.
-    const bumped = counters.length > 0 ? store.redis.redbinModelIncrement(key, ...counters.flatMap((c) => c.args)) : null
-    const read: Promise<Record<string, unknown> | null> = select ? this.readSelected(store, key, select) : this.readRecord(store, key)
+    // Both are sent before either is awaited (one round trip), the increment first. The read
+    // skips the counters hash for counters the increment answers.
+    const bumped = counters.length > 0 ? this.bump(store, encoded, counters) : null
+    const bumpedNames = counters.map((c) => c.name)
+    const read: Promise<Record<string, unknown> | null> = select
+      ? this.readSelected(store, key, select, bumpedNames)
+      : this.readRecord(store, key, bumpedNames)
     if (!bumped) return read
     const [values, record] = await Promise.all([bumped, read])
     if (!values || !record) return null
@@ -180,7 +211,21 @@ export class Model<S extends Schema> {
   }
 
   /**
-   * Changes plain columns (in no index, claim or key) of an existing record, keeping its
+   * Bumps counters of an existing record by the amounts given, in one script that never writes
+   * the record's key (see INCREMENT in scripts.ts); cheap enough to send without awaiting it.
+   * Returns each counter's value after its own increment, or null when there is no record
+   * (nothing is created then).
+   */
+  async increment<C extends CounterColumns<S>>(store: Store, id: Id, by: Increments<S, C>): Promise<{ [P in C]: number } | null> {
+    const counters = this.increments(by)
+    if (counters.length === 0) throw new QueryError(`increment of ${this.name} names no counter`)
+    const values = await this.bump(store, this.encodeId(id), counters)
+    if (!values) return null
+    return Object.fromEntries(counters.map(({ name }, i) => [name, this.decodeValue(name, String(values[i]))])) as { [P in C]: number }
+  }
+
+  /**
+   * Changes plain columns (in no index, claim or key, not counters) of an existing record, keeping its
    * expiry. Never recreates a deleted record. Returns false when there is none, or when
    * `ifVersion` is given and the record's version is no longer that.
    */
@@ -190,6 +235,7 @@ export class Model<S extends Schema> {
     for (const [name, value] of Object.entries(values)) {
       if (value === undefined) continue
       const column = this.plainColumn(name, 'patched')
+      if (column.options.counter) throw new QueryError(`${this.name}.${name} cannot be patched: it is a counter (use increment)`)
       if (value === null) {
         if (column.options.required) throw new ValidationError(this.name, name, 'is required')
         unset.push(name)
@@ -228,6 +274,7 @@ export class Model<S extends Schema> {
       if (o.primaryKey || o.unique || name === versionColumn) {
         throw new QueryError(`${this.name}.${name} cannot be updated: it is the key, the version or unique (use save)`)
       }
+      if (o.counter) throw new QueryError(`${this.name}.${name} cannot be updated: it is a counter (use increment)`)
       if (value === null) {
         if (o.required) throw new ValidationError(this.name, name, 'is required')
         unset.push(name)
@@ -240,7 +287,7 @@ export class Model<S extends Schema> {
     }
     for (const name of this.columnNames) {
       // Index entries are rebuilt from `current`: every column they use must be there.
-      if (!(name in merged)) throw new QueryError(`update needs the whole record: ${this.name}.${name} is missing from current`)
+      if (!(name in merged) && !this.column(name).options.counter) throw new QueryError(`update needs the whole record: ${this.name}.${name} is missing from current`)
     }
     merged[versionColumn] = expected + 1
     const { id, entries, claims } = this.stored(merged as RecordOf<S>)
@@ -304,7 +351,7 @@ export class Model<S extends Schema> {
    * a record through this model drops its cached copies in this process at once; other
    * processes learn of it from Redis (CLIENT TRACKING).
    */
-  cachedRead<K extends keyof S>(options: CachedReadOptions<S, K>): CachedRead<S, K> {
+  cachedRead<K extends keyof S, C extends CounterColumns<S> = never>(options: CachedReadOptions<S, K, C>): CachedRead<S, K, C> {
     return new CachedRead(this, options)
   }
 
@@ -344,7 +391,8 @@ export class Model<S extends Schema> {
     const encoded: Record<string, string | null> = {}
     for (const name of this.columnNames) {
       const value = record[name]
-      const stored = value === null || value === undefined ? null : this.column(name).encode(value)
+      // Counters live in the counters hash, never in the record's.
+      const stored = value === null || value === undefined || this.column(name).options.counter ? null : this.column(name).encode(value)
       if (stored === null) continue
       fields.push(name, stored)
       if (Buffer.isBuffer(stored)) continue // bytes are never indexed
@@ -420,30 +468,84 @@ export class Model<S extends Schema> {
     return record as Pick<RecordOf<S>, K>
   }
 
-  /** @internal The record at `key` (HGETALL, as Buffers for a binary model), or null. */
-  async readRecord(store: Store, key: string): Promise<RecordOf<S> | null> {
-    const hash = this.binary ? await store.redis.hgetallBuffer(key) : await store.redis.hgetall(key)
-    return Object.keys(hash).length === 0 ? null : this.decode(hash)
+  /**
+   * @internal The record at `key` (HGETALL, as Buffers for a binary model), or null. Its counters
+   * come from its counters hash (HMGET, sent with it: one round trip), except those in `skip`.
+   */
+  async readRecord(store: Store, key: string, skip: readonly string[] = []): Promise<RecordOf<S> | null> {
+    const counters = this.counters.filter((c) => !skip.includes(c))
+    const [hash, side] = await Promise.all([
+      this.binary ? store.redis.hgetallBuffer(key) : store.redis.hgetall(key),
+      this.readCounters(store, key, counters),
+    ])
+    if (Object.keys(hash).length === 0) return null
+    return this.withCounters(this.decode(hash), counters, side)
   }
 
   /**
    * @internal The selected columns of the record at `key` (HMGET), or null. `columns` starts with the
-   * primary key, which every stored record holds: without it, there is no record.
+   * primary key, which every stored record holds: without it, there is no record. Selected
+   * counters (but those in `skip`) come from the counters hash, read in the same round trip.
    */
-  async readSelected<K extends keyof S>(store: Store, key: string, columns: readonly string[]): Promise<Pick<RecordOf<S>, K> | null> {
-    const values = this.binary ? await store.redis.hmgetBuffer(key, ...columns) : await store.redis.hmget(key, ...columns)
-    return values[0] === null ? null : this.decodeSelected(columns, values)
+  async readSelected<K extends keyof S>(store: Store, key: string, columns: readonly string[], skip: readonly string[] = []): Promise<Pick<RecordOf<S>, K> | null> {
+    const counters = this.selectedCounters(columns).filter((c) => !skip.includes(c))
+    const [values, side] = await Promise.all([
+      this.binary ? store.redis.hmgetBuffer(key, ...columns) : store.redis.hmget(key, ...columns),
+      this.readCounters(store, key, counters),
+    ])
+    return values[0] === null ? null : this.withCounters(this.decodeSelected<K>(columns, values), counters, side)
   }
 
-  /** @internal Checks `load`'s increments; `args` are what the increment script takes for each. */
-  increments(increment: Partial<Record<string, number>>): { name: string; args: [string, number, string] }[] {
+  /** @internal The counter columns among `columns`. */
+  selectedCounters(columns: readonly string[]): string[] {
+    return this.counters.length === 0 ? [] : columns.filter((c) => this.column(c).options.counter)
+  }
+
+  /** @internal The counters hash of the record at `key`, when any counter is wanted. */
+  readCounters(store: Store, key: string, counters: readonly string[]): Promise<(string | null)[]> | null {
+    return counters.length === 0 ? null : store.redis.hmget(countersOf(key), ...counters)
+  }
+
+  /**
+   * @internal A counter's value is its counters hash's, else what a legacy record holds in its
+   * own hash (already decoded), else its default.
+   */
+  withCounters<R extends object>(record: R, counters: readonly string[], side: (string | null)[] | null): R {
+    counters.forEach((name, i) => {
+      const value = side?.[i]
+      if (value !== null && value !== undefined) (record as Record<string, unknown>)[name] = this.decodeValue(name, value)
+    })
+    return record
+  }
+
+  /**
+   * The record's counters hash, or its record key when it cannot have one: the model has no
+   * counters, or (on a cluster) its id starts with `}`, which gives the record key an empty hash
+   * tag, so no other key is sure to share its slot. Scripts take the record key for "none".
+   */
+  private countersKey(store: Store, id: string): string {
+    const keys = store.keys(this.name)
+    return this.counters.length === 0 || (store.cluster && id.startsWith('}')) ? keys.record(id) : keys.counters(id)
+  }
+
+  // Runs the increment script (see INCREMENT): never writes the record's key.
+  private bump(store: Store, id: string, counters: { args: (string | number)[] }[]) {
+    const keys = store.keys(this.name)
+    const counterKey = this.countersKey(store, id)
+    if (counterKey === keys.record(id)) throw new QueryError(`${this.name}: on a cluster, an id with counters must not start with }`)
+    return store.redis.redbinModelIncrement(keys.record(id), counterKey, ...counters.flatMap((c) => c.args))
+  }
+
+  /** Checks increments; `args` are what the increment script takes for each. */
+  private increments(increment: Partial<Record<string, number | undefined>>): { name: string; args: [string, number, string, string] }[] {
     return Object.entries(increment).filter((e): e is [string, number] => e[1] !== undefined).map(([name, by]) => {
-      const column = this.plainColumn(name, 'incremented')
-      if (column.kind !== 'int' && column.kind !== 'float') {
-        throw new QueryError(`${this.name}.${name} cannot be incremented: only int and float columns can`)
+      const column = this.column(name)
+      if (!column.options.counter) {
+        throw new QueryError(`${this.name}.${name} cannot be incremented: only counter columns can (declare counter: true)`)
       }
       if (column.problem(by) !== null) throw new QueryError(`increment of ${this.name}.${name} ${column.problem(by)}`)
-      return { name, args: [name, by, column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT'] }
+      const start = column.encode(column.options.default) as string // a counter is a number
+      return { name, args: [name, by, column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT', start] }
     })
   }
 
@@ -474,11 +576,15 @@ export class Model<S extends Schema> {
   // claim or key depends on it, so nothing else needs to move with it.
   private plainColumn(name: string, verb: string): AnyColumn {
     const column = this.column(name)
-    const o = column.options
-    const indexed = o.index || o.sortable || o.unique || o.primaryKey || name === this.defaultOrder?.column ||
-      this.composites.some((cols) => cols.includes(name))
-    if (indexed) throw new QueryError(`${this.name}.${name} cannot be ${verb} in place: an index depends on it (use save)`)
+    if (this.indexed(name)) throw new QueryError(`${this.name}.${name} cannot be ${verb} in place: an index depends on it (use save)`)
     return column
+  }
+
+  // Whether an index (default order and composites included), a claim or the key depends on the column.
+  private indexed(name: string): boolean {
+    const o = this.column(name).options
+    return Boolean(o.index || o.sortable || o.unique || o.primaryKey || name === this.defaultOrder?.column ||
+      this.composites.some((cols) => cols.includes(name)))
   }
 
   // A field absent from the hash: the column was added after the record was written.
@@ -503,10 +609,15 @@ export class Model<S extends Schema> {
       entries.length, ...entries.flatMap(([suffix, score]) => [suffix, scoreArg(score)]),
       claims.length, ...claims.flat(),
     ]
+    // A save keeps the record's counters (moving legacy values and the expiry along); a create
+    // has none to keep, so it never touches the counters hash.
+    const counters = mode === 'save' ? this.countersKey(store, id) : keys.record(id)
+    const counterNames = counters === keys.record(id) ? [] : this.counters
     if (!store.cluster) {
       const reply = await store.written(keys.record(id), store.redis.redbinModelWrite(
-        keys.record(id), keys.memo(id), keys.expiry,
+        keys.record(id), keys.memo(id), keys.expiry, counters,
         keys.base, id, mode, expireArg, store.sweepBatchOnWrite, fields.length / 2, ...fields, ...entryArgs,
+        counterNames.length, ...counterNames,
       ))
       this.throwRefusal(id, reply)
       return
@@ -524,7 +635,7 @@ export class Model<S extends Schema> {
     )
     this.throwRefusal(id, reply)
     await store.written(keys.record(id), store.redis.redbinModelWriteRecord(
-      keys.record(id), keys.tombstone(id), String(reply[2] ?? ''), String(reply[3]), ...fields,
+      keys.record(id), keys.tombstone(id), counters, String(reply[2] ?? ''), String(reply[3]), counterNames.length, ...counterNames, ...fields,
     ))
   }
 
@@ -539,8 +650,9 @@ export class Model<S extends Schema> {
     const flag = returning ? '1' : '0'
     // A versioned model's history goes with the record, in the same script (see DELETE).
     const history = this.history ? [store.historyKeys(this.history.name).versionsOf(encoded), this.version ?? ''] : ['', '']
+    const counters = this.countersKey(store, encoded)
     if (!store.cluster) {
-      const args = [keys.record(encoded), keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite, '', '', ...history] as const
+      const args = [keys.record(encoded), counters, keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite, '', '', ...history] as const
       return store.written<(string | Buffer)[] | 1 | null>(args[0], this.binary ? store.redis.redbinModelDeleteBuffer(...args) : store.redis.redbinModelDelete(...args))
     }
     // Redis Cluster: three steps, NOT atomic. The delete takes a version on the model's shard
@@ -550,7 +662,7 @@ export class Model<S extends Schema> {
     // there. Between the last two steps, queries meet a dangling entry and skip it; if the last
     // step fails, queries repair the entry.
     const version = await store.redis.incr(keys.version)
-    const args = [keys.record(encoded), keys.tombstone(encoded), '', encoded, flag, 0, version, TOMBSTONE_MS, ...history] as const
+    const args = [keys.record(encoded), counters, keys.tombstone(encoded), '', encoded, flag, 0, version, TOMBSTONE_MS, ...history] as const
     const data = await store.written<(string | Buffer)[] | 1 | null>(args[0], this.binary ? store.redis.redbinModelDeleteRecordBuffer(...args) : store.redis.redbinModelDeleteRecord(...args))
     await this.unindex(store, [encoded], { upToVersion: version })
     return data

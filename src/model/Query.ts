@@ -1,6 +1,6 @@
 import type { RecordOf, Schema, ValueOf } from './columns.js'
 import { QueryError } from './errors.js'
-import { indexSuffix } from './keys.js'
+import { COUNTERS_SUFFIX, indexSuffix } from './keys.js'
 import type { Model, OrderSpec } from './Model.js'
 import type { Store } from './Store.js'
 
@@ -164,7 +164,11 @@ export class Query<S extends Schema, K extends keyof S> {
       this.skip, opts.limit ?? this.take ?? -1, plan.groups.length,
     ]
     for (const group of plan.groups) args.push(group.length, ...group)
-    if (opts.fetch) args.push(...keys.recordPattern(), ...(opts.select ?? []))
+    if (opts.fetch) {
+      // The counters the page shows, read from each record's counters hash (none: not read).
+      const counters = opts.select ? this.model.selectedCounters(opts.select) : this.model.counters
+      args.push(...keys.recordPattern(), COUNTERS_SUFFIX, counters.length, ...counters, ...(opts.select ?? []))
+    }
     // Records of a model with bytes columns come back as Buffers (ids stay text: not fetched).
     return opts.fetch && this.model.binary
       ? this.store.redis.redbinModelQueryBuffer(keys.expiry, keys.tmp, ...args)
@@ -227,13 +231,10 @@ export class Query<S extends Schema, K extends keyof S> {
    */
   private async loadRecords(ids: string[], select: string[] | null, plan: Plan): Promise<(RecordOf<S> | null)[]> {
     const keys = this.store.keys(this.model.name)
-    const redis = this.store.redis
     if (!select) return Promise.all(ids.map((id) => this.model.readRecord(this.store, keys.record(id))))
     // The selection leads with the primary key, which every record has: null means no record.
     const fields = [...new Set([...select, ...plan.values.keys()])]
-    const read = (key: string) => (this.model.binary ? redis.hmgetBuffer(key, ...fields) : redis.hmget(key, ...fields))
-    const rows = await Promise.all(ids.map((id) => read(keys.record(id))))
-    return rows.map((values) => (values[0] === null ? null : (this.model.decodeSelected(fields, values) as RecordOf<S>)))
+    return Promise.all(ids.map((id) => this.model.readSelected(this.store, keys.record(id), fields) as Promise<RecordOf<S> | null>))
   }
 
   /** Whether a loaded record still has the values the index promised (cluster reads). */

@@ -13,6 +13,11 @@ export interface ColumnOptions<T> {
   /** Numeric order: one sorted set scored by this column (numbers, dates, booleans only). */
   sortable?: boolean
   unique?: boolean
+  /**
+   * A counter (int or float, with a number default): kept apart from the record, in its counters
+   * hash, and changed only by increments, so that bumping it never writes the record's key.
+   */
+  counter?: boolean
 }
 
 export interface Column<T, O extends ColumnOptions<T> = ColumnOptions<T>> {

@@ -12,6 +12,9 @@ import { createHash } from 'node:crypto'
  *   P {M}:expiry               zset     ids that expire, scored by the expiry time (epoch ms)
  *   P {M}:tmp:N                zset     scratch space of one query script, deleted before it returns
  *
+ * A model with counter columns (see Model.ts, increment):
+ *   P M:{id}:counters          hash     the record's counters; same hash tag, so the record's slot
+ *
  * A versioned model's history (see History.ts), model H, parent id `id`, version n:
  *   P H:{id}:n                 hash     the parent record as it was at version n; its hash tag is
  *                                       the parent's id, so it sits in the parent record's slot
@@ -58,6 +61,11 @@ export class ModelKeys {
     return id.startsWith('}') ? this.record(id) : `${this.record(id)}:deleted`
   }
 
+  /** The record's counters hash: next to the record, in its slot (for ids not starting with `}`). */
+  counters(id: string): string {
+    return countersOf(this.record(id))
+  }
+
   memo(id: string): string {
     return `${this.memoPrefix}${id}`
   }
@@ -66,6 +74,14 @@ export class ModelKeys {
   recordPattern(): [string, string] {
     return [this.recordPrefix, '}']
   }
+}
+
+/** What a record key is followed by to name its counters hash; the query script appends it too. */
+export const COUNTERS_SUFFIX = ':counters'
+
+/** The counters hash of the record at `recordKey`. */
+export function countersOf(recordKey: string): string {
+  return recordKey + COUNTERS_SUFFIX
 }
 
 /** The keys of one history: `P H:{id}:n` for version n of parent `id`. */

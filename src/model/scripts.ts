@@ -99,6 +99,18 @@ local function write_record(record_key, fields_at, n_fields, expire_at)
   if expire_at ~= '' then redis.call('PEXPIREAT', record_key, expire_at) end
 end
 
+-- A save keeps the record's counters: values a legacy record still holds in its own hash move to
+-- its counters hash (unless that has them) before the record is rewritten, and the counters
+-- hash follows the record's new expiry (if it exists: PEXPIREAT and PERSIST do nothing otherwise).
+-- ARGV from names_at: n counter names.
+local function keep_counters(record_key, counters_key, expire_at, names_at, n)
+  for i = names_at, names_at + n - 1 do
+    local legacy = redis.call('HGET', record_key, ARGV[i])
+    if legacy then redis.call('HSETNX', counters_key, ARGV[i], legacy) end
+  end
+  if expire_at ~= '' then redis.call('PEXPIREAT', counters_key, expire_at) else redis.call('PERSIST', counters_key) end
+end
+
 -- Cluster: whether a step with this version is older than what the record's shard has seen of
 -- the id: the record's own version, or the tombstone a delete left. A stale step must not land.
 -- A tombstone key equal to the record key means none (see ModelKeys.tombstone).
@@ -158,13 +170,15 @@ end
 
 /**
  * Create or save one record, on a single Redis: record, indexes, memo and claims in one step.
- * KEYS: record, memo, expiry
+ * A save keeps the record's counters (see keep_counters); a create never touches them.
+ * KEYS: record, memo, expiry, counters (the record key: none to keep)
  * ARGV: base, id, mode ('create' | 'save'), expireAt (epoch ms, '' for none, 'keep'), sweepBatch,
- *       nFields, field, value, ...,  nIndex, suffix, score, ...,  nUnique, column, value, ...
+ *       nFields, field, value, ...,  nIndex, suffix, score, ...,  nUnique, column, value, ...,
+ *       nCounters, name, ...
  * Returns {'ok', existed} | {'duplicate'} | {'unique', column}
  */
 const WRITE = `${LIBRARY}
-local record_key, expiry_key = KEYS[1], KEYS[3]
+local record_key, expiry_key, counters_key = KEYS[1], KEYS[3], KEYS[4]
 local base, id, mode, expire_at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = now_ms()
 sweep(base, now, tonumber(ARGV[5]))
@@ -181,6 +195,10 @@ if expire_at == 'keep' then
   expire_at = (existed and redis.call('ZSCORE', expiry_key, id)) or ''
 end
 unindex(base, id)
+if existed and counters_key ~= record_key then
+  local counters_at = unique_at + 2 * n_unique
+  keep_counters(record_key, counters_key, expire_at, counters_at + 1, tonumber(ARGV[counters_at]))
+end
 write_record(record_key, fields_at, n_fields, expire_at)
 index(base, id, expire_at, index_at, n_index, unique_at, n_unique, nil)
 return {'ok', existed and 1 or 0}
@@ -223,14 +241,18 @@ return {'ok', existed and 1 or 0, expire_at, version}
 /**
  * Cluster, step 2 of a create or save: the record, on its own shard, unless a later write or
  * delete of the id (a higher version from WRITE_INDEX) got there first. The record keeps its
- * version in the hash field ~v (column names cannot start with ~).
- * KEYS: record, tombstone
- * ARGV: expireAt ('' | ms), version, field, value, ...
+ * version in the hash field ~v (column names cannot start with ~). A save keeps the record's
+ * counters, which share its slot (see keep_counters).
+ * KEYS: record, tombstone, counters (the record key: none to keep)
+ * ARGV: expireAt ('' | ms), version, nCounters, name, ..., field, value, ...
  * Returns 1 when written, 0 when superseded.
  */
 const WRITE_RECORD = `${LIBRARY}
 if superseded(KEYS[1], KEYS[2], tonumber(ARGV[2])) then return 0 end
-write_record(KEYS[1], 3, (#ARGV - 2) / 2, ARGV[1])
+local n_counters = tonumber(ARGV[3])
+local fields_at = 4 + n_counters
+if KEYS[3] ~= KEYS[1] then keep_counters(KEYS[1], KEYS[3], ARGV[1], 4, n_counters) end
+write_record(KEYS[1], fields_at, (#ARGV - fields_at + 1) / 2, ARGV[1])
 redis.call('HSET', KEYS[1], '~v', ARGV[2])
 return 1
 `
@@ -301,10 +323,12 @@ return 1
 `
 
 /**
- * Delete one record, optionally returning it (load-and-delete, for read-once records).
- * On a single Redis, record and indexes go together (KEYS: record, memo, expiry).
+ * Delete one record, optionally returning it (load-and-delete, for read-once records). Its
+ * counters hash goes with it (KEYS[2]; the record key when it has none), and a returned record
+ * carries its counters after its own fields (they win over legacy values in the record).
+ * On a single Redis, record and indexes go together (KEYS: record, counters, memo, expiry).
  *
- * On a cluster this is step 2 of 3 (KEYS: record, tombstone; ARGV[1] is '' and nothing is
+ * On a cluster this is step 2 of 3 (KEYS: record, counters, tombstone; ARGV[1] is '' and nothing is
  * unindexed). Step 1 took a version from the model's counter; this step removes the record
  * unless a later write of the id already landed, and leaves a tombstone holding the version for
  * tombstoneMs, so that an earlier write still on its way cannot bring the record back. Step 3
@@ -316,23 +340,30 @@ return 1
  * Returns nil when there was no live record; else 1, or the record's HGETALL when returning.
  */
 const DELETE = `${LIBRARY}
-local record_key = KEYS[1]
+local record_key, counters_key = KEYS[1], KEYS[2]
 local base, id = ARGV[1], ARGV[2]
 if base ~= '' then sweep(base, now_ms(), tonumber(ARGV[4])) end
 if base == '' then
-  if superseded(record_key, KEYS[2], tonumber(ARGV[5])) then return false end
-  if KEYS[2] ~= record_key then redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6]) end
+  if superseded(record_key, KEYS[3], tonumber(ARGV[5])) then return false end
+  if KEYS[3] ~= record_key then redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6]) end
 end
 local data = false
+local counted = counters_key ~= record_key
 if redis.call('EXISTS', record_key) == 1 then
   data = 1
-  if ARGV[3] == '1' then data = redis.call('HGETALL', record_key) end
+  if ARGV[3] == '1' then
+    data = redis.call('HGETALL', record_key)
+    if counted then
+      for _, v in ipairs(redis.call('HGETALL', counters_key)) do data[#data + 1] = v end
+    end
+  end
   if ARGV[7] ~= '' then
     local versions = tonumber(redis.call('HGET', record_key, ARGV[8]) or '1')
     for n = 1, versions - 1 do redis.call('DEL', ARGV[7] .. n) end
   end
   redis.call('DEL', record_key)
 end
+if counted then redis.call('DEL', counters_key) end
 if base ~= '' then unindex(base, id) end
 return data
 `
@@ -367,17 +398,33 @@ return removed
 `
 
 /**
- * Bump counters of one record, only if it exists (never recreates a deleted record). It reads
- * no other field: loads read values natively, so that big values never pass through Lua.
- * KEYS: record
- * ARGV: field, by, command ('HINCRBY' | 'HINCRBYFLOAT'), ...
+ * Bump counters of one record, only if it exists (never creates anything for a missing record).
+ * The counters live in their own hash, so this never writes the record's key: a client that
+ * tracks the record (CLIENT TRACKING) is not told it changed. A counter's first increment starts
+ * from the value a legacy record still holds in its own hash (written before the column was a
+ * counter; that field is left alone), else from its default. A counters hash this creates
+ * expires with its record.
+ * KEYS: record, counters
+ * ARGV: field, by, command ('HINCRBY' | 'HINCRBYFLOAT'), default, ...
  * Returns the counters' new values, or nil when the record does not exist.
  */
 const INCREMENT = `
-local key = KEYS[1]
-if redis.call('EXISTS', key) == 0 then return false end
+local record_key, counters_key = KEYS[1], KEYS[2]
+if redis.call('EXISTS', record_key) == 0 then return false end
+local fresh = redis.call('EXISTS', counters_key) == 0
 local values = {}
-for i = 1, #ARGV, 3 do values[#values + 1] = redis.call(ARGV[i + 2], key, ARGV[i], ARGV[i + 1]) end
+for i = 1, #ARGV, 4 do
+  local field = ARGV[i]
+  if fresh or redis.call('HEXISTS', counters_key, field) == 0 then
+    local start = redis.call('HGET', record_key, field) or ARGV[i + 3]
+    if start ~= '0' then redis.call('HSET', counters_key, field, start) end
+  end
+  values[#values + 1] = redis.call(ARGV[i + 2], counters_key, field, ARGV[i + 1])
+end
+if fresh then
+  local expire_at = redis.call('PEXPIRETIME', record_key)
+  if expire_at > 0 then redis.call('PEXPIREAT', counters_key, expire_at) end
+end
 return values
 `
 
@@ -404,7 +451,9 @@ return 1
  * KEYS: expiry, tmp
  * ARGV: base, fetch ('1' | '0'), wantCount ('1' | '0'), orderSuffix, orderIsDefault ('1' | '0'),
  *       rev ('1' | '0'), offset, limit (-1: no limit), nGroups, {n, suffix, ...} per group,
- *       then when fetching: recordPrefix, recordSuffix, field, ... (none: HGETALL)
+ *       then when fetching: recordPrefix, recordSuffix, countersSuffix, nCounters, counter, ...,
+ *       field, ... (none: HGETALL). The counters named are read from each record's counters
+ *       hash and win over the record's own (legacy) values; name none to leave that hash unread.
  * Returns {total (-1 when not asked), ids} or, when fetching, {total, {id, values, id, values, ...}}.
  *
  * Cost: one filter value (or none) in the default order is O(log N + k) straight off its
@@ -516,19 +565,37 @@ end
 if #scratch > 0 then redis.call('DEL', unpack(scratch)) end
 if not fetch then return {total, ids} end
 
-local record_prefix, record_suffix = ARGV[pos], ARGV[pos + 1]
-local fields_at = pos + 2
+local record_prefix, record_suffix, counters_suffix = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]
+local n_counters = tonumber(ARGV[pos + 3])
+local counters = {}
+for i = 1, n_counters do counters[i] = ARGV[pos + 3 + i] end
+local fields_at = pos + 4 + n_counters
+local whole = fields_at > #ARGV
+local position = {}
+for i = fields_at, #ARGV do position[ARGV[i]] = i - fields_at + 1 end
 local out = {}
 for _, id in ipairs(ids) do
   local key = record_prefix .. id .. record_suffix
   local values
-  if fields_at > #ARGV then
+  if whole then
     values = redis.call('HGETALL', key)
   else
     values = redis.call('HMGET', key, unpack(ARGV, fields_at))
   end
   -- A record that is already gone leaves no empty row behind.
   if #values > 0 and values[1] then
+    if n_counters > 0 then
+      local side = redis.call('HMGET', key .. counters_suffix, unpack(counters))
+      for i, name in ipairs(counters) do
+        if side[i] then
+          if whole then
+            values[#values + 1] = name; values[#values + 1] = side[i]
+          else
+            values[position[name]] = side[i]
+          end
+        end
+      end
+    end
     out[#out + 1] = id
     out[#out + 1] = values
   end
@@ -548,21 +615,21 @@ return sweep(ARGV[1], now_ms(), tonumber(ARGV[2]))
 type Args = (string | number | Buffer)[]
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    redbinModelWrite(k1: string, k2: string, k3: string, ...args: Args): Result<(string | number)[], Context>
+    redbinModelWrite(k1: string, k2: string, k3: string, k4: string, ...args: Args): Result<(string | number)[], Context>
     redbinModelWriteIndex(k1: string, k2: string, k3: string, ...args: Args): Result<(string | number)[], Context>
-    redbinModelWriteRecord(k1: string, k2: string, ...args: Args): Result<0 | 1, Context>
+    redbinModelWriteRecord(k1: string, k2: string, k3: string, ...args: Args): Result<0 | 1, Context>
     redbinModelUpdate(k1: string, k2: string, k3: string, k4: string, ...args: Args): Result<(string | number)[], Context>
     redbinModelUpdateRecord(k1: string, k2: string, ...args: Args): Result<(string | number)[], Context>
     redbinModelUpdateIndex(k1: string, k2: string, ...args: Args): Result<0 | 1, Context>
-    redbinModelDelete(k1: string, k2: string, k3: string, ...args: Args): Result<1 | string[] | null, Context>
-    redbinModelDeleteRecord(k1: string, k2: string, ...args: Args): Result<1 | string[] | null, Context>
+    redbinModelDelete(k1: string, k2: string, k3: string, k4: string, ...args: Args): Result<1 | string[] | null, Context>
+    redbinModelDeleteRecord(k1: string, k2: string, k3: string, ...args: Args): Result<1 | string[] | null, Context>
     // The same scripts with bulk replies as Buffers (ioredis defines them with every command),
     // for models with bytes columns.
-    redbinModelDeleteBuffer(k1: string, k2: string, k3: string, ...args: Args): Result<1 | Buffer[] | null, Context>
-    redbinModelDeleteRecordBuffer(k1: string, k2: string, ...args: Args): Result<1 | Buffer[] | null, Context>
+    redbinModelDeleteBuffer(k1: string, k2: string, k3: string, k4: string, ...args: Args): Result<1 | Buffer[] | null, Context>
+    redbinModelDeleteRecordBuffer(k1: string, k2: string, k3: string, ...args: Args): Result<1 | Buffer[] | null, Context>
     redbinModelQueryBuffer(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
     redbinModelUnindex(k1: string, ...args: Args): Result<number, Context>
-    redbinModelIncrement(k1: string, ...args: Args): Result<(number | string)[] | null, Context>
+    redbinModelIncrement(k1: string, k2: string, ...args: Args): Result<(number | string)[] | null, Context>
     redbinModelPatch(k1: string, ...args: Args): Result<0 | 1, Context>
     redbinModelQuery(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
     redbinModelSweep(k1: string, ...args: Args): Result<number, Context>
@@ -570,16 +637,16 @@ declare module 'ioredis' {
 }
 
 const COMMANDS = {
-  redbinModelWrite: { numberOfKeys: 3, lua: WRITE },
-  redbinModelDelete: { numberOfKeys: 3, lua: DELETE },
-  redbinModelDeleteRecord: { numberOfKeys: 2, lua: DELETE },
+  redbinModelWrite: { numberOfKeys: 4, lua: WRITE },
+  redbinModelDelete: { numberOfKeys: 4, lua: DELETE },
+  redbinModelDeleteRecord: { numberOfKeys: 3, lua: DELETE },
   redbinModelWriteIndex: { numberOfKeys: 3, lua: WRITE_INDEX },
-  redbinModelWriteRecord: { numberOfKeys: 2, lua: WRITE_RECORD },
+  redbinModelWriteRecord: { numberOfKeys: 3, lua: WRITE_RECORD },
   redbinModelUpdate: { numberOfKeys: 4, lua: UPDATE },
   redbinModelUpdateRecord: { numberOfKeys: 2, lua: UPDATE_RECORD },
   redbinModelUpdateIndex: { numberOfKeys: 2, lua: UPDATE_INDEX },
   redbinModelUnindex: { numberOfKeys: 1, lua: UNINDEX },
-  redbinModelIncrement: { numberOfKeys: 1, lua: INCREMENT },
+  redbinModelIncrement: { numberOfKeys: 2, lua: INCREMENT },
   redbinModelPatch: { numberOfKeys: 1, lua: PATCH },
   redbinModelQuery: { numberOfKeys: 2, lua: QUERY },
   redbinModelSweep: { numberOfKeys: 1, lua: SWEEP },

@@ -30,7 +30,9 @@ export const Paste = defineModel(
     lines: column.int({ required: true }),
     createdAt: column.date({ required: true, sortable: true }),
     expiresAt: column.date(),
-    views: column.int({ default: 0 }),
+    // Bumped by every view: a counter, so that a view never writes the paste's own key (a page
+    // cached in process stays valid: CLIENT TRACKING reports no change).
+    views: column.int({ default: 0, counter: true }),
     deleteTokenHash: column.string({ required: true }),
     // Bytes, not text: a view sends them as they are, with no decoding and re-encoding.
     page: column.bytes(),

@@ -86,7 +86,8 @@ describe('concurrent writes of the same ids', () => {
     await Doc.create(store, { id: 'x', tag: 'new', rank: 2 })
     const version = Number(await redis.hget(keys.record('x'), '~v'))
     // A record step of an earlier write arriving late: refused, the record keeps its values.
-    expect(await redis.redbinModelWriteRecord(keys.record('x'), keys.tombstone('x'), '', String(version - 1), 'id', 'x', 'tag', 'old', 'rank', '1')).toBe(0)
+    // (Its third key is the record's counters hash; the record key itself means none.)
+    expect(await redis.redbinModelWriteRecord(keys.record('x'), keys.tombstone('x'), keys.record('x'), '', String(version - 1), 0, 'id', 'x', 'tag', 'old', 'rank', '1')).toBe(0)
     expect(await Doc.load(store, 'x')).toMatchObject({ tag: 'new', rank: 2 })
 
     await Doc.delete(store, 'x')
@@ -94,7 +95,7 @@ describe('concurrent writes of the same ids', () => {
     expect(deleted).toBeGreaterThan(version)
     expect(await redis.pttl(keys.tombstone('x'))).toBeGreaterThan(50_000)
     // The create's record step, late again: the tombstone keeps the record from coming back.
-    expect(await redis.redbinModelWriteRecord(keys.record('x'), keys.tombstone('x'), '', String(version), 'id', 'x', 'tag', 'new', 'rank', '2')).toBe(0)
+    expect(await redis.redbinModelWriteRecord(keys.record('x'), keys.tombstone('x'), keys.record('x'), '', String(version), 0, 'id', 'x', 'tag', 'new', 'rank', '2')).toBe(0)
     expect(await redis.exists(keys.record('x'))).toBe(0)
     // A later create lands.
     await Doc.create(store, { id: 'x', tag: 'again', rank: 3 })
@@ -215,5 +216,27 @@ describe('updates of a versioned model on a cluster (record side first, then the
     const afterDelete = await redis.redbinModelUpdateIndex(keys.memo('late'), keys.expiry, keys.base, 'late', 4, 20, 2, 'all', 1, 'idx:tag:["d"]', 1, 0)
     expect(afterDelete).toBe(0)
     expect(await Note.query(store).ids()).toEqual([])
+  })
+})
+
+describe('counters', () => {
+  const Page = defineModel('page', {
+    id: column.string({ primaryKey: true }),
+    tag: column.string({ index: true }),
+    hits: column.int({ default: 0, counter: true }),
+  })
+
+  it('keeps a record\'s counters in its slot, through a save and until the delete\'s record step', async () => {
+    const store = freshStore()
+    const keys = store.keys('page')
+    await Page.create(store, { id: 'p', tag: 'a' })
+    expect(await Page.increment(store, 'p', { hits: 2 })).toEqual({ hits: 2 })
+    expect(await redis.cluster('KEYSLOT', keys.counters('p'))).toBe(await redis.cluster('KEYSLOT', keys.record('p')))
+    await Page.save(store, { id: 'p', tag: 'b' })
+    expect(await Page.query(store).filter({ tag: 'b' }).select('hits').all()).toEqual([{ id: 'p', hits: 2 }])
+    await Page.delete(store, 'p')
+    expect(await redis.exists(keys.counters('p'))).toBe(0)
+    expect(await Page.increment(store, 'p', { hits: 1 })).toBeNull()
+    expect(await redis.exists(keys.counters('p'))).toBe(0)
   })
 })

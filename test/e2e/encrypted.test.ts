@@ -209,6 +209,22 @@ describe('an encrypted paste made in the form', () => {
     expect(requests.filter((u) => u.includes('/api/'))).toEqual([])
     await expect.poll(() => page.isEnabled('#submit-btn')).toBe(true)
   })
+  it('encrypts on Ctrl+Enter in a browser without requestSubmit (Safari before 16): the text never leaves in the clear', async () => {
+    const context = await site.newContext()
+    await context.addInitScript('delete HTMLFormElement.prototype.requestSubmit')
+    const page = await context.newPage()
+    const bodies: string[] = []
+    page.on('request', (request: Request) => bodies.push(request.postData() ?? ''))
+    await page.goto(`${site.url}/`)
+    expect(await page.evaluate<string>('typeof document.forms[0].requestSubmit')).toBe('undefined')
+    await page.fill('#content', PYTHON)
+    await page.check('#encrypt')
+    await page.focus('#content')
+    await page.keyboard.press('Control+Enter')
+    await page.waitForURL(ENCRYPTED_URL)
+    expect(bodies.filter((b) => b.includes('secret_plan'))).toEqual([])
+    expect(bodies.some((b) => b.includes('"envelope"'))).toBe(true)
+  })
 })
 
 describe('decrypted text on the page', () => {

@@ -15,7 +15,7 @@ const Session = defineModel(
     token: column.string({ unique: true }),
     n: column.int({ required: true }),
     seen: column.date({ sortable: true }),
-    hits: column.int({ default: 0 }),
+    hits: column.int({ default: 0, counter: true }),
   },
   { defaultOrder: 'n' },
 )

@@ -17,7 +17,7 @@ export const User = defineModel(
     active: column.boolean({ default: true, index: true }),
     createdAt: column.date({ sortable: true, default: () => new Date() }),
     email: column.string({ unique: true }),
-    views: column.int({ default: 0 }),
+    views: column.int({ default: 0, counter: true }),
     bio: column.string(),
   },
   { defaultOrder: '-createdAt', indexes: [['country', 'gender']] },

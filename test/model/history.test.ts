@@ -16,7 +16,7 @@ const Doc = defineModel('doc', {
   email: column.string({ unique: true }),
   body: column.bytes({ required: true }),
   rev: column.int({ default: 1 }),
-  views: column.int({ default: 0 }),
+  views: column.int({ default: 0, counter: true }),
   createdAt: column.date({ required: true, sortable: true }),
 }, { defaultOrder: '-createdAt', version: 'rev' })
 
@@ -109,7 +109,8 @@ describe('update()', () => {
     const { tag: _tag, ...partial } = doc
     await expect(Doc.update(store, partial as typeof doc, { title: 'x' })).rejects.toThrow(/doc\.tag is missing/)
     await rejection(Doc.update(store, doc, { tag: null } as never), ValidationError)
-    await rejection(Doc.update(store, doc, { views: 1.5 }), ValidationError)
+    await rejection(Doc.update(store, doc, { title: 5 } as never), ValidationError)
+    await expect(Doc.update(store, doc, { views: 1 })).rejects.toThrow(/doc\.views cannot be updated: it is a counter/)
     expect(await Doc.load(store, 'ref')).toMatchObject({ rev: 1, id: 'ref' })
   })
 

@@ -14,7 +14,7 @@ const Thing = defineModel(
     at: column.date({ default: () => new Date(), sortable: true }),
     flag: column.boolean({ default: false, index: true }),
     note: column.string(),
-    hits: column.int({ default: 0 }),
+    hits: column.int({ default: 0, counter: true }),
     seen: column.date(),
   },
   { defaultOrder: '-at' },
@@ -108,8 +108,10 @@ describe('queries and loads', () => {
       Thing.query(store).orderBy('-nope')
       // @ts-expect-error: not a column
       Thing.query(store).select('nope')
-      // @ts-expect-error: only number columns can be incremented
+      // @ts-expect-error: only counter columns can be incremented
       void Thing.load(store, 'x', { increment: { name: 1 } })
+      // @ts-expect-error: a number column that is not a counter
+      void Thing.increment(store, 'x', { ratio: 1 })
       // @ts-expect-error: a missing required column
       void Thing.create(store, { id: 'x', name: 'n' })
       // @ts-expect-error: an unknown column
