@@ -107,15 +107,15 @@ export interface StalenessReport {
 }
 
 /**
- * Has B read the pages and raw bytes of `ids` (a view, then HEADs, which count no view and so
- * write nothing) until its cache holds both of each and has served hits (when it is on).
+ * Views the pages and raw bytes of `ids` in B until its cache holds both of each and has served
+ * hits (when it is on): twice at least, more if a page was not rendered yet at the first view.
  */
 async function warm(b: string, ids: readonly string[], cacheOn: boolean): Promise<boolean> {
   const hits = await metric(b, 'page_cache_hits_total')
   const entries = await metric(b, 'page_cache_entries')
-  const ask = (url: string, method: string) => fetch(url, { method }).then((r) => r.arrayBuffer())
+  const view = (url: string) => fetch(url).then((r) => r.arrayBuffer())
   for (let i = 0; i < 20; i++) {
-    await Promise.all(ids.flatMap((id) => [ask(`${b}/${id}`, i === 0 ? 'GET' : 'HEAD'), ask(`${b}/${id}/raw`, 'HEAD')]))
+    await Promise.all(ids.flatMap((id) => [view(`${b}/${id}`), view(`${b}/${id}/raw`)]))
     if (!cacheOn) return false
     if (i > 0 && (await metric(b, 'page_cache_entries')) >= entries + 2 * ids.length && (await metric(b, 'page_cache_hits_total')) >= hits + 2) return true
   }

@@ -42,12 +42,12 @@ async function hitsOf(app: FastifyInstance, run: () => Promise<unknown>): Promis
 }
 
 /**
- * A GET that the cache served: warmed by a HEAD (which counts no view, so it writes nothing),
- * and asked again should anything have dropped the copy in between. On a cluster, a plain GET.
+ * A GET that the cache served: after a first GET that fills it (asked again should the page not
+ * have been rendered yet, which keeps it out of the cache). On a cluster, a plain GET.
  */
 async function cachedGet(url: string, cookie?: string): Promise<LightMyRequestResponse> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    await cached.inject({ method: 'HEAD', url, headers: cookie ? { cookie } : {} })
+    await get(cached, url, cookie)
     let res: LightMyRequestResponse | undefined
     const hits = await hitsOf(cached, async () => (res = await get(cached, url, cookie)))
     if (res && (clusterMode || hits === 1)) return res
