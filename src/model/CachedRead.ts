@@ -84,13 +84,19 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     // PEXPIRETIME in the same write: the entry is dead from that instant, whenever Redis says so.
     const tracked = Promise.all([fields, reader.pexpiretime(key)])
     const sideCounters = count ? this.unbumped : this.counters
-    const [read, counted, side] = await Promise.all([
-      // Tracking lost while the read was out: read as if uncached (below).
-      tracked.catch(() => null),
-      count ? this.increment(store, id) : undefined,
-      this.model.readCounters(store, key, sideCounters),
-    ])
-    const values = read === null ? await this.readUntracked(store, key) : read[0]
+    let read, counted, side, values
+    try {
+      ;[read, counted, side] = await Promise.all([
+        // Tracking lost while the read was out: read as if uncached (below).
+        tracked.catch(() => null),
+        count ? this.increment(store, id) : undefined,
+        this.model.readCounters(store, key, sideCounters),
+      ])
+      values = read === null ? await this.readUntracked(store, key) : read[0]
+    } catch (err) {
+      cache.abandonFill(slot, token)
+      throw err
+    }
     const expiresAt = read === null || read[1] === -2 ? null : read[1] < 0 ? Infinity : read[1]
     if (counted === null || values[0] === null) {
       cache.abandonFill(slot, token)
