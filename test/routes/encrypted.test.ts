@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { encryptPaste, toBase64Url } from '../../src/shared/pasteCrypto.js'
 import { everythingStored, useTestRedis } from '../helpers/redis.js'
-import { createPaste, HTML_ACCEPT, useApps } from './fixtures.js'
+import { createPaste, HTML_ACCEPT, useApps, waitForStoredPage } from './fixtures.js'
 
 const db = useTestRedis()
 const build = useApps(db)
@@ -156,7 +156,9 @@ describe('reading an encrypted paste', () => {
   it('GET /:id costs what a plain paste\'s view costs: the same Redis commands, sent together', async () => {
     const encrypted = await createEncrypted()
     const plain = await createPaste(app, { content: 'print(1)\n', language: 'python' })
-    // Both pages are rendered and stored: warm them once.
+    // Both pages rendered and stored, and viewed once: both served alike (from the page cache
+    // when it is on, from Redis on a cluster).
+    await waitForStoredPage(db, plain.id)
     await app.inject({ url: `/${plain.id}` })
     await app.inject({ url: `/${encrypted.id}` })
     const servers = db.clusterNodes ? db.clusterNodes.map((n) => `redis://${n.host}:${n.port}`) : [db.url]
