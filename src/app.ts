@@ -65,12 +65,13 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   // One error path for the app's errors, Fastify's own (a bad percent-encoding, an over-long
   // path parameter) and the HTTP parser's: same form, same headers, no body to a HEAD.
   const replies = errorReplies({ pages, securityHeaders, onRedisError: () => app.metrics.count('redis_errors') })
-  const clientErrors = clientErrorReplies({ pages, securityHeaders })
+  const clientErrors = clientErrorReplies({ pages, securityHeaders, onAnswer: () => app.metrics.count('requests_rejected') })
   const app = Fastify({
     logger,
     trustProxy: config.trustProxy,
-    // Above the default so a client on a slow link can finish a 1 MiB upload.
-    requestTimeout: 30_000,
+    requestTimeout: config.requestTimeoutMs,
+    // Node checks for timed-out requests every 30 s by default: a 408 could come up to 30 s late.
+    http: { connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.round(config.requestTimeoutMs / 4))) },
     routerOptions: { ignoreTrailingSlash: true },
     frameworkErrors: replies.handle,
     clientErrorHandler: clientErrors.answer,

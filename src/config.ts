@@ -130,6 +130,8 @@ const schema = {
   redisClusterNodes: optional('REDIS_CLUSTER_NODES', hostPortList),
   redisPrefix: field('REDIS_PREFIX', 'redbin:', keyPrefix),
   redisCommandTimeoutMs: field('REDIS_COMMAND_TIMEOUT_MS', '1000', integer(1)),
+  /** A request whose headers and body have not all arrived by then gets a 408 (a slow 1 MiB upload needs time). */
+  requestTimeoutMs: field('REQUEST_TIMEOUT_MS', '30000', integer(1)),
   dataDir: field('DATA_DIR', './data', text),
   redisAppendfsync: field('REDIS_APPENDFSYNC', 'everysec', oneOf('everysec', 'always')),
   maxPasteBytes: field('MAX_PASTE_BYTES', '1048576', integer(1)),

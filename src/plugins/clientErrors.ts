@@ -50,13 +50,15 @@ function requestIn(raw: unknown): ErrorTarget | undefined {
 export interface ClientErrorOptions {
   pages: PageRenderer
   securityHeaders: Readonly<Record<string, string>>
+  /** Called for each request answered here (the metrics count them: they never reach a route). */
+  onAnswer?: (status: number) => void
 }
 
 /**
  * `track` follows, per connection, the responses its client still waits for (the server's
  * 'request' event); `answer` is the server's clientErrorHandler (Fastify's option of that name).
  */
-export function clientErrorReplies({ pages, securityHeaders }: ClientErrorOptions) {
+export function clientErrorReplies({ pages, securityHeaders, onAnswer }: ClientErrorOptions) {
   const waiting = new WeakMap<Socket, ServerResponse[]>()
   const fixedHeaders = Object.entries({ ...securityHeaders, 'cache-control': 'no-store', connection: 'close' })
     .map(([name, value]) => `${name}: ${value}\r\n`).join('')
@@ -84,6 +86,7 @@ export function clientErrorReplies({ pages, securityHeaders }: ClientErrorOption
       ? { method: inFlight.req.method ?? '', url: inFlight.req.url ?? '/', headers: inFlight.req.headers }
       : requestIn(err.rawPacket)
     const { status, message } = statusOf(err)
+    onAnswer?.(status)
     const { type, body } = errorPayload(target, status, message, pages)
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${fixedHeaders}content-type: ${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

@@ -22,7 +22,7 @@ class RouteStats {
 
 /** Counters the app bumps; exported as `redbin_<name>_total`. */
 export class Metrics {
-  readonly counters = { pastes_created: 0, pastes_edited: 0, paste_views: 0, pastes_burned: 0, redis_errors: 0 }
+  readonly counters = { pastes_created: 0, pastes_edited: 0, paste_views: 0, pastes_burned: 0, redis_errors: 0, requests_rejected: 0 }
   /** By route pattern, then method. Label strings are built at a scrape, never per request. */
   private readonly routes = new Map<string, Map<string, RouteStats>>()
   private readonly gauges = new Map<string, () => number>()

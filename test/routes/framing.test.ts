@@ -88,6 +88,37 @@ describe('the HTTP parser\'s rejections', () => {
   })
 })
 
+describe('a request that arrives too slowly', () => {
+  it('gets a 408 in the app\'s form after REQUEST_TIMEOUT_MS, and is counted in /metrics', async () => {
+    const slow = await build({ REQUEST_TIMEOUT_MS: '300' })
+    const slowPort = Number(new URL(await slow.listen()).port)
+    const rejected = async () => Number(/^redbin_requests_rejected_total (\d+)$/m.exec((await slow.app.inject({ url: '/metrics' })).body)?.[1])
+    const before = await rejected()
+    const started = Date.now()
+    // The head never ends: the parser is still waiting for it when the time is up.
+    const { bytes, closedByServer } = await exchange(slowPort, 'GET /api/pastes HTTP/1.1\r\nHost: x\r\n', 2_000)
+    const [res] = parseResponses(bytes, ['GET'])
+    expect(res?.status).toBe(408)
+    expect(res?.headers.connection).toBe('close')
+    expectAppHeaders(res as RawResponse)
+    // Node keeps none of the bytes of a request that timed out: it may have been a HEAD, so no body.
+    expect(res?.headers['content-length']).toBe('0')
+    expect(res?.body.length).toBe(0)
+    expect(closedByServer).toBe(true)
+    // Node checks every quarter of the timeout here (every 30 s by its default).
+    expect(Date.now() - started).toBeLessThan(1_500)
+    expect(await rejected()).toBe(before + 1)
+  })
+
+  it('counts every answer of the parser\'s rejections', async () => {
+    const count = async () => Number(/^redbin_requests_rejected_total (\d+)$/m.exec((await app.inject({ url: '/metrics' })).body)?.[1])
+    const before = await count()
+    await exchange(port, `GET /pastes HTTP/1.1\r\nHost: x\r\n${BIG_HEADER}\r\n`)
+    await exchange(port, 'NOT HTTP AT ALL\r\n\r\n')
+    expect(await count()).toBe(before + 2)
+  })
+})
+
 describe('HEAD on a keep-alive connection', () => {
   it('a HEAD that carries a body (Node\'s client sends it unframed) leaves the next request\'s answer intact', async () => {
     // The issue's reproduction: Node's http client with a keep-alive agent.
