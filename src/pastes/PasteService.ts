@@ -8,6 +8,7 @@ import { PasteInputError } from './errors.js'
 import { isPasteId, newDeleteToken, newPasteId, tokenMatches } from './ids.js'
 import { describeContent, type PageFacts, type PageRenderer, type StoredPage } from './PageRenderer.js'
 import { Paste, PasteRevision, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
+import { pageCopy } from './pageCopies.js'
 import { countLines, decodeUtf8, encodeUtf8 } from './textPasses.js'
 import { base64Bytes, envelopeProblem, serializeEnvelope, type Envelope } from '../shared/pasteCrypto.js'
 
@@ -276,7 +277,7 @@ export class PasteService {
     if (view.burn) return { kind: 'burn', paste: { id, ...view } }
     let stored = this.storedPage(view)
     // A cached page is shared by every view of it, some still being sent: compose into a copy.
-    if (stored && this.store.cache) stored = { page: copyOf(stored.page), slotAt: stored.slotAt }
+    if (stored && this.store.cache) stored = { page: pageCopy(stored.page), slotAt: stored.slotAt }
     if (!stored) {
       const paste = await Paste.load(this.store, id)
       if (!paste) return null
@@ -514,12 +515,6 @@ export class PasteService {
 
 function staleRevision(asked: number, latest: number): PasteInputError {
   return new PasteInputError(409, 'revision', `Revision ${asked} is not the latest: the latest is revision ${latest}. Nothing was changed; load revision ${latest} and edit that.`)
-}
-
-function copyOf(bytes: Buffer): Buffer {
-  const copy = Buffer.allocUnsafe(bytes.length)
-  bytes.copy(copy)
-  return copy
 }
 
 function dataOf(paste: PasteRecord): PasteData {
