@@ -76,7 +76,13 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   })
   app.server.on('request', clientErrors.track)
   const store = new Store(redis, { prefix: config.redisPrefix })
-  const code = new CodeRenderer({ highlightMaxBytes: config.highlightMaxBytes })
+  const code = new CodeRenderer({
+    highlightMaxBytes: config.highlightMaxBytes,
+    maxQueueBytes: config.renderQueueBytes,
+    oldGenerationMb: config.renderWorkerOldMb,
+    youngGenerationMb: config.renderWorkerYoungMb,
+    idleTimeoutMs: config.renderWorkerIdleMs,
+  })
   const pastes = new PasteService(store, pages, code, config)
   const revisions = new RevisionService(store, pages, code, config)
   app.decorate('pastes', pastes)
@@ -84,6 +90,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   await app.register(metricsPlugin)
   // The bench waits for this to reach 0 before it measures page views.
   app.metrics.gauge('render_queue', () => code.pending)
+  app.metrics.gauge('render_workers', () => code.workers)
   await app.register(securityHeadersPlugin, { headers: securityHeaders })
   await app.register(errorsPlugin, { replies })
   // Home, list and burn pages through @fastify/view; paste pages are stored rendered, and

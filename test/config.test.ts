@@ -33,6 +33,10 @@ describe('loadConfig', () => {
       maxRevisions: 100,
       diffMaxBytes: 2_097_152,
       diffTimeoutMs: 2000,
+      renderQueueBytes: 33_554_432,
+      renderWorkerOldMb: 64,
+      renderWorkerYoungMb: 8,
+      renderWorkerIdleMs: 5000,
       production: false,
     })
   })
@@ -66,6 +70,10 @@ describe('loadConfig', () => {
       MAX_REVISIONS: '5',
       DIFF_MAX_BYTES: '4096',
       DIFF_TIMEOUT_MS: '50',
+      RENDER_QUEUE_BYTES: '1000',
+      RENDER_WORKER_OLD_MB: '128',
+      RENDER_WORKER_YOUNG_MB: '4',
+      RENDER_WORKER_IDLE_MS: '0',
       NODE_ENV: 'production',
     })
     expect(config).toEqual({
@@ -90,6 +98,10 @@ describe('loadConfig', () => {
       maxRevisions: 5,
       diffMaxBytes: 4096,
       diffTimeoutMs: 50,
+      renderQueueBytes: 1000,
+      renderWorkerOldMb: 128,
+      renderWorkerYoungMb: 4,
+      renderWorkerIdleMs: 0,
       production: true,
     })
   })
@@ -128,6 +140,10 @@ describe('loadConfig', () => {
     ['MAX_REVISIONS', '0', 'MAX_REVISIONS must be a positive integer, got "0"'],
     ['DIFF_MAX_BYTES', 'big', 'DIFF_MAX_BYTES must be a positive integer, got "big"'],
     ['DIFF_TIMEOUT_MS', '-5', 'DIFF_TIMEOUT_MS must be a positive integer, got "-5"'],
+    ['RENDER_QUEUE_BYTES', '0', 'RENDER_QUEUE_BYTES must be a positive integer, got "0"'],
+    ['RENDER_WORKER_OLD_MB', '8', 'RENDER_WORKER_OLD_MB must be a whole number of MB from 16 to 4096, got "8"'],
+    ['RENDER_WORKER_YOUNG_MB', '0', 'RENDER_WORKER_YOUNG_MB must be a whole number of MB from 1 to 1024, got "0"'],
+    ['RENDER_WORKER_IDLE_MS', '1s', 'RENDER_WORKER_IDLE_MS must be a non-negative integer, got "1s"'],
   ])('rejects %s=%s', (name, value, problem) => {
     expect(problemsFor({ [name]: value })).toEqual([problem])
   })
