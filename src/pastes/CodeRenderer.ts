@@ -44,7 +44,7 @@ export class CodeRenderer {
   constructor(private readonly options: CodeRendererOptions) {
     this.maxLines = options.maxAnchoredLines ?? 50_000
     this.maxQueue = options.maxQueue ?? 2000
-    this.maxQueueBytes = options.maxQueueBytes ?? 32 * 1024 * 1024
+    this.maxQueueBytes = options.maxQueueBytes ?? 8 * 1024 * 1024
     const idleTimeoutMs = options.idleTimeoutMs ?? 5000
     this.pool = new Piscina({
       filename: new URL('./code-worker.js', import.meta.url).href,
@@ -55,7 +55,7 @@ export class CodeRenderer {
       maxThreads: 1,
       maxQueue: this.maxQueue,
       idleTimeout: idleTimeoutMs === 0 ? Infinity : idleTimeoutMs,
-      resourceLimits: { maxOldGenerationSizeMb: options.oldGenerationMb ?? 64, maxYoungGenerationSizeMb: options.youngGenerationMb ?? 8 },
+      resourceLimits: { maxOldGenerationSizeMb: options.oldGenerationMb ?? 48, maxYoungGenerationSizeMb: options.youngGenerationMb ?? 8 },
     })
   }
 
