@@ -149,7 +149,7 @@ const schema = {
   diffMaxBytes: field('DIFF_MAX_BYTES', '2097152', integer(1)),
   /** A diff that takes longer on the worker is given up. */
   diffTimeoutMs: field('DIFF_TIMEOUT_MS', '2000', integer(1)),
-  /** The render worker's old generation: a render or diff that needs more fails (and is retried plainly). */
+  /** The render worker's old generation: a render or diff that needs more fails (the page then renders on its first view). */
   renderWorkerOldMb: field('RENDER_WORKER_OLD_MB', '48', integer(16, 4096, 'must be a whole number of MB from 16 to 4096')),
   /**
    * The render worker's young generation. Node's --max/min-semi-space-size flags (npm start sets
