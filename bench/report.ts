@@ -58,7 +58,7 @@ export interface TargetRule {
 }
 
 const UNITS: Record<string, string> = { p50: ' ms', p90: ' ms', p99: ' ms', max: ' ms', loopDelayP99: ' ms', peakRssMB: ' MB', ratio: '×', rps: ' req/s', cpuPerResponse: ' µs' }
-const METRIC_LABELS: Record<string, string> = { loopDelayP99: 'event-loop delay p99', peakRssMB: 'peak RSS', non2xx: 'non-2xx', listScaleChange: 'req/s change 1k → N pastes', cpuPerResponse: 'server CPU per response' }
+const METRIC_LABELS: Record<string, string> = { loopDelayP99: 'event-loop delay p99', peakRssMB: 'peak RSS', non2xx: 'non-2xx', listScaleChange: 'req/s change 1k → N pastes', cpuPerResponse: 'server CPU per response', ratio: 'req/s × ceiling' }
 /** Metrics that only some runs measure: the option that does, for the n/a note. */
 const NEEDS: Record<string, string> = { listScaleChange: 'runs with --pastes above 10000' }
 const WORKERS_NEEDED = 'runs with --workers 1,2'

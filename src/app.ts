@@ -81,7 +81,13 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   if (pageCache === 'cluster') app.log.info('page cache off: it is not supported on Redis Cluster (REDIS_CLUSTER_NODES)')
   const cache = typeof pageCache === 'object' ? pageCache : null
   const store = new Store(redis, { prefix: config.redisPrefix, ...(cache ? { cache: cache.records } : {}) })
-  const code = new CodeRenderer({ highlightMaxBytes: config.highlightMaxBytes })
+  const code = new CodeRenderer({
+    highlightMaxBytes: config.highlightMaxBytes,
+    maxQueueBytes: config.renderQueueBytes,
+    oldGenerationMb: config.renderWorkerOldMb,
+    youngGenerationMb: config.renderWorkerYoungMb,
+    idleTimeoutMs: config.renderWorkerIdleMs,
+  })
   const pastes = new PasteService(store, pages, code, config)
   const revisions = new RevisionService(store, pages, code, config)
   app.decorate('pastes', pastes)
@@ -96,6 +102,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   app.metrics.gauge('page_cache_entries', () => cache?.records.size ?? 0)
   app.metrics.gauge('page_cache_bytes', () => cache?.records.bytes ?? 0)
   app.metrics.gauge('page_cache_tracking_up', () => (cache?.tracking.up ? 1 : 0))
+  app.metrics.gauge('render_workers', () => code.workers)
   await app.register(securityHeadersPlugin, { headers: securityHeaders })
   await app.register(errorsPlugin, { replies })
   // Home, list and burn pages through @fastify/view; paste pages are stored rendered, and

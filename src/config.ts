@@ -155,6 +155,18 @@ const schema = {
   pageCacheBytes: field('PAGE_CACHE_BYTES', '33554432', integer(0)),
   /** A larger page (or raw paste) is never kept: one huge page must not push out all the others. */
   pageCacheMaxEntryBytes: field('PAGE_CACHE_MAX_ENTRY_BYTES', '1048576', integer(1)),
+  /** The render worker's old generation: a render or diff that needs more fails (the page then renders on its first view). */
+  renderWorkerOldMb: field('RENDER_WORKER_OLD_MB', '48', integer(16, 4096, 'must be a whole number of MB from 16 to 4096')),
+  /**
+   * The render worker's young generation. Node's --max/min-semi-space-size flags (npm start sets
+   * them) apply to every isolate of the process and take precedence: measured, the worker's new
+   * space was 64 MB under npm start's former 32 MB semi-space, whatever this said.
+   */
+  renderWorkerYoungMb: field('RENDER_WORKER_YOUNG_MB', '8', integer(1, 1024, 'must be a whole number of MB from 1 to 1024')),
+  /** Paste text waiting for the render worker; beyond it, pages render on their first view. */
+  renderQueueBytes: field('RENDER_QUEUE_BYTES', '8388608', integer(1)),
+  /** The render worker exits after this long without work, returning its memory; 0 keeps it. */
+  renderWorkerIdleMs: field('RENDER_WORKER_IDLE_MS', '5000', integer(0)),
   production: field('NODE_ENV', 'development', (raw) => raw === 'production'),
 }
 

@@ -8,9 +8,7 @@
 // finished, stops the embedded Redis and exits. Every piece of state lives in Redis, so any
 // worker can answer any request.
 import cluster, { type Worker } from 'node:cluster'
-import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
-import { openRedis } from './redis/connect.js'
 import { EmbeddedRedis, RedisNotInstalledError } from './redis/EmbeddedRedis.js'
 
 /** How long a worker may take to finish its requests and close before it is killed. */
@@ -38,6 +36,9 @@ function readConfig(): Config {
 
 /** One app process: the whole server when WORKERS=1, else one of the primary's workers. */
 async function serve(config: Config) {
+  // Imported here, not at the top: the primary of WORKERS=N serves nothing, and without the
+  // app's modules (Fastify, eta, highlight.js, the routes) it stays a fraction of a worker's size.
+  const [{ buildApp }, { openRedis }] = await Promise.all([import('./app.js'), import('./redis/connect.js')])
   const connection = await openRedis(config).catch((err: unknown) => {
     if (err instanceof RedisNotInstalledError) fail(err.message)
     fail(`cannot connect to Redis: ${(err as Error).message}`)

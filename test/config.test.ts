@@ -36,6 +36,10 @@ describe('loadConfig', () => {
       diffTimeoutMs: 2000,
       pageCacheBytes: 33_554_432,
       pageCacheMaxEntryBytes: 1_048_576,
+      renderQueueBytes: 8_388_608,
+      renderWorkerOldMb: 48,
+      renderWorkerYoungMb: 8,
+      renderWorkerIdleMs: 5000,
       production: false,
     })
   })
@@ -72,6 +76,10 @@ describe('loadConfig', () => {
       DIFF_TIMEOUT_MS: '50',
       PAGE_CACHE_BYTES: '0',
       PAGE_CACHE_MAX_ENTRY_BYTES: '65536',
+      RENDER_QUEUE_BYTES: '1000',
+      RENDER_WORKER_OLD_MB: '128',
+      RENDER_WORKER_YOUNG_MB: '4',
+      RENDER_WORKER_IDLE_MS: '0',
       NODE_ENV: 'production',
     })
     expect(config).toEqual({
@@ -99,6 +107,10 @@ describe('loadConfig', () => {
       diffTimeoutMs: 50,
       pageCacheBytes: 0,
       pageCacheMaxEntryBytes: 65_536,
+      renderQueueBytes: 1000,
+      renderWorkerOldMb: 128,
+      renderWorkerYoungMb: 4,
+      renderWorkerIdleMs: 0,
       production: true,
     })
   })
@@ -142,6 +154,10 @@ describe('loadConfig', () => {
     ['PAGE_CACHE_BYTES', '32MiB', 'PAGE_CACHE_BYTES must be a non-negative integer, got "32MiB"'],
     ['PAGE_CACHE_MAX_ENTRY_BYTES', '0', 'PAGE_CACHE_MAX_ENTRY_BYTES must be a positive integer, got "0"'],
     ['PAGE_CACHE_MAX_ENTRY_BYTES', '1e6', 'PAGE_CACHE_MAX_ENTRY_BYTES must be a positive integer, got "1e6"'],
+    ['RENDER_QUEUE_BYTES', '0', 'RENDER_QUEUE_BYTES must be a positive integer, got "0"'],
+    ['RENDER_WORKER_OLD_MB', '8', 'RENDER_WORKER_OLD_MB must be a whole number of MB from 16 to 4096, got "8"'],
+    ['RENDER_WORKER_YOUNG_MB', '0', 'RENDER_WORKER_YOUNG_MB must be a whole number of MB from 1 to 1024, got "0"'],
+    ['RENDER_WORKER_IDLE_MS', '1s', 'RENDER_WORKER_IDLE_MS must be a non-negative integer, got "1s"'],
   ])('rejects %s=%s', (name, value, problem) => {
     expect(problemsFor({ [name]: value })).toEqual([problem])
   })

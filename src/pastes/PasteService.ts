@@ -6,7 +6,7 @@ import type { CodeRenderer } from './CodeRenderer.js'
 import { detectLanguage } from './detectLanguage.js'
 import { PasteInputError } from './errors.js'
 import { isPasteId, newDeleteToken, newPasteId, tokenMatches } from './ids.js'
-import { describeContent, type PageFacts, type PageRenderer, type StoredPage } from './PageRenderer.js'
+import { describeContent, type PageFacts, type PageFields, type PageRenderer, type StoredPage } from './PageRenderer.js'
 import { Paste, PasteRevision, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
 import { pageCopy } from './pageCopies.js'
 import { countLines, decodeUtf8, encodeUtf8 } from './textPasses.js'
@@ -371,15 +371,18 @@ export class PasteService {
     const key = `${paste.id}:${paste.revision}`
     let pending = this.rendering.get(key)
     if (!pending) {
-      const code = text ?? paste.content.toString()
+      // While it waits for the worker, a render holds the paste's bytes once (in its task), not
+      // also its text and its record: under a flood of creates, thousands of renders wait.
+      const { id, revision } = paste
+      const { content, page: _page, ...fields } = paste
       const rendered = paste.kind === 'encrypted'
         ? Promise.resolve(this.encryptedPage(paste))
-        : this.code.render(code, paste.language, paste.size).then((codeHtml) => this.pages.pastePage(paste, codeHtml, describeContent(code)))
+        : this.renderCodePage(fields, content, describeContent(text ?? headOf(content)))
       pending = rendered
         .then(async (stored) => {
           // Joining a big page and encoding it for Redis are ~1 ms each per 3 MB: two turns.
           if (stored.page.length > YIELD_ABOVE_CHARS) await yieldToOthers()
-          await Paste.patch(this.store, paste.id, { ...stored, renderVersion: this.pages.version }, { ifVersion: paste.revision })
+          await Paste.patch(this.store, id, { ...stored, renderVersion: this.pages.version }, { ifVersion: revision })
           return stored
         })
         .finally(() => this.rendering.delete(key))
@@ -388,13 +391,18 @@ export class PasteService {
     return pending
   }
 
+  /** A plain paste's page around its code block, rendered on the worker from its stored bytes. */
+  private async renderCodePage(fields: PageFields, content: Buffer, description: string): Promise<StoredPage> {
+    return this.pages.pastePage(fields, await this.code.render(content, fields.language, fields.size), description)
+  }
+
   /**
    * An edited revision's page, rendered on the worker before the edit is written, so that the
    * edit stores it with the revision. If the worker is late, the edit stores no page and the
    * first view renders it (as after a create whose render failed).
    */
   private async renderForEdit(paste: Omit<PasteRecord, 'page' | 'slotAt' | 'renderVersion'>, text: string) {
-    const rendered = this.code.render(text, paste.language, paste.size).catch(() => null)
+    const rendered = this.code.render(paste.content, paste.language, paste.size).catch(() => null)
     const codeHtml = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, EDIT_WAIT_FOR_PAGE_MS, null))])
     if (!codeHtml) return { page: null, slotAt: null, renderVersion: null }
     return { ...this.pages.pastePage(paste, codeHtml, describeContent(text)), renderVersion: this.pages.version }
@@ -515,6 +523,14 @@ export class PasteService {
 
 function staleRevision(asked: number, latest: number): PasteInputError {
   return new PasteInputError(409, 'revision', `Revision ${asked} is not the latest: the latest is revision ${latest}. Nothing was changed; load revision ${latest} and edit that.`)
+}
+
+/**
+ * The text of a paste's first bytes: enough for describeContent, which reads 400 characters
+ * (at most 1,600 bytes; a character cut at the end is beyond them), without decoding megabytes.
+ */
+function headOf(content: Buffer): string {
+  return content.toString('utf8', 0, Math.min(content.length, 1600))
 }
 
 function dataOf(paste: PasteRecord): PasteData {

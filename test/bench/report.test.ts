@@ -55,6 +55,14 @@ describe('bench targets', () => {
     expect(check([row('page', { rps: 15_000, p99: 7, serverCpu: 0.8 })], rule)[0]).toMatchObject({ pass: null, note: 'runs with --workers 1,2' })
   })
 
+  it('seed passes at 0.8 × its ceiling\'s req/s or more, a minimum and not a maximum', () => {
+    const rule: TargetRule = { scenario: 'seed', metric: 'ratio', min: 0.8 }
+    const ceiling = row('ceiling-seed', { rps: 10_000, p99: 1, serverCpu: 0.56, connections: 5 })
+    const at = (rps: number) => check([ceiling, row('seed', { rps, p99: 1, serverCpu: 0.7, connections: 5 })], rule)[0]
+    expect(at(8_500)).toMatchObject({ pass: true, label: 'seed req/s × ceiling ≥ 0.80×', note: '0.85×' })
+    expect(at(4_959)).toMatchObject({ pass: false, note: '0.50×' })
+  })
+
   it('a relative bound is not applied across different connection counts', () => {
     const rule: TargetRule = { scenario: 'page', metric: 'p99', relativeTo: 'ceiling', max: 5 }
     const results = [row('ceiling', { rps: 28_304, p99: 4.06, serverCpu: 0.76 }), row('page', { rps: 15_714, p99: 30, serverCpu: 0.8, connections: 100 })]

@@ -1,11 +1,13 @@
 // The render worker's queue: renders beyond it are refused at once, and the worker still
-// renders what it accepted.
+// renders what it accepted. Its heap is bounded, and it leaves when idle.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CodeRenderer } from '../../src/pastes/CodeRenderer.js'
 
 const renderer = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, maxQueue: 1 })
+const small = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, oldGenerationMb: 16, youngGenerationMb: 1, idleTimeoutMs: 100 })
 
-afterAll(() => renderer.close())
+afterAll(() => Promise.all([renderer.close(), small.close()]))
 
 describe('CodeRenderer', () => {
   it('refuses renders beyond its queue, and renders the ones it took', async () => {
@@ -17,5 +19,41 @@ describe('CodeRenderer', () => {
     expect(first).toBeGreaterThan(text.length)
     expect(second).toBe(first)
     expect(renderer.pending).toBe(0)
+  })
+
+  it('refuses a render beyond the bytes its queue may hold, but never the only one', async () => {
+    const bounded = new CodeRenderer({ highlightMaxBytes: 0, maxQueueBytes: 100_000 })
+    try {
+      const big = 'x'.repeat(150_000)
+      const smallText = 'y'.repeat(1000)
+      // Alone, a paste above the bound still renders; behind it, even a small one is refused.
+      const renders = [big, smallText].map((text) => bounded.render(Buffer.from(text), 'plaintext', text.length).then(() => 'rendered', (err: Error) => err.message))
+      expect(await Promise.all(renders)).toEqual(['rendered', expect.stringMatching(/render queue is full/)])
+      expect(await bounded.render(smallText, 'plaintext', smallText.length).then(() => 'rendered')).toBe('rendered')
+    } finally {
+      await bounded.close()
+    }
+  })
+
+  it('renders a paste given as its UTF-8 bytes as it renders its text', async () => {
+    const text = 'const café = "☕"\n'.repeat(500)
+    const [fromText, fromBytes] = await Promise.all([renderer.render(text, 'javascript', Buffer.byteLength(text)), renderer.render(Buffer.from(text), 'javascript', Buffer.byteLength(text))])
+    expect(fromBytes.equals(fromText)).toBe(true)
+  })
+
+  it('fails a render that outgrows the worker heap, and renders the next one', async () => {
+    // Highlighting 1 MiB builds far more than a 16 MB old generation holds.
+    const huge = 'function f(a, b) { return a + b * 2 }\n'.repeat(28_000)
+    await expect(small.render(huge, 'javascript', huge.length)).rejects.toMatchObject({ code: 'ERR_WORKER_OUT_OF_MEMORY' })
+    const html = await small.render('let x = 1\n', 'javascript', 10)
+    expect(html.toString()).toContain('let')
+  })
+
+  it('lets its worker exit when idle, and starts one again for the next render', async () => {
+    await small.render('let y = 2\n', 'javascript', 10)
+    expect(small.workers).toBe(1)
+    for (let i = 0; i < 50 && small.workers > 0; i++) await sleep(50)
+    expect(small.workers).toBe(0)
+    expect((await small.render('let z = 3\n', 'javascript', 10)).toString()).toContain('z')
   })
 })
