@@ -226,6 +226,20 @@ describe('the byte budget', () => {
     expect(cache.stats.hits).toBe(hits + 1)
   })
 
+  it('keeps one miss in admitWhenFull once full, so that a scan larger than the cache does not churn it', async () => {
+    const probe = await openCache()
+    const one = await createDoc(probe.store, { body: 'x'.repeat(1000) })
+    await FULL.load(probe.store, one.id)
+    const { store, cache } = await openCache({ maxBytes: Math.floor(3.5 * probe.cache.bytes), admitWhenFull: 4 })
+    const docs = await Promise.all(Array.from({ length: 11 }, () => createDoc(store, { body: 'x'.repeat(1000) })))
+    for (const doc of docs) await FULL.load(store, doc.id)
+    // 3 fit; of the 8 misses that found it full, the 1st and the 5th got in.
+    expect([cache.size, cache.stats.evictions]).toEqual([3, 2])
+    const hits = cache.stats.hits
+    for (const i of [3, 7, 2]) await FULL.load(store, docs[i]!.id)
+    expect(cache.stats.hits).toBe(hits + 3)
+  })
+
   it('never keeps an entry above PAGE_CACHE_MAX_ENTRY_BYTES, and keeps the others', async () => {
     const { store, cache } = await openCache({ maxEntryBytes: 2000 })
     const small = await createDoc(store, { body: 'x'.repeat(100) })
