@@ -6,7 +6,7 @@
 // instant.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterAll } from 'vitest'
+import { afterAll, beforeAll } from 'vitest'
 import { freePort, type TestRedis } from './redis.js'
 
 export const VIOLATION_AFTER_MS = 10
@@ -23,6 +23,16 @@ export interface ServerProcess {
 }
 
 /** Starts `count` servers on the test Redis (or cluster), each its own OS process; stopped after the file. */
+/** Two server processes, A and B, started before the file's tests (see useServers). */
+export function useServerPair(db: TestRedis): { a: ServerProcess; b: ServerProcess } {
+  const start = useServers(db, 2)
+  const pair = {} as { a: ServerProcess; b: ServerProcess }
+  beforeAll(async () => {
+    ;[pair.a, pair.b] = (await start()) as [ServerProcess, ServerProcess]
+  }, 60_000)
+  return pair
+}
+
 export function useServers(db: TestRedis, count: number): () => Promise<ServerProcess[]> {
   const started: ServerProcess[] = []
   afterAll(async () => {
