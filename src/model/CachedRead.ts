@@ -1,5 +1,6 @@
 import type { RecordOf, Schema } from './columns.js'
 import type { CounterColumns, Id, Increments, Model } from './Model.js'
+import { ownCopy } from './ownCopy.js'
 import type { CacheEntry, RecordCache } from './RecordCache.js'
 import type { Store } from './Store.js'
 
@@ -9,6 +10,13 @@ export interface CachedReadOptions<S extends Schema, K extends keyof S, C extend
   keep: (record: Pick<RecordOf<S>, K>) => boolean
   /** Counters a load may bump (`load(store, id, true)`); each must be selected. */
   increment?: Increments<S, C>
+  /**
+   * A record served from the cache shares its Buffers with every other read of it, some perhaps
+   * still being sent. With this, each caller gets Buffers of its own, for a caller that writes
+   * into them (a page view writes its count into the page). A record read from Redis is the
+   * caller's own anyway: it is never copied.
+   */
+  copyBuffers?: boolean
 }
 
 type Values = Record<string, unknown>
@@ -65,9 +73,16 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     const key = store.keys(this.model.name).record(this.model.encodeId(id))
     const slot = this.tag + key
     const entry = cache.hit(slot)
-    if (entry === undefined) return this.fill(store, cache, id, key, count && this.bumps.length > 0)
+    if (entry === undefined) return this.fill(store, cache, id, key, slot, count && this.bumps.length > 0)
     if (count && this.bumps.length > 0) this.bump(store, cache, id, key, slot, entry)
-    return Promise.resolve({ ...entry.record } as Pick<RecordOf<S>, K>)
+    const record = { ...entry.record }
+    if (this.options.copyBuffers) {
+      for (const name in record) {
+        const value = record[name]
+        if (Buffer.isBuffer(value)) record[name] = ownCopy(value)
+      }
+    }
+    return Promise.resolve(record as Pick<RecordOf<S>, K>)
   }
 
   private bump(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry) {
@@ -106,10 +121,9 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     this.unsent.clear()
   }
 
-  private async fill(store: Store, cache: RecordCache, id: Id, key: string, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {
+  private async fill(store: Store, cache: RecordCache, id: Id, key: string, slot: string, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {
     const reader = cache.reader as NonNullable<RecordCache['reader']>
     const token = cache.beginFill(this.tag, key)
-    const slot = this.tag + key
     const fields = this.model.binary ? reader.hmgetBuffer(key, ...this.columns) : reader.hmget(key, ...this.columns)
     // PEXPIRETIME in the same write: the entry is dead from that instant, whenever Redis says so.
     const tracked = Promise.all([fields, reader.pexpiretime(key)])

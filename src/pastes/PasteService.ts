@@ -8,7 +8,6 @@ import { PasteInputError } from './errors.js'
 import { isPasteId, newDeleteToken, newPasteId, tokenMatches } from './ids.js'
 import { describeContent, type PageFacts, type PageFields, type PageRenderer, type StoredPage } from './PageRenderer.js'
 import { Paste, PasteRevision, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
-import { pageCopy } from './pageCopies.js'
 import { countLines, decodeUtf8, encodeUtf8 } from './textPasses.js'
 import { base64Bytes, envelopeProblem, serializeEnvelope, type Envelope } from '../shared/pasteCrypto.js'
 
@@ -106,6 +105,8 @@ export class PasteService {
     select: VIEW_COLUMNS,
     increment: { views: 1 },
     keep: (view) => !view.burn && this.storedPage(view) !== null,
+    // composePaste writes the view's count into the page.
+    copyBuffers: true,
   })
   private readonly rawReads = Paste.cachedRead({ select: RAW_COLUMNS, keep: (paste) => !paste.burn })
 
@@ -276,8 +277,6 @@ export class PasteService {
     if (!view) return null
     if (view.burn) return { kind: 'burn', paste: { id, ...view } }
     let stored = this.storedPage(view)
-    // A cached page is shared by every view of it, some still being sent: compose into a copy.
-    if (stored && this.store.cache) stored = { page: pageCopy(stored.page), slotAt: stored.slotAt }
     if (!stored) {
       const paste = await Paste.load(this.store, id)
       if (!paste) return null

@@ -73,6 +73,20 @@ describe('a page served from the cache', () => {
     }
   })
 
+  it('gives every view a page of its own: views served from it together keep their own counts and controls', async () => {
+    const paste = await createPaste(cached, { content: 'one page, many views\n', language: 'plaintext' })
+    await waitForStoredPage(db, paste.id)
+    await cachedGet(`/${paste.id}`)
+    const owner = `owner_${paste.id}=${paste.deleteToken}`
+    const views = await Promise.all([owner, undefined, owner, undefined].map((cookie) => get(cached, `/${paste.id}`, cookie)))
+    const shown = views.map((res) => {
+      const body = res.rawPayload.toString()
+      return { count: Number(/<span class="num">(\d+)<\/span>/.exec(body)?.[1]), controls: body.includes(`href=/${paste.id}/edit`) }
+    })
+    expect(shown.map((s) => s.controls)).toEqual([true, false, true, false])
+    expect(new Set(shown.map((s) => s.count)).size).toBe(4)
+  })
+
   it('serves raw bytes and headers as read from Redis', async () => {
     const paste = await createPaste(cached, { content: 'raw\r\nbytes ✓\n', language: 'python', expires: '1h' })
     for (const url of [`/${paste.id}/raw`, `/${paste.id}/download`]) {
