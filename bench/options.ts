@@ -34,6 +34,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --worker-rate N   page views per second per worker in the page-Nw-paced rows (default 3000)
   --cpu-period US   CFS period of the cgroups, in µs (default 100000)
   --seed N          seed of the data generator (default 1): equal seeds, equal data
+  --seed-rounds N   rounds of ceiling-seed then seed (default 5); the seed row is the round
+                    of median ratio, the others are listed as seed#N
   --profile         start the server with node --cpu-prof (profiles in bench/results/profiles)
 
 BENCH_LOG_LEVEL: the server's LOG_LEVEL (default warn).
@@ -52,6 +54,8 @@ export interface Options {
   probeViews: number
   cpuPeriodUs: number
   seed: number
+  /** --seed-rounds: alternating ceiling-seed, seed pairs; the median pair's rows are seed's. */
+  seedRounds: number
   profile: boolean
   /** --workers: the WORKERS values to measure page against; null: no scaling section. */
   workers: number[] | null
@@ -76,6 +80,7 @@ export function parseOptions(argv: string[]): Options {
       'probe-views': { type: 'string', default: '1000' },
       'cpu-period': { type: 'string', default: '100000' },
       'seed': { type: 'string', default: '1' },
+      'seed-rounds': { type: 'string', default: '5' },
       'profile': { type: 'boolean', default: false },
       'workers': { type: 'string' },
       'worker-rate': { type: 'string', default: '3000' },
@@ -114,6 +119,7 @@ export function parseOptions(argv: string[]): Options {
     probeViews: number('probe-views', values['probe-views'], 1, 1_000_000),
     cpuPeriodUs: Math.round(number('cpu-period', values['cpu-period'], 1000, 1_000_000)),
     seed: Math.round(number('seed', values.seed, 0)),
+    seedRounds: Math.round(number('seed-rounds', values['seed-rounds'], 1, 99)),
     profile: values.profile,
     workers,
     workerRate: number('worker-rate', values['worker-rate'], 1, 1_000_000),

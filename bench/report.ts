@@ -73,12 +73,37 @@ export function ceilingOf(name: string): string | null {
 /** Fills in each app row's ceiling and its two ratios: req/s and server CPU per response. */
 export function compareToCeilings(results: ScenarioResult[]): void {
   for (const result of results) {
-    const ceiling = results.find((r) => r.name === ceilingOf(result.name))
+    // A repeated row (seed#3) compares to its own round's ceiling (ceiling-seed#3) when it has one.
+    const [, base, round = ''] = /^(.*?)(#\d+)?$/.exec(result.name)!
+    const of = ceilingOf(base!)
+    const ceiling = results.find((r) => r.name === `${of}${round}`) ?? results.find((r) => r.name === of)
     if (!ceiling || result.server !== 'app') continue
     result.ceiling = ceiling.name
     result.ratio = result.rps / ceiling.rps
     result.cpuRatio = result.cpuPerResponseUs !== null && ceiling.cpuPerResponseUs ? result.cpuPerResponseUs / ceiling.cpuPerResponseUs : null
   }
+}
+
+/** A repeated measurement: a row (seed#3) and its ceiling's row of the same round (ceiling-seed#3). */
+export interface Round {
+  seed: ScenarioResult
+  ceiling: ScenarioResult | null
+}
+
+/**
+ * Gives the plain names (seed, ceiling-seed) to the rows of the round whose req/s ratio is the
+ * median (the lower middle of an even count); the other rounds keep their #N. Returns each
+ * round's ratio, in order (0 for a round without a ceiling).
+ */
+export function nameMedianRound(rounds: Round[], titleOf: (name: string) => string): number[] {
+  const ratio = (r: Round) => (r.ceiling ? r.seed.rps / r.ceiling.rps : 0)
+  const median = [...rounds].sort((a, b) => ratio(a) - ratio(b))[Math.floor((rounds.length - 1) / 2)]
+  for (const row of [median?.seed, median?.ceiling]) {
+    if (!row) continue
+    row.name = row.name.replace(/#\d+$/, '')
+    row.title = titleOf(row.name)
+  }
+  return rounds.map(ratio)
 }
 
 /** µs of server CPU per response; null when the server's CPU is not known (--url). */

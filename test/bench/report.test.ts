@@ -1,7 +1,7 @@
 // The bench's target checks: absolute bounds, bounds relative to another row of the same run,
 // and server CPU per response against the ceilings.
 import { describe, expect, it } from 'vitest'
-import { checkTargets, compareToCeilings, cpuPerResponseUs, efficiencyLines, type ScenarioResult, type TargetRule } from '../../bench/report.js'
+import { checkTargets, compareToCeilings, cpuPerResponseUs, efficiencyLines, nameMedianRound, type ScenarioResult, type TargetRule } from '../../bench/report.js'
 
 function row(name: string, fields: { rps: number; p99: number; serverCpu: number; connections?: number; server?: 'app' | 'ceiling' }): ScenarioResult {
   const seconds = 10
@@ -61,6 +61,29 @@ describe('bench targets', () => {
     const at = (rps: number) => check([ceiling, row('seed', { rps, p99: 1, serverCpu: 0.7, connections: 5 })], rule)[0]
     expect(at(8_500)).toMatchObject({ pass: true, label: 'seed req/s × ceiling ≥ 0.80×', note: '0.85×' })
     expect(at(4_959)).toMatchObject({ pass: false, note: '0.50×' })
+  })
+
+  it('seed is the round of median ratio among alternating rounds, each round against its own ceiling', () => {
+    // A machine whose 5-connection runs land at either ~5k or ~10k req/s, whatever serves them.
+    const rps = [[4_970, 4_980], [9_900, 4_990], [4_965, 4_975], [4_975, 9_850], [9_890, 9_860]]
+    const rounds = rps.map(([ceiling, seed], i) => ({
+      ceiling: row(`ceiling-seed#${i + 1}`, { rps: ceiling!, p99: 1, serverCpu: 0.4, connections: 5 }),
+      seed: row(`seed#${i + 1}`, { rps: seed!, p99: 1, serverCpu: 0.5, connections: 5 }),
+    }))
+    const ratios = nameMedianRound(rounds, (name) => `title of ${name}`)
+    expect(ratios.map((r) => r.toFixed(2))).toEqual(['1.00', '0.50', '1.00', '1.98', '1.00'])
+    const results = rounds.flatMap((r) => [r.ceiling, r.seed])
+    expect(results.filter((r) => !r.name.includes('#')).map((r) => r.name).sort()).toEqual(['ceiling-seed', 'seed'])
+    expect(results.find((r) => r.name === 'seed')).toMatchObject({ title: 'title of seed' })
+    const [median] = check(results, { scenario: 'seed', metric: 'ratio', min: 0.8 })
+    expect(median).toMatchObject({ pass: true })
+    // Each other round is compared to its own ceiling, not to the median round's.
+    expect(results.find((r) => r.name === 'seed#2')).toMatchObject({ ceiling: 'ceiling-seed#2' })
+    expect(results.find((r) => r.name === 'seed#2')!.ratio).toBeCloseTo(0.504, 3)
+    // One round (no ceiling, --url): its row is seed.
+    const alone = { ceiling: null, seed: row('seed#1', { rps: 5_000, p99: 1, serverCpu: 0.5, connections: 5 }) }
+    expect(nameMedianRound([alone], (name) => name)).toEqual([0])
+    expect(alone.seed.name).toBe('seed')
   })
 
   it('a relative bound is not applied across different connection counts', () => {
