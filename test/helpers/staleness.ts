@@ -11,7 +11,13 @@ import { freePort, type TestRedis } from './redis.js'
 
 export const VIOLATION_AFTER_MS = 10
 /** Long enough to warm B's cache with every expiring paste on a loaded machine. */
-const EXPIRES_SECONDS = 3
+const EXPIRES_SECONDS = 8
+/**
+ * How long B may take to cache a fresh paste. Its page must be rendered first, and the render
+ * then invalidates the copy of the raw bytes B already held: on a machine loaded by other test
+ * files (or CI's neighbours), a render worker starting cold took seconds.
+ */
+const WARM_MS = 10_000
 const ROOT = new URL('../..', import.meta.url).pathname
 const START_TIMEOUT_MS = 30_000
 
@@ -118,18 +124,22 @@ export interface StalenessReport {
 
 /**
  * Views the pages and raw bytes of `ids` in B until its cache holds both of each and has served
- * hits (when it is on): twice at least, more if a page was not rendered yet at the first view.
+ * hits (when it is on): twice at least, more while a page is not rendered yet (a page is cached
+ * only once rendered, and on a loaded machine the render worker may take seconds to start).
  */
-async function warm(b: string, ids: readonly string[], cacheOn: boolean): Promise<boolean> {
+async function warm(b: string, ids: readonly string[], cacheOn: boolean, deadline = Date.now() + WARM_MS): Promise<boolean> {
   const hits = await metric(b, 'page_cache_hits_total')
   const entries = await metric(b, 'page_cache_entries')
   const view = (url: string) => fetch(url).then((r) => r.arrayBuffer())
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; Date.now() < deadline; i++) {
     await Promise.all(ids.flatMap((id) => [view(`${b}/${id}`), view(`${b}/${id}/raw`)]))
     if (!cacheOn) return false
     if (i > 0 && (await metric(b, 'page_cache_entries')) >= entries + 2 * ids.length && (await metric(b, 'page_cache_hits_total')) >= hits + 2) return true
+    if (i > 0) await sleep(20)
   }
-  throw new Error(`B's cache never held ${ids.join(', ')}`)
+  const text = await (await fetch(`${b}/metrics`)).text()
+  const state = text.split('\n').filter((l) => l.startsWith('redbin_page_cache') || l.startsWith('redbin_render')).join('; ')
+  throw new Error(`B's cache never held ${ids.join(', ')} in time (${state})`)
 }
 
 /**
@@ -187,7 +197,9 @@ export async function editAndDeleteRounds(a: string, b: string, rounds: number, 
 export async function expiryRounds(a: string, b: string, count: number, cacheOn: boolean): Promise<StalenessReport> {
   const violations: string[] = []
   const pastes = await Promise.all(Array.from({ length: count }, (_, i) => create(a, `expiring ${i}`, { expires: EXPIRES_SECONDS })))
-  const warmed = await warm(b, pastes.map((p) => p.id), cacheOn)
+  // Warmed a second before the first expiry at the latest, or the rounds would watch nothing.
+  const firstExpiry = Math.min(...pastes.map((p) => new Date(p.expiresAt ?? 0).getTime()))
+  const warmed = await warm(b, pastes.map((p) => p.id), cacheOn, firstExpiry - 1000)
   let maxStaleSentMs = 0
   const lags = await Promise.all(pastes.map(async (paste) => {
     const instant = new Date(paste.expiresAt ?? 0).getTime()
