@@ -33,8 +33,10 @@ let tags = 0
  * sends the increment, without waiting for it, at the end of the turn (with the other hits of
  * that turn); the reply raises the entry's counters to what Redis counted (max, as other
  * processes count too). So a count read from the cache lags the true
- * one by the increments in flight, and never exceeds it. A miss sends the tracked read, the
- * increment (or, for counters not bumped, a read of the counters hash) together: one round trip.
+ * one by the increments in flight, and never exceeds it. A miss to be kept sends the tracked
+ * read, the increment (or, for counters not bumped, a read of the counters hash) together: one
+ * round trip. Once the cache is full, most misses are not to be kept (RecordCache.admits): they
+ * are read exactly as without a cache.
  */
 export class CachedRead<S extends Schema, K extends keyof S, C extends CounterColumns<S> = never> {
   private readonly tag = `${++tags}|`
@@ -66,14 +68,13 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   /** The selected columns of the record, or null; `count` bumps the declared counters. */
   load(store: Store, id: Id, count = false): Promise<Pick<RecordOf<S>, K> | null> {
     const cache = store.cache
-    if (!cache?.reader) {
-      const { select, increment } = this.options
-      return this.model.load(store, id, count && increment ? { select, increment } : { select })
-    }
+    if (!cache?.reader) return this.loadUncached(store, id, count)
     const key = store.keys(this.model.name).record(this.model.encodeId(id))
     const slot = this.tag + key
     const entry = cache.hit(slot)
-    if (entry === undefined) return this.fill(store, cache, id, key, slot, count && this.bumps.length > 0)
+    if (entry === undefined) {
+      return cache.admits() ? this.fill(store, cache, id, key, slot, count && this.bumps.length > 0) : this.loadUncached(store, id, count)
+    }
     if (count && this.bumps.length > 0) this.bump(store, cache, id, key, slot, entry)
     const record = { ...entry.record }
     if (this.options.copyBuffers) {
@@ -83,6 +84,12 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
       }
     }
     return Promise.resolve(record as Pick<RecordOf<S>, K>)
+  }
+
+  /** As `Model.load` does, on the store's own connection: nothing tracked, nothing kept. */
+  private loadUncached(store: Store, id: Id, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {
+    const { select, increment } = this.options
+    return this.model.load(store, id, count && increment ? { select, increment } : { select })
   }
 
   private bump(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry) {

@@ -6,12 +6,12 @@ export interface RecordCacheLimits {
   /** A larger entry is not kept, so that one huge record cannot push out everything else. */
   maxEntryBytes: number
   /**
-   * When keeping a record would push others out, only one such miss in this many keeps it
-   * (default 8). Under a scan, or a uniform load over more records than fit, every miss would
-   * otherwise copy its record in and push one out, for a hit that never comes: measured, page
-   * views over 8,000 pastes (200 MB of pages, 32 MiB cache) cost 1.75 × their CPU without the
-   * cache, most of it the garbage collector freeing pushed-out copies. A record read often gets
-   * in soon enough. 1 keeps every miss (plain LRU).
+   * Once the cache is full, only one miss in this many is read to be kept (default 8); the
+   * others are read as if there were no cache, untracked. Under a scan, or a uniform load over
+   * more records than fit, every miss would otherwise copy its record in and push one out, for
+   * a hit that never comes: measured, page views over 8,000 pastes (200 MB of pages, 32 MiB
+   * cache) cost 1.75 × their CPU without the cache, most of it the garbage collector freeing
+   * pushed-out copies. A record read often gets in soon enough. 1 keeps every miss (plain LRU).
    */
   admitWhenFull?: number
 }
@@ -65,7 +65,7 @@ export class RecordCache {
   private tokens = 0
   private tracked: Redis | null = null
   private heldBytes = 0
-  /** Misses that found the cache full: every admitWhenFull-th of them is kept. */
+  /** Misses that found the cache full: every admitWhenFull-th of them is read to be kept. */
   private fullMisses = 0
 
   constructor(readonly limits: RecordCacheLimits) {}
@@ -135,6 +135,17 @@ export class RecordCache {
     return entry
   }
 
+  /**
+   * @internal Whether a miss should be read to be kept: always while there is room for an entry
+   * of the mean size, then one miss in admitWhenFull. A miss that is not is read untracked, so
+   * Redis neither remembers the key for this client nor sends an invalidation when it changes.
+   */
+  admits(): boolean {
+    const size = this.entries.size
+    const full = size > 0 && this.heldBytes + this.heldBytes / size > this.limits.maxBytes
+    return !full || this.fullMisses++ % (this.limits.admitWhenFull ?? 8) === 0
+  }
+
   /** @internal The entry of `slot` if it is still there, without touching its recency. */
   peek(slot: string): CacheEntry | undefined {
     return this.entries.get(slot)
@@ -169,7 +180,6 @@ export class RecordCache {
       else if (typeof value === 'string') bytes += value.length * 2
     }
     if (bytes > Math.min(this.limits.maxEntryBytes, this.limits.maxBytes)) return false
-    if (this.heldBytes + bytes > this.limits.maxBytes && this.fullMisses++ % (this.limits.admitWhenFull ?? 8) !== 0) return false
     const kept: Record<string, unknown> = {}
     for (const name in record) {
       const value = record[name]

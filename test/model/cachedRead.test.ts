@@ -240,6 +240,26 @@ describe('the byte budget', () => {
     expect(cache.stats.hits).toBe(hits + 3)
   })
 
+  it('reads a miss it will not keep untracked: Redis sends no invalidation when that record changes', async () => {
+    const probe = await openCache()
+    const one = await createDoc(probe.store, { body: 'x'.repeat(1000) })
+    await FULL.load(probe.store, one.id)
+    const { store, cache } = await openCache({ maxBytes: Math.floor(1.5 * probe.cache.bytes), admitWhenFull: 1000 })
+    const [kept, passing] = await Promise.all([createDoc(store, { body: 'x'.repeat(1000) }), createDoc(store, { body: 'y'.repeat(1000) })])
+    await FULL.load(store, kept.id)
+    // Full now: the first miss that finds it full is read to be kept, the next 999 are not.
+    cache.admits()
+    expect(await FULL.load(store, passing.id, true)).toMatchObject({ body: Buffer.from('y'.repeat(1000)), hits: 1 })
+    expect([cache.size, cache.stats.misses]).toEqual([1, 2])
+    const before = cache.stats.invalidations
+    await Doc.patch(store, passing.id, { title: 'changed' })
+    await Doc.patch(store, kept.id, { title: 'changed' })
+    // Only the kept record's key was tracked: one invalidation arrives, for it.
+    await waitUntil(async () => cache.stats.invalidations > before)
+    await sleep(50)
+    expect(cache.stats.invalidations).toBe(before + 1)
+  })
+
   it('never keeps an entry above PAGE_CACHE_MAX_ENTRY_BYTES, and keeps the others', async () => {
     const { store, cache } = await openCache({ maxEntryBytes: 2000 })
     const small = await createDoc(store, { body: 'x'.repeat(100) })
