@@ -51,10 +51,11 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   private readonly tag = `${++tags}|`
   /**
    * Hits' increments not sent yet, by slot: all those of one turn of the event loop go out
-   * together at its end, one script per store bumping each record by its number of hits. A
-   * script per view, and even one per record, cost about as much as sending the view itself, on
-   * both sides: a command, a reply and a promise each (writeUtf8String and the read in the
-   * profile of the seed test; the bench's views are nearly all of different pastes).
+   * together at its end, one `incrementMany` per store (one script for up to 500 records), each
+   * record bumped by its number of hits. A script per view cost about as much server CPU as
+   * sending the view, and here a write, a reply and a promise each (writeUtf8String and the read,
+   * in the profile of the seed test); a script per record was no better, as the bench's views are
+   * nearly all of different pastes.
    */
   private readonly unsent = new Map<string, Unsent>()
   private sendScheduled = false
@@ -128,7 +129,8 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
       this.model.incrementMany(store, items).then(
         (counted) => batch.forEach((unsent, i) => this.reconcile(unsent, counted[i] ?? null)),
         () => {
-          // Nothing to show for the local bumps: let the next read of each record ask Redis.
+          // Nothing to show for the local bumps (some of a call of several scripts may have
+          // landed): let the next read of each record ask Redis.
           for (const { cache, key } of batch) {
             cache.stats.incrementErrors++
             cache.forget(key)
