@@ -443,7 +443,8 @@ return increment_record(KEYS[1], KEYS[2], n, 2 + 3 * n)
 
 /**
  * Bump counters of several records in one call (see INCREMENT_LIBRARY): each record as INCREMENT
- * would, in KEYS' order. Single Redis only: the records' keys are in any slots.
+ * would, in KEYS' order. On a cluster, one record per call: different records' keys are in
+ * different slots.
  * KEYS: record1, counters1, record2, counters2, ...
  * ARGV: n, field, command, default, ... (n times), then n amounts per record, in KEYS' order
  * Returns per record its counters' new values, or nil when it does not exist.
