@@ -21,6 +21,17 @@ export interface CachedReadOptions<S extends Schema, K extends keyof S, C extend
 
 type Values = Record<string, unknown>
 
+/** A record's hits not sent yet: how many, and the entry to raise to what Redis counts. */
+interface Unsent {
+  store: Store
+  cache: RecordCache
+  id: Id
+  key: string
+  slot: string
+  entry: CacheEntry
+  times: number
+}
+
 let tags = 0
 
 /**
@@ -30,9 +41,9 @@ let tags = 0
  * Only the record's key is read through the tracked connection (`HMGET` and `PEXPIRETIME`):
  * counters live in their own hash, which is never tracked, so a view counted anywhere does not
  * invalidate the copy. A hit awaits nothing: when it counts, it bumps the entry's counters and
- * sends the increment, without waiting for it, at the end of the turn (with the other hits of
- * that turn); the reply raises the entry's counters to what Redis counted (max, as other
- * processes count too). So a count read from the cache lags the true
+ * sends the increment, without waiting for it, at the end of the turn, in one script with the
+ * other hits of that turn (`Model.incrementMany`); the reply raises each entry's counters to what
+ * Redis counted (max, as other processes count too). So a count read from the cache lags the true
  * one by the increments in flight, and never exceeds it. A miss to be kept sends the tracked
  * read, the increment (or, for counters not bumped, a read of the counters hash) together: one
  * round trip. Once the cache is full, most misses are not to be kept (RecordCache.admits): they
@@ -42,11 +53,13 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   private readonly tag = `${++tags}|`
   /**
    * Hits' increments not sent yet, by slot: all those of one turn of the event loop go out
-   * together at its end, one script per record bumping it by its number of hits. A write and a
-   * reply per view cost as much CPU as sending the view itself (writeUtf8String and the read,
-   * in the profile of the seed test).
+   * together at its end, one `incrementMany` per store (one script for up to 500 records), each
+   * record bumped by its number of hits. A script per view cost about as much server CPU as
+   * sending the view, and here a write, a reply and a promise each (writeUtf8String and the read,
+   * in the profile of the seed test); a script per record was no better, as the bench's views are
+   * nearly all of different pastes.
    */
-  private readonly unsent = new Map<string, { store: Store; cache: RecordCache; id: Id; key: string; entry: CacheEntry; times: number }>()
+  private readonly unsent = new Map<string, Unsent>()
   private sendScheduled = false
   private readonly columns: string[]
   /** The selected counters, and those of them that `increment` bumps (by how much). */
@@ -101,7 +114,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
       // A refill in between: its entry is the one to reconcile with what Redis counted.
       unsent.entry = entry
     } else {
-      this.unsent.set(slot, { store, cache, id, key, entry, times: 1 })
+      this.unsent.set(slot, { store, cache, id, key, slot, entry, times: 1 })
     }
     if (!this.sendScheduled) {
       this.sendScheduled = true
@@ -111,21 +124,36 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
 
   private sendIncrements() {
     this.sendScheduled = false
-    for (const [slot, { store, cache, id, key, entry, times }] of this.unsent) {
-      const by = Object.fromEntries(this.bumps.map(([name, each]) => [name, each * times]))
-      this.model.increment(store, id, by as Increments<S, C>).then((counted) => {
-        if (counted === null) return cache.forget(key)
-        // Still the same entry: a refill in between read a newer count of its own.
-        if (cache.peek(slot) !== entry) return
-        const record = entry.record
-        for (const [name] of this.bumps) record[name] = Math.max(record[name] as number, (counted as Values)[name] as number)
-      }, () => {
-        // Nothing to show for the local bumps: let the next read ask Redis.
-        cache.stats.incrementErrors++
-        cache.forget(key)
-      })
+    const byStore = new Map<Store, Unsent[]>()
+    for (const unsent of this.unsent.values()) {
+      const batch = byStore.get(unsent.store)
+      if (batch) batch.push(unsent)
+      else byStore.set(unsent.store, [unsent])
     }
     this.unsent.clear()
+    for (const [store, batch] of byStore) {
+      const items = batch.map(({ id, times }) => ({ id, by: Object.fromEntries(this.bumps.map(([name, each]) => [name, each * times])) as Increments<S, C> }))
+      this.model.incrementMany(store, items).then(
+        (counted) => batch.forEach((unsent, i) => this.reconcile(unsent, counted[i] ?? null)),
+        () => {
+          // Nothing to show for the local bumps (some of a call of several scripts may have
+          // landed): let the next read of each record ask Redis.
+          for (const { cache, key } of batch) {
+            cache.stats.incrementErrors++
+            cache.forget(key)
+          }
+        },
+      )
+    }
+  }
+
+  /** Raises the entry's counters to what Redis counted; a record Redis no longer has is dropped. */
+  private reconcile({ cache, key, slot, entry }: Unsent, counted: Values | null) {
+    if (counted === null) return cache.forget(key)
+    // Still the same entry: a refill in between read a newer count of its own.
+    if (cache.peek(slot) !== entry) return
+    const record = entry.record
+    for (const [name] of this.bumps) record[name] = Math.max(record[name] as number, counted[name] as number)
   }
 
   private async fill(store: Store, cache: RecordCache, id: Id, key: string, slot: string, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {

@@ -48,6 +48,20 @@ export type CounterColumns<S extends Schema> = {
 export type Increments<S extends Schema, C extends CounterColumns<S> = CounterColumns<S>> =
   { [P in C]?: number } & { [P in Exclude<keyof S, CounterColumns<S>>]?: never }
 
+/** A record and the amounts to add to its counters (`incrementMany`). */
+export interface IncrementItem<S extends Schema, C extends CounterColumns<S> = CounterColumns<S>> {
+  id: Id
+  by: Increments<S, C>
+}
+
+/**
+ * The most records one incrementMany script bumps; more go in several calls. A script holds the
+ * server while it runs (every other client waits) and arrives as one command read whole, so a
+ * bound keeps both small whatever the caller hands over, while a turn's views of a busy process
+ * still leave in one call or a few.
+ */
+export const INCREMENT_MANY_BATCH = 500
+
 export interface LoadOptions<S extends Schema, K extends keyof S> {
   select?: readonly K[]
   /** Counters to bump in the same round trip; the result shows the new values. */
@@ -55,6 +69,15 @@ export interface LoadOptions<S extends Schema, K extends keyof S> {
 }
 
 type Entry = [suffix: string, score: number]
+
+/** A validated increment of one counter, and what the increment scripts need to make it. */
+interface CounterBump {
+  name: string
+  by: number
+  command: 'HINCRBY' | 'HINCRBYFLOAT'
+  /** The counter's default, stored form: where its first increment starts (but for a legacy value). */
+  start: string
+}
 
 /** A validated record in stored form: hash fields, index entries and unique claims. */
 interface StoredForm {
@@ -217,11 +240,42 @@ export class Model<S extends Schema> {
    * (nothing is created then).
    */
   async increment<C extends CounterColumns<S>>(store: Store, id: Id, by: Increments<S, C>): Promise<{ [P in C]: number } | null> {
-    const counters = this.increments(by)
-    if (counters.length === 0) throw new QueryError(`increment of ${this.name} names no counter`)
+    const counters = this.someIncrements(by)
     const values = await this.bump(store, this.encodeId(id), counters)
-    if (!values) return null
-    return Object.fromEntries(counters.map(({ name }, i) => [name, this.decodeValue(name, String(values[i]))])) as { [P in C]: number }
+    return values && (this.counted(counters, values) as { [P in C]: number })
+  }
+
+  /**
+   * Bumps counters of many records, each exactly as `increment` would (in the order given, so an
+   * id given twice is bumped twice), and returns per item its counters' new values or null. On a
+   * single Redis that is one script for up to INCREMENT_MANY_BATCH records (KEYS: each record
+   * and its counters hash; ARGV: the counters named once, then the amounts per record), so a
+   * batch costs one command and one reply instead of one per record. On a cluster, the records
+   * sit in any slots: one script per record, all sent before any reply is awaited. Rejects if any
+   * call fails; the others may have landed.
+   */
+  async incrementMany<C extends CounterColumns<S>>(store: Store, items: readonly IncrementItem<S, C>[]): Promise<({ [P in C]: number } | null)[]> {
+    const records = items.map(({ id, by }) => {
+      const encoded = this.encodeId(id)
+      return { keys: this.incrementKeys(store, encoded), bumps: this.someIncrements(by) }
+    })
+    // Every counter any item bumps, named once; each record gives an amount for each ('' none).
+    const counters = [...new Map(records.flatMap(({ bumps }) => bumps.map((b) => [b.name, b] as const))).values()]
+    const named = counters.flatMap(({ name, command, start }) => [name, command, start])
+    const batch = store.cluster ? 1 : INCREMENT_MANY_BATCH
+    const calls: Promise<((number | string)[] | null)[]>[] = []
+    for (let from = 0; from < records.length; from += batch) {
+      const some = records.slice(from, from + batch)
+      const amounts = some.flatMap(({ bumps }) => counters.map(({ name }) => bumps.find((b) => b.name === name)?.by ?? ''))
+      calls.push(store.redis.redbinModelIncrementMany(2 * some.length, ...some.flatMap((r) => r.keys), counters.length, ...named, ...amounts))
+    }
+    const replies = (await Promise.all(calls)).flat()
+    return replies.map((values, i) => {
+      if (!values) return null
+      // The script answers in the order the counters were named.
+      const bumps = records[i]!.bumps
+      return this.counted(counters.filter(({ name }) => bumps.some((b) => b.name === name)), values) as { [P in C]: number }
+    })
   }
 
   /**
@@ -528,16 +582,34 @@ export class Model<S extends Schema> {
     return this.counters.length === 0 || (store.cluster && id.startsWith('}')) ? keys.record(id) : keys.counters(id)
   }
 
-  // Runs the increment script (see INCREMENT): never writes the record's key.
-  private bump(store: Store, id: string, counters: { args: (string | number)[] }[]) {
-    const keys = store.keys(this.name)
-    const counterKey = this.countersKey(store, id)
-    if (counterKey === keys.record(id)) throw new QueryError(`${this.name}: on a cluster, an id with counters must not start with }`)
-    return store.redis.redbinModelIncrement(keys.record(id), counterKey, ...counters.flatMap((c) => c.args))
+  /** The keys an increment script names for a record: the record and its counters hash. */
+  private incrementKeys(store: Store, id: string): [record: string, counters: string] {
+    const record = store.keys(this.name).record(id)
+    const counters = this.countersKey(store, id)
+    if (counters === record) throw new QueryError(`${this.name}: on a cluster, an id with counters must not start with }`)
+    return [record, counters]
   }
 
-  /** Checks increments; `args` are what the increment script takes for each. */
-  private increments(increment: Partial<Record<string, number | undefined>>): { name: string; args: [string, number, string, string] }[] {
+  // Runs the increment script (see INCREMENT): never writes the record's key.
+  private bump(store: Store, id: string, counters: readonly CounterBump[]) {
+    const named = counters.flatMap(({ name, command, start }) => [name, command, start])
+    return store.redis.redbinModelIncrement(...this.incrementKeys(store, id), counters.length, ...named, ...counters.map((c) => c.by))
+  }
+
+  /** The counters' new values, as an increment script returns them (in `counters`' order). */
+  private counted(counters: readonly CounterBump[], values: readonly (number | string)[]): Record<string, unknown> {
+    return Object.fromEntries(counters.map(({ name }, i) => [name, this.decodeValue(name, String(values[i]))]))
+  }
+
+  /** Checks increments that must name at least one counter. */
+  private someIncrements(increment: Partial<Record<string, number | undefined>>): CounterBump[] {
+    const counters = this.increments(increment)
+    if (counters.length === 0) throw new QueryError(`increment of ${this.name} names no counter`)
+    return counters
+  }
+
+  /** Checks increments. */
+  private increments(increment: Partial<Record<string, number | undefined>>): CounterBump[] {
     return Object.entries(increment).filter((e): e is [string, number] => e[1] !== undefined).map(([name, by]) => {
       const column = this.column(name)
       if (!column.options.counter) {
@@ -545,7 +617,7 @@ export class Model<S extends Schema> {
       }
       if (column.problem(by) !== null) throw new QueryError(`increment of ${this.name}.${name} ${column.problem(by)}`)
       const start = column.encode(column.options.default) as string // a counter is a number
-      return { name, args: [name, by, column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT', start] }
+      return { name, by, command: column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT', start }
     })
   }
 

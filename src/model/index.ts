@@ -5,7 +5,7 @@ export type { Column, ColumnOptions, InputOf, RecordOf, Schema } from './columns
 export { DuplicateKeyError, QueryError, UniqueConstraintError, ValidationError, VersionConflictError, VersionLimitError } from './errors.js'
 export { defineHistory, History } from './History.js'
 export { defineModel, Model } from './Model.js'
-export type { CounterColumns, InferInput, InferRecord, LoadOptions, ModelOptions, UpdateOptions, WriteOptions } from './Model.js'
+export type { CounterColumns, IncrementItem, InferInput, InferRecord, LoadOptions, ModelOptions, UpdateOptions, WriteOptions } from './Model.js'
 export { Query } from './Query.js'
 export type { Filter } from './Query.js'
 export { RecordCache } from './RecordCache.js'

@@ -397,35 +397,65 @@ end
 return removed
 `
 
+// Bumps counters of one record, only if it exists (never creates anything for a missing record).
+// The counters live in their own hash, so this never writes the record's key: a client that
+// tracks the record (CLIENT TRACKING) is not told it changed. A counter's first increment starts
+// from the value a legacy record still holds in its own hash (written before the column was a
+// counter; that field is left alone), else from its default. A counters hash this creates
+// expires with its record.
+// ARGV: n, then n counters as field, command ('HINCRBY' | 'HINCRBYFLOAT'), default; then each
+// record's n amounts, from amounts_at ('' for a counter the record does not bump).
+// Returns the bumped counters' new values in ARGV's order, or false when the record does not exist.
+const INCREMENT_LIBRARY = `
+local function increment_record(record_key, counters_key, n, amounts_at)
+  if redis.call('EXISTS', record_key) == 0 then return false end
+  local fresh = redis.call('EXISTS', counters_key) == 0
+  local values = {}
+  for j = 0, n - 1 do
+    local by = ARGV[amounts_at + j]
+    if by ~= '' then
+      local field = ARGV[2 + 3 * j]
+      if fresh or redis.call('HEXISTS', counters_key, field) == 0 then
+        local start = redis.call('HGET', record_key, field) or ARGV[4 + 3 * j]
+        if start ~= '0' then redis.call('HSET', counters_key, field, start) end
+      end
+      values[#values + 1] = redis.call(ARGV[3 + 3 * j], counters_key, field, by)
+    end
+  end
+  if fresh then
+    local expire_at = redis.call('PEXPIRETIME', record_key)
+    if expire_at > 0 then redis.call('PEXPIREAT', counters_key, expire_at) end
+  end
+  return values
+end
+`
+
 /**
- * Bump counters of one record, only if it exists (never creates anything for a missing record).
- * The counters live in their own hash, so this never writes the record's key: a client that
- * tracks the record (CLIENT TRACKING) is not told it changed. A counter's first increment starts
- * from the value a legacy record still holds in its own hash (written before the column was a
- * counter; that field is left alone), else from its default. A counters hash this creates
- * expires with its record.
+ * Bump counters of one record (see INCREMENT_LIBRARY).
  * KEYS: record, counters
- * ARGV: field, by, command ('HINCRBY' | 'HINCRBYFLOAT'), default, ...
+ * ARGV: n, field, command, default, ... (n times), then the n amounts
  * Returns the counters' new values, or nil when the record does not exist.
  */
-const INCREMENT = `
-local record_key, counters_key = KEYS[1], KEYS[2]
-if redis.call('EXISTS', record_key) == 0 then return false end
-local fresh = redis.call('EXISTS', counters_key) == 0
-local values = {}
-for i = 1, #ARGV, 4 do
-  local field = ARGV[i]
-  if fresh or redis.call('HEXISTS', counters_key, field) == 0 then
-    local start = redis.call('HGET', record_key, field) or ARGV[i + 3]
-    if start ~= '0' then redis.call('HSET', counters_key, field, start) end
-  end
-  values[#values + 1] = redis.call(ARGV[i + 2], counters_key, field, ARGV[i + 1])
+const INCREMENT = `${INCREMENT_LIBRARY}
+local n = tonumber(ARGV[1])
+return increment_record(KEYS[1], KEYS[2], n, 2 + 3 * n)
+`
+
+/**
+ * Bump counters of several records in one call (see INCREMENT_LIBRARY): each record as INCREMENT
+ * would, in KEYS' order. On a cluster, one record per call: different records' keys are in
+ * different slots.
+ * KEYS: record1, counters1, record2, counters2, ...
+ * ARGV: n, field, command, default, ... (n times), then n amounts per record, in KEYS' order
+ * Returns per record its counters' new values, or nil when it does not exist.
+ */
+const INCREMENT_MANY = `${INCREMENT_LIBRARY}
+local n = tonumber(ARGV[1])
+local out = {}
+for r = 1, #KEYS / 2 do
+  out[r] = increment_record(KEYS[2 * r - 1], KEYS[2 * r], n, 2 + 3 * n + (r - 1) * n)
 end
-if fresh then
-  local expire_at = redis.call('PEXPIRETIME', record_key)
-  if expire_at > 0 then redis.call('PEXPIREAT', counters_key, expire_at) end
-end
-return values
+return out
 `
 
 /**
@@ -630,6 +660,8 @@ declare module 'ioredis' {
     redbinModelQueryBuffer(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
     redbinModelUnindex(k1: string, ...args: Args): Result<number, Context>
     redbinModelIncrement(k1: string, k2: string, ...args: Args): Result<(number | string)[] | null, Context>
+    // The number of keys comes first: two per record.
+    redbinModelIncrementMany(numberOfKeys: number, ...keysAndArgs: Args): Result<((number | string)[] | null)[], Context>
     redbinModelPatch(k1: string, ...args: Args): Result<0 | 1, Context>
     redbinModelQuery(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
     redbinModelSweep(k1: string, ...args: Args): Result<number, Context>
@@ -647,6 +679,7 @@ const COMMANDS = {
   redbinModelUpdateIndex: { numberOfKeys: 2, lua: UPDATE_INDEX },
   redbinModelUnindex: { numberOfKeys: 1, lua: UNINDEX },
   redbinModelIncrement: { numberOfKeys: 2, lua: INCREMENT },
+  redbinModelIncrementMany: { lua: INCREMENT_MANY },
   redbinModelPatch: { numberOfKeys: 1, lua: PATCH },
   redbinModelQuery: { numberOfKeys: 2, lua: QUERY },
   redbinModelSweep: { numberOfKeys: 1, lua: SWEEP },

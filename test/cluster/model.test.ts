@@ -239,4 +239,18 @@ describe('counters', () => {
     expect(await Page.increment(store, 'p', { hits: 1 })).toBeNull()
     expect(await redis.exists(keys.counters('p'))).toBe(0)
   })
+
+  it('bumps many records spread over the masters in one incrementMany, each in its own slot', async () => {
+    const store = freshStore()
+    const keys = store.keys('page')
+    const ids = Array.from({ length: 30 }, (_, i) => `m${i}`)
+    await Promise.all(ids.filter((_, i) => i !== 7).map((id) => Page.create(store, { id, tag: 'a' })))
+    const slots = await Promise.all(ids.map(async (id) => Number(await redis.cluster('KEYSLOT', keys.record(id)))))
+    const masters = new Set(slots.map((slot) => redis.slots[slot]?.[0]))
+    expect(masters.size).toBeGreaterThan(1)
+    const counted = await Page.incrementMany(store, ids.map((id, i) => ({ id, by: { hits: i + 1 } })))
+    expect(counted).toEqual(ids.map((_, i) => (i === 7 ? null : { hits: i + 1 })))
+    expect((await Page.loadMany(store, ids)).map((p) => p?.hits ?? null)).toEqual(counted.map((c) => c?.hits ?? null))
+    expect(await redis.exists(keys.counters('m7'))).toBe(0)
+  })
 })

@@ -100,6 +100,18 @@ export async function scanKeys(redis: Redis | Cluster, pattern = '*'): Promise<s
   return (await scanAllKeys(redis, pattern)).sort()
 }
 
+/**
+ * How many scripts a single Redis has run (EVALSHA and EVAL calls, from INFO commandstats: the
+ * commands a script calls are counted apart). Counts every client's: compare before and after
+ * on a server only the test uses, with its scripts loaded (a first EVALSHA fails, then EVAL).
+ */
+export async function scriptCalls(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats')
+  let calls = 0
+  for (const match of stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(match[1])
+  return calls
+}
+
 /** A Cluster client with ioredis' defaults (offline queue on, so it can be used before it is ready). */
 function clusterClient(nodes: HostPort[]): Cluster {
   const client = new Cluster(nodes)

@@ -10,7 +10,7 @@ import { column, defineModel, RecordCache, Store, type RecordCacheLimits } from 
 import { ENTRY_OVERHEAD_BYTES } from '../../src/model/RecordCache.js'
 import { connectRedis } from '../../src/redis/client.js'
 import { TrackingConnections } from '../../src/redis/TrackingConnections.js'
-import { freePort, startRedisServer, stopRedisServer, useTestRedis } from '../helpers/redis.js'
+import { freePort, scriptCalls, startRedisServer, stopRedisServer, useTestRedis } from '../helpers/redis.js'
 import { freshPrefix, waitUntil } from './fixtures.js'
 
 const db = useTestRedis({ clusterNodes: () => undefined })
@@ -369,6 +369,36 @@ describe('counting', () => {
     expect((await FULL.load(store, id, true))?.hits).toBe(1)
     expect((await FULL.load(store, id, true))?.hits).toBe(2)
     await waitUntil(async () => (await counted(store, id)) === 2, 1000)
+  })
+
+  it.runIf(!process.env.REDIS_URL)('sends the views of N different records served in one turn in one script, and shows each its count', async () => {
+    const { store, cache } = await openCache()
+    const docs = await Promise.all(Array.from({ length: 50 }, () => createDoc(store)))
+    const view = () => Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
+    const allCounted = (n: number) => waitUntil(async () => (await Doc.loadMany(store, docs.map((d) => d.id))).every((d) => d?.hits === n), 2000)
+    await view() // misses: fills, each counted by a script of its own
+    await view() // hits: the scripts are loaded, so each call below is one EVALSHA
+    await allCounted(2)
+    const hits = cache.stats.hits
+    const before = await scriptCalls(db.redis as Redis)
+    const shown = await view()
+    expect(cache.stats.hits).toBe(hits + docs.length)
+    await allCounted(3)
+    expect((await scriptCalls(db.redis as Redis)) - before).toBe(1)
+    expect(shown.map((doc) => doc?.hits)).toEqual(docs.map(() => 3))
+    expect(cache.stats.incrementErrors).toBe(0)
+  })
+
+  it('drops every record of a turn whose increments failed, and counts each failure', async () => {
+    const { store, cache } = await openCache()
+    const docs = await Promise.all([1, 2, 3].map(() => createDoc(store)))
+    for (const { id } of docs) await warm(store, cache, id)
+    const size = cache.size
+    // The script fails at its first counter: the counters hash is not a hash.
+    await db.redis.set(store.keys('doc').counters(docs[1]!.id), 'not a hash')
+    await Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
+    await waitUntil(async () => cache.stats.incrementErrors === docs.length, 1000)
+    expect(cache.size).toBe(size - docs.length)
   })
 
   it('refuses to bump a counter it does not select', () => {

@@ -2,11 +2,12 @@
 // Redis would have given, burn pastes never enter it, and /metrics tells what it does. On a
 // Redis Cluster (npm run test:cluster) the cache is off, and the same responses must hold.
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { Redis } from 'ioredis'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { Store } from '../../src/model/index.js'
 import { Paste } from '../../src/pastes/Paste.js'
-import { clusterMode, useTestRedis } from '../helpers/redis.js'
-import { createPaste, HTML_ACCEPT, useApps, waitForStoredPage } from './fixtures.js'
+import { clusterMode, scriptCalls, useTestRedis } from '../helpers/redis.js'
+import { createPaste, HTML_ACCEPT, useApps, waitForStoredPage, waitUntil } from './fixtures.js'
 
 const db = useTestRedis()
 const build = useApps(db)
@@ -14,9 +15,12 @@ const build = useApps(db)
 let cached: FastifyInstance
 let uncached: FastifyInstance
 
+// No sweeps on a timer: a test counts the scripts this file's Redis runs.
+const NO_SWEEPS = { SWEEP_INTERVAL_MS: String(3_600_000) }
+
 beforeAll(async () => {
-  ;({ app: cached } = await build())
-  ;({ app: uncached } = await build({ PAGE_CACHE_BYTES: '0' }))
+  ;({ app: cached } = await build(NO_SWEEPS))
+  ;({ app: uncached } = await build({ ...NO_SWEEPS, PAGE_CACHE_BYTES: '0' }))
 })
 
 async function metric(app: FastifyInstance, name: string): Promise<number> {
@@ -108,6 +112,23 @@ describe('a page served from the cache', () => {
     const deadline = Date.now() + 2000
     while ((await counted()) < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     expect(await counted()).toBe(20)
+  })
+
+  // Only on a Redis of this file's own: the script count is the server's.
+  it.runIf(!clusterMode && !process.env.REDIS_URL)('counts the views of many pastes served together in one script', async () => {
+    const pastes = await Promise.all(Array.from({ length: 20 }, (_, i) => createPaste(cached, { content: `paste ${i}` })))
+    for (const paste of pastes) await waitForStoredPage(db, paste.id)
+    for (const paste of pastes) await cachedGet(`/${paste.id}`)
+    const store = new Store(db.redis, { prefix: db.prefix })
+    const counts = async () => (await Paste.loadMany(store, pastes.map((p) => p.id))).map((p) => p?.views ?? 0)
+    // Let the increments of the reads above reach Redis, so that none is counted below.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const before = await counts()
+    const scripts = await scriptCalls(db.redis as Redis)
+    const hits = await hitsOf(cached, () => Promise.all(pastes.map((paste) => get(cached, `/${paste.id}`))))
+    expect(hits).toBe(pastes.length)
+    await waitUntil(async () => (await counts()).every((n, i) => n === before[i]! + 1), 2000)
+    expect((await scriptCalls(db.redis as Redis)) - scripts).toBe(1)
   })
 
   it('is gone the moment its paste is edited or deleted in this process', async () => {
