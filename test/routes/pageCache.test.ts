@@ -121,10 +121,16 @@ describe('a page served from the cache', () => {
     for (const paste of pastes) await cachedGet(`/${paste.id}`)
     const store = new Store(db.redis, { prefix: db.prefix })
     const counts = async () => (await Paste.loadMany(store, pastes.map((p) => p.id))).map((p) => p?.views ?? 0)
-    // Let the increments of the reads above reach Redis, so that none is counted below.
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Let the increments of the reads above reach Redis, so that none is counted below: the
+    // count of scripts must hold still for 50 ms.
+    let scripts = await scriptCalls(db.redis as Redis)
+    for (let settled = false; !settled;) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const now = await scriptCalls(db.redis as Redis)
+      settled = now === scripts
+      scripts = now
+    }
     const before = await counts()
-    const scripts = await scriptCalls(db.redis as Redis)
     const hits = await hitsOf(cached, () => Promise.all(pastes.map((paste) => get(cached, `/${paste.id}`))))
     expect(hits).toBe(pastes.length)
     await waitUntil(async () => (await counts()).every((n, i) => n === before[i]! + 1), 2000)
