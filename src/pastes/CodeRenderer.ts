@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina'
 import { renderCode } from './code.js'
 import type { DiffStats, DiffTask } from './diff.js'
+import { PAGE_ROOM, type FramedBytes } from './PageRenderer.js'
 
 export interface CodeRendererOptions {
   /** Larger pastes are shown as plain text: highlighting them costs too much for what it gives. */
@@ -61,17 +62,19 @@ export class CodeRenderer {
 
   /**
    * The code block's HTML as UTF-8 bytes, rendered on the worker (in `language`, already
-   * decided at create). Rejects when the queue is full or the worker fails.
+   * decided at create), framed with PAGE_ROOM free bytes around them so that the page is built
+   * in place. Rejects when the queue is full or the worker fails.
    * Give `content` as the paste's stored bytes (well-formed UTF-8) where the caller has them: a
    * queued render then holds one copy of the paste, the bytes the record holds anyway, instead
    * of a second one as a string, and the worker, not the main thread, decodes them (posting
    * bytes is a copy; posting a 1 MiB string cost ~1.2 ms of serializing on this thread).
    */
-  async render(content: Buffer | string, language: string, byteSize: number): Promise<Buffer> {
+  async render(content: Buffer | string, language: string, byteSize: number): Promise<FramedBytes> {
     const release = this.admit(content.length)
     try {
-      const bytes: Uint8Array = await this.pool.run({ content, language, options: this.taskOptions(byteSize) })
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      const bytes: Uint8Array = await this.pool.run({ content, language, options: this.taskOptions(byteSize), room: PAGE_ROOM })
+      const frame = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      return { frame, start: PAGE_ROOM.before, end: frame.length - PAGE_ROOM.after }
     } finally {
       release()
     }
