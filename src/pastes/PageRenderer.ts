@@ -56,10 +56,10 @@ export interface StoredPage {
 
 /**
  * Free bytes the render worker leaves before and after a code block, in the buffer it writes the
- * block into: room for the page's head (a paste page's is ~3 KB; the largest, a 200-character title and a
- * description of characters escaped to 6 bytes each, ~9 KB) and its tail (~0.2 KB), so that the page is
- * assembled in place around the block. Joining them instead copied the whole page: 3-7 MB for a
- * 1 MiB paste. A head or tail that does not fit is joined as before.
+ * block into: room for the page's head (a paste page's is ~3 KB; the largest, a 200-character
+ * title and a description of characters escaped to 6 bytes each, ~9 KB) and its tail (~0.2 KB),
+ * so that the page is assembled in place around the block. Joining them instead copied the whole
+ * page: 3-7 MB for a 1 MiB paste. A head or tail that does not fit is joined as before.
  */
 export const PAGE_ROOM = { before: 16 * 1024, after: 4 * 1024 } as const
 
