@@ -25,6 +25,13 @@ export interface CodeRendererOptions {
 
 const DETECT_CHARS = 64 * 1024
 /**
+ * Pastes from this size on get their code block framed with PAGE_ROOM: its page is then at
+ * least as large as the room, so the room never costs more than the join it saves. A smaller
+ * paste's page is joined, a copy of a few KB.
+ */
+const FRAME_FROM_BYTES = PAGE_ROOM.before + PAGE_ROOM.after
+const NO_ROOM = { before: 0, after: 0 } as const
+/**
  * What render() rejects with when its queue is full. One shared error: under a flood of creates
  * piscina's own, built with a stack trace for each refused render, cost 2.7% of the CPU.
  */
@@ -62,8 +69,8 @@ export class CodeRenderer {
 
   /**
    * The code block's HTML as UTF-8 bytes, rendered on the worker (in `language`, already
-   * decided at create), framed with PAGE_ROOM free bytes around them so that the page is built
-   * in place. Rejects when the queue is full or the worker fails.
+   * decided at create), framed with PAGE_ROOM free bytes around them, from FRAME_FROM_BYTES on,
+   * so that the page is built in place. Rejects when the queue is full or the worker fails.
    * Give `content` as the paste's stored bytes (well-formed UTF-8) where the caller has them: a
    * queued render then holds one copy of the paste, the bytes the record holds anyway, instead
    * of a second one as a string, and the worker, not the main thread, decodes them (posting
@@ -72,9 +79,10 @@ export class CodeRenderer {
   async render(content: Buffer | string, language: string, byteSize: number): Promise<FramedBytes> {
     const release = this.admit(content.length)
     try {
-      const bytes: Uint8Array = await this.pool.run({ content, language, options: this.taskOptions(byteSize), room: PAGE_ROOM })
+      const room = byteSize >= FRAME_FROM_BYTES ? PAGE_ROOM : NO_ROOM
+      const bytes: Uint8Array = await this.pool.run({ content, language, options: this.taskOptions(byteSize), room })
       const frame = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-      return { frame, start: PAGE_ROOM.before, end: frame.length - PAGE_ROOM.after }
+      return { frame, start: room.before, end: frame.length - room.after }
     } finally {
       release()
     }

@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CodeRenderer } from '../../src/pastes/CodeRenderer.js'
-import { bytesOf } from '../../src/pastes/PageRenderer.js'
+import { bytesOf, PAGE_ROOM } from '../../src/pastes/PageRenderer.js'
 
 const renderer = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, maxQueue: 1 })
 const small = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, oldGenerationMb: 16, youngGenerationMb: 1, idleTimeoutMs: 100 })
@@ -40,6 +40,14 @@ describe('CodeRenderer', () => {
     const text = 'const café = "☕"\n'.repeat(500)
     const [fromText, fromBytes] = await Promise.all([renderer.render(text, 'javascript', Buffer.byteLength(text)), renderer.render(Buffer.from(text), 'javascript', Buffer.byteLength(text))])
     expect(bytesOf(fromBytes).equals(bytesOf(fromText))).toBe(true)
+  })
+
+  it('frames a big paste\'s code block with room for its page, and not a small one\'s', async () => {
+    const big = 'let a = 1\n'.repeat(3000)
+    const [framed, bare] = await Promise.all([renderer.render(big, 'javascript', big.length), renderer.render('let b = 2\n', 'javascript', 10)])
+    expect([framed.start, framed.frame.length - framed.end]).toEqual([PAGE_ROOM.before, PAGE_ROOM.after])
+    expect(bytesOf(framed).toString()).toContain('let')
+    expect([bare.start, bare.end]).toEqual([0, bare.frame.length])
   })
 
   it('fails a render that outgrows the worker heap, and renders the next one', async () => {
