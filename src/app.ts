@@ -7,6 +7,7 @@ import { Cluster, type Redis } from 'ioredis'
 import type { Config } from './config.js'
 import { RecordCache, Store } from './model/index.js'
 import { CodeRenderer } from './pastes/CodeRenderer.js'
+import { CreateBytesBudget } from './pastes/CreateBytesBudget.js'
 import { CreateRateLimiter } from './pastes/CreateRateLimiter.js'
 import { PageRenderer, PUBLIC_DIR } from './pastes/PageRenderer.js'
 import { PasteService } from './pastes/PasteService.js'
@@ -129,7 +130,9 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   })
 
   const rateLimiter = new CreateRateLimiter(store, config.rateLimitCreatesPerMinute)
-  const deps: RouteDeps = { config, pastes, revisions, pages, rateLimiter, metrics: app.metrics }
+  const createBudget = new CreateBytesBudget(config.createBytesInFlight)
+  app.metrics.gauge('create_bytes_in_flight', () => createBudget.inFlight)
+  const deps: RouteDeps = { config, pastes, revisions, pages, rateLimiter, createBudget, metrics: app.metrics }
   await app.register(opsRoutes, { redis, metrics: app.metrics })
   await app.register(createRoutes, deps)
   await app.register(apiRoutes, deps)

@@ -135,6 +135,11 @@ const schema = {
   dataDir: field('DATA_DIR', './data', text),
   redisAppendfsync: field('REDIS_APPENDFSYNC', 'everysec', oneOf('everysec', 'always')),
   maxPasteBytes: field('MAX_PASTE_BYTES', '1048576', integer(1)),
+  /**
+   * Body bytes of creates in flight in one process (Content-Length, checked before the body is
+   * read); a create beyond it gets a 503 with Retry-After. One create is always admitted. 0: no bound.
+   */
+  createBytesInFlight: field('CREATE_BYTES_IN_FLIGHT', '8388608', integer(0)),
   /** 0 turns rate limiting off. */
   rateLimitCreatesPerMinute: field('RATE_LIMIT_CREATES_PER_MINUTE', '30', integer(0)),
   defaultExpiresSeconds: field('DEFAULT_EXPIRES', 'never', expires),

@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina'
 import { renderCode } from './code.js'
 import type { DiffStats, DiffTask } from './diff.js'
+import { PAGE_ROOM, type FramedBytes } from './PageRenderer.js'
 
 export interface CodeRendererOptions {
   /** Larger pastes are shown as plain text: highlighting them costs too much for what it gives. */
@@ -23,6 +24,13 @@ export interface CodeRendererOptions {
 }
 
 const DETECT_CHARS = 64 * 1024
+/**
+ * Pastes from this size on get their code block framed with PAGE_ROOM: its page is then at
+ * least as large as the room, so the room never costs more than the join it saves. A smaller
+ * paste's page is joined, a copy of a few KB.
+ */
+const FRAME_FROM_BYTES = PAGE_ROOM.before + PAGE_ROOM.after
+const NO_ROOM = { before: 0, after: 0 } as const
 /**
  * What render() rejects with when its queue is full. One shared error: under a flood of creates
  * piscina's own, built with a stack trace for each refused render, cost 2.7% of the CPU.
@@ -61,17 +69,20 @@ export class CodeRenderer {
 
   /**
    * The code block's HTML as UTF-8 bytes, rendered on the worker (in `language`, already
-   * decided at create). Rejects when the queue is full or the worker fails.
+   * decided at create), framed with PAGE_ROOM free bytes around them, from FRAME_FROM_BYTES on,
+   * so that the page is built in place. Rejects when the queue is full or the worker fails.
    * Give `content` as the paste's stored bytes (well-formed UTF-8) where the caller has them: a
    * queued render then holds one copy of the paste, the bytes the record holds anyway, instead
    * of a second one as a string, and the worker, not the main thread, decodes them (posting
    * bytes is a copy; posting a 1 MiB string cost ~1.2 ms of serializing on this thread).
    */
-  async render(content: Buffer | string, language: string, byteSize: number): Promise<Buffer> {
+  async render(content: Buffer | string, language: string, byteSize: number): Promise<FramedBytes> {
     const release = this.admit(content.length)
     try {
-      const bytes: Uint8Array = await this.pool.run({ content, language, options: this.taskOptions(byteSize) })
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      const room = byteSize >= FRAME_FROM_BYTES ? PAGE_ROOM : NO_ROOM
+      const bytes: Uint8Array = await this.pool.run({ content, language, options: this.taskOptions(byteSize), room })
+      const frame = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+      return { frame, start: room.before, end: frame.length - room.after }
     } finally {
       release()
     }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { setImmediate as yieldToOthers } from 'node:timers/promises'
 import { parseExpires } from '../config.js'
 import { DuplicateKeyError, VersionConflictError, VersionLimitError, type Store } from '../model/index.js'
@@ -8,7 +9,7 @@ import { PasteInputError } from './errors.js'
 import { isPasteId, newDeleteToken, newPasteId, tokenMatches } from './ids.js'
 import { describeContent, type PageFacts, type PageFields, type PageRenderer, type StoredPage } from './PageRenderer.js'
 import { Paste, PasteRevision, VISIBILITIES, type PasteRecord, type Visibility } from './Paste.js'
-import { countLines, decodeUtf8, encodeUtf8 } from './textPasses.js'
+import { countLines, decodeUtf8, encodeUtf8, textHead } from './textPasses.js'
 import { base64Bytes, envelopeProblem, serializeEnvelope, type Envelope } from '../shared/pasteCrypto.js'
 
 export interface PasteLimits {
@@ -83,6 +84,11 @@ const LANGUAGE_IDS = new Set(LANGUAGES.map((l) => l.id))
 const LANGUAGE_BY_EXTENSION = new Map(LANGUAGES.map((l) => [l.ext, l.id]))
 /** Above this, a create starts on a turn of the event loop of its own, and so does storing its page. */
 const YIELD_ABOVE_CHARS = 64 * 1024
+/**
+ * The bytes of a raw upload a create decodes: at least the 16 K characters language detection
+ * samples (4 bytes at most per character), far more than the page's description reads.
+ */
+const TEXT_HEAD_BYTES = 64 * 1024
 
 function parseBurn(value: string | boolean | undefined): boolean {
   if (value === undefined || typeof value === 'boolean') return value ?? false
@@ -122,7 +128,7 @@ export class PasteService {
    * lets a browser, which is redirected to the page at once, find it rendered.
    */
   async createPaste(input: NewPaste, waitForPageMs = 0): Promise<{ paste: PasteData; deleteToken: string }> {
-    const { text, content, size, lines } = await this.readContent(input.content)
+    const { text, content, size, lines } = await this.readContent(input.content, { wholeText: false })
     const title = this.checkTitle(input.title ?? input.fileName ?? '')
     const language = this.checkLanguage(input.language ?? 'auto', text, input.fileName ?? title)
     const expiresIn = this.checkExpires(input.expires)
@@ -452,29 +458,34 @@ export class PasteService {
   }
 
   /**
-   * A paste's content checked, as text and as the bytes to store, with its line count. The turn
-   * of the event loop a big paste arrived in has parsed its body: enough for one turn. Its
-   * passes over the text then run in slices (textPasses.ts), page views in between.
+   * A paste's content checked, as the bytes to store, with its size and line count, and as text:
+   * all of it, or with `wholeText: false` a raw upload's first TEXT_HEAD_BYTES only (all a create
+   * reads of the text: language detection, the page's description). The worker decodes the bytes
+   * it renders; decoding a 1 MiB upload here too made a text of 1-2 MB, in pieces, then flattened
+   * (a second copy) by the first search over it. The turn of the event loop a big paste arrived
+   * in has parsed its body: enough for one turn. Its passes over the text then run in slices
+   * (textPasses.ts), page views in between.
    */
-  private async readContent(raw: string | Buffer | undefined): Promise<{ text: string; content: Buffer; size: number; lines: number }> {
-    if (raw !== undefined && raw.length > YIELD_ABOVE_CHARS) await yieldToOthers()
-    const { text, size } = await this.checkContent(raw)
-    // A raw upload is stored as the very bytes it came in; form and JSON text is encoded once.
-    const content = Buffer.isBuffer(raw) ? raw : await encodeUtf8(text, size)
-    return { text, content, size, lines: await countLines(text) }
-  }
-
-  private async checkContent(raw: string | Buffer | undefined): Promise<{ text: string; size: number }> {
+  private async readContent(raw: string | Buffer | undefined, { wholeText = true } = {}): Promise<{ text: string; content: Buffer; size: number; lines: number }> {
     if (raw === undefined) throw new PasteInputError(400, 'content', 'content is required')
+    if (raw.length > YIELD_ABOVE_CHARS) await yieldToOthers()
     const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length
     if (size > this.limits.maxPasteBytes) {
       throw new PasteInputError(413, 'content', `content is ${size} bytes; the limit is ${this.limits.maxPasteBytes} bytes`)
     }
-    const text = typeof raw === 'string' ? raw : await decodeUtf8(raw)
-    if (text === null || !text.isWellFormed()) throw new PasteInputError(400, 'content', 'content must be valid UTF-8 text')
-    // A search, not trim(): trim would copy a megabyte to learn that one character is there.
-    if (!/\S/.test(text)) throw new PasteInputError(400, 'content', 'content is empty')
-    return { text, size }
+    if (typeof raw === 'string') {
+      // Form and JSON text is encoded once.
+      checkText(raw)
+      return { text: raw, content: await encodeUtf8(raw, size), size, lines: await countLines(raw) }
+    }
+    // A raw upload is stored as the very bytes it came in. Valid UTF-8 decodes to well-formed
+    // text (it cannot encode a lone surrogate), so its head is as well-formed as the whole.
+    const whole = wholeText || raw.length <= TEXT_HEAD_BYTES
+    const text = whole ? await decodeUtf8(raw) : isUtf8(raw) ? textHead(raw, TEXT_HEAD_BYTES) : null
+    if (text === null) throw notUtf8()
+    // A head of blanks says nothing of the rest: only then is the whole text decoded.
+    checkText(whole || /\S/.test(text) ? text : (await decodeUtf8(raw)) ?? '')
+    return { text, content: raw, size, lines: await countLines(raw) }
   }
 
   private checkTitle(raw: string): string {
@@ -518,6 +529,17 @@ export class PasteService {
     }
     return seconds
   }
+}
+
+function notUtf8(): PasteInputError {
+  return new PasteInputError(400, 'content', 'content must be valid UTF-8 text')
+}
+
+/** Refuses text that is not well-formed (a lone surrogate) or that is only blanks. */
+function checkText(text: string): void {
+  if (!text.isWellFormed()) throw notUtf8()
+  // A search, not trim(): trim would copy a megabyte to learn that one character is there.
+  if (!/\S/.test(text)) throw new PasteInputError(400, 'content', 'content is empty')
 }
 
 function staleRevision(asked: number, latest: number): PasteInputError {

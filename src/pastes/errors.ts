@@ -2,7 +2,7 @@
 export class PasteInputError extends Error {
   override name = 'PasteInputError'
   constructor(
-    readonly status: 400 | 409 | 413 | 429,
+    readonly status: 400 | 409 | 413 | 429 | 503,
     readonly field: string | null,
     message: string,
     readonly retryAfterSeconds?: number,

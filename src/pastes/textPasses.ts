@@ -61,13 +61,34 @@ export async function decodeUtf8(bytes: Buffer): Promise<string | null> {
   return text
 }
 
-/** Lines as an editor shows them: a final newline does not start another line. */
-export async function countLines(text: string): Promise<number> {
+/**
+ * The text of the first characters of UTF-8 `bytes` (valid UTF-8): at most `maxBytes` of them,
+ * never a character cut in two.
+ */
+export function textHead(bytes: Buffer, maxBytes: number): string {
+  return bytes.toString('utf8', 0, bytes.length <= maxBytes ? bytes.length : beforeCharacter(bytes, maxBytes))
+}
+
+const NEWLINE = 0x0a
+
+/**
+ * Lines as an editor shows them: a final newline does not start another line. Counted in the
+ * text or in its UTF-8 bytes alike: a newline is the byte 0x0A, which is never part of another
+ * character's bytes.
+ */
+export async function countLines(text: string | Buffer): Promise<number> {
+  const newline = typeof text === 'string' ? '\n' : NEWLINE
   let newlines = 0
   // indexOf, not a loop over char codes: it runs native from the first call (a JavaScript loop
   // over 1 MiB took ~10 ms until optimized). Past `end` it only reads on to the next newline.
   await inSlices(text.length, (end) => end, (start, end) => {
-    for (let at = text.indexOf('\n', start); at !== -1 && at < end; at = text.indexOf('\n', at + 1)) newlines++
+    // One call site per type keeps each indexOf monomorphic.
+    if (typeof text === 'string') {
+      for (let at = text.indexOf('\n', start); at !== -1 && at < end; at = text.indexOf('\n', at + 1)) newlines++
+    } else {
+      for (let at = text.indexOf(NEWLINE, start); at !== -1 && at < end; at = text.indexOf(NEWLINE, at + 1)) newlines++
+    }
   })
-  return text.endsWith('\n') ? newlines : newlines + 1
+  const last = text.length === 0 ? undefined : text[text.length - 1]
+  return last === newline ? newlines : newlines + 1
 }

@@ -157,15 +157,16 @@ export interface ErrorRepliesOptions {
 export function errorReplies({ pages, securityHeaders, onRedisError }: ErrorRepliesOptions) {
   const handle = async (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
     const { status, message } = classify(err)
-    if (status === 503) {
+    const retryAfter = err instanceof PasteInputError ? err.retryAfterSeconds : undefined
+    if (status === 503 && !(err instanceof PasteInputError)) {
       onRedisError?.()
       request.log.warn({ err: err.message }, 'redis unavailable')
     } else if (status >= 500) {
       request.log.error({ err, url: request.url, method: request.method }, 'request failed')
     }
     reply.headers(securityHeaders)
-    if (err instanceof PasteInputError && err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds))
-    if (status === 503) reply.header('retry-after', '5')
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
+    else if (status === 503) reply.header('retry-after', '5')
     return sendError(request, reply, status, message, pages)
   }
   const notFound = async (request: FastifyRequest, reply: FastifyReply) => sendError(request, reply, 404, 'There is nothing at this address.', pages)

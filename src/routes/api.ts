@@ -45,6 +45,7 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
   const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'No such paste: it may have expired, been deleted, or been read once already.' })
 
   typed.post('/api/pastes', {
+    onRequest: deps.createBudget.admit,
     // JSON escapes can double the bytes of the text; the paste's own size is checked decoded.
     bodyLimit: config.maxPasteBytes * 2 + 64 * 1024,
     // JSON has types: check them strictly. Fastify's default Ajv coerces (content: ["x"] or 123

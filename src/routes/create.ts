@@ -108,6 +108,7 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
 
   // Body limits are set per parser (app.ts): raw bodies stop at MAX_PASTE_BYTES while being read.
   typed.post('/', {
+    onRequest: deps.createBudget.admit,
     schema: {
       summary: 'Create a paste from a form (urlencoded or multipart) or a raw text/plain or octet-stream body',
       description: 'The content is stored byte for byte, CRLF included. Only a form from a browser (text/html in Accept) has its CRLF line ends turned into LF, as a textarea sends CRLF whatever it held.',
@@ -153,9 +154,11 @@ export async function createRoutes(app: FastifyInstance, deps: RouteDeps) {
       return createFor(request, deps, { ...query, content, fileName: name })
     }
     typedRaw.put('/', {
+      onRequest: deps.createBudget.admit,
       schema: { summary: 'Create a paste from the raw body (curl -T file URL)', querystring: CreateOptions, response: createResponses },
     }, async (request, reply) => sendCreated(request, reply, deps, await upload(request, request.query, undefined)))
     typedRaw.put('/:name', {
+      onRequest: deps.createBudget.admit,
       schema: {
         summary: 'Create a paste from the raw body; the name is its title and a language hint (curl -T notes.py URL/)',
         querystring: CreateOptions,

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import type { Metrics } from '../plugins/metrics.js'
 import { wantsHtml } from '../plugins/errors.js'
+import type { CreateBytesBudget } from '../pastes/CreateBytesBudget.js'
 import type { CreateRateLimiter } from '../pastes/CreateRateLimiter.js'
 import { ID_PATTERN_SOURCE } from '../pastes/ids.js'
 import type { PageRenderer } from '../pastes/PageRenderer.js'
@@ -18,6 +19,8 @@ export interface RouteDeps {
   revisions: RevisionService
   pages: PageRenderer
   rateLimiter: CreateRateLimiter
+  /** Every create route takes its body's bytes from it before the body is read (onRequest). */
+  createBudget: CreateBytesBudget
   metrics: Metrics
 }
 

@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CodeRenderer } from '../../src/pastes/CodeRenderer.js'
+import { bytesOf, PAGE_ROOM } from '../../src/pastes/PageRenderer.js'
 
 const renderer = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, maxQueue: 1 })
 const small = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, oldGenerationMb: 16, youngGenerationMb: 1, idleTimeoutMs: 100 })
@@ -13,7 +14,7 @@ describe('CodeRenderer', () => {
   it('refuses renders beyond its queue, and renders the ones it took', async () => {
     const text = 'const x = 1\n'.repeat(20_000)
     // One running, one queued: the third finds the queue full.
-    const renders = [1, 2, 3].map(() => renderer.render(text, 'javascript', text.length).then((html) => html.length, (err: Error) => err.message))
+    const renders = [1, 2, 3].map(() => renderer.render(text, 'javascript', text.length).then((html) => bytesOf(html).length, (err: Error) => err.message))
     const [first, second, third] = await Promise.all(renders)
     expect(third).toMatch(/render queue is full/)
     expect(first).toBeGreaterThan(text.length)
@@ -38,7 +39,15 @@ describe('CodeRenderer', () => {
   it('renders a paste given as its UTF-8 bytes as it renders its text', async () => {
     const text = 'const café = "☕"\n'.repeat(500)
     const [fromText, fromBytes] = await Promise.all([renderer.render(text, 'javascript', Buffer.byteLength(text)), renderer.render(Buffer.from(text), 'javascript', Buffer.byteLength(text))])
-    expect(fromBytes.equals(fromText)).toBe(true)
+    expect(bytesOf(fromBytes).equals(bytesOf(fromText))).toBe(true)
+  })
+
+  it('frames a big paste\'s code block with room for its page, and not a small one\'s', async () => {
+    const big = 'let a = 1\n'.repeat(3000)
+    const [framed, bare] = await Promise.all([renderer.render(big, 'javascript', big.length), renderer.render('let b = 2\n', 'javascript', 10)])
+    expect([framed.start, framed.frame.length - framed.end]).toEqual([PAGE_ROOM.before, PAGE_ROOM.after])
+    expect(bytesOf(framed).toString()).toContain('let')
+    expect([bare.start, bare.end]).toEqual([0, bare.frame.length])
   })
 
   it('fails a render that outgrows the worker heap, and renders the next one', async () => {
@@ -46,7 +55,7 @@ describe('CodeRenderer', () => {
     const huge = 'function f(a, b) { return a + b * 2 }\n'.repeat(28_000)
     await expect(small.render(huge, 'javascript', huge.length)).rejects.toMatchObject({ code: 'ERR_WORKER_OUT_OF_MEMORY' })
     const html = await small.render('let x = 1\n', 'javascript', 10)
-    expect(html.toString()).toContain('let')
+    expect(bytesOf(html).toString()).toContain('let')
   })
 
   it('lets its worker exit when idle, and starts one again for the next render', async () => {
@@ -54,6 +63,6 @@ describe('CodeRenderer', () => {
     expect(small.workers).toBe(1)
     for (let i = 0; i < 50 && small.workers > 0; i++) await sleep(50)
     expect(small.workers).toBe(0)
-    expect((await small.render('let z = 3\n', 'javascript', 10)).toString()).toContain('z')
+    expect(bytesOf(await small.render('let z = 3\n', 'javascript', 10)).toString()).toContain('z')
   })
 })

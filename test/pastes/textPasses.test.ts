@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { countLines, decodeUtf8, encodeUtf8, SLICE_SIZE } from '../../src/pastes/textPasses.js'
+import { countLines, decodeUtf8, encodeUtf8, SLICE_SIZE, textHead } from '../../src/pastes/textPasses.js'
 
 /** Text `slices` slices long, one four-byte character (a surrogate pair) per slice, the first across the first cut. */
 function textAcrossCuts(slices: number): string {
@@ -28,6 +28,20 @@ describe('passes over a big text, in slices', () => {
     expect(await decodeUtf8(bytes)).toBeNull()
     // An encoded surrogate (CESU-8) is not UTF-8 either.
     expect(await decodeUtf8(Buffer.from([0x61, 0xed, 0xa0, 0x80]))).toBeNull()
+  })
+
+  it('counts the same lines in the UTF-8 bytes as in the text', async () => {
+    for (const text of ['', 'one', 'one\n', '\n\n', 'a\r\nb\rc', textAcrossCuts(5), `${textAcrossCuts(3)}tail`]) {
+      expect(await countLines(Buffer.from(text)), JSON.stringify(text.slice(0, 20))).toBe(await countLines(text))
+    }
+  })
+
+  it('decodes the head of UTF-8 bytes without cutting a character', () => {
+    const text = '€'.repeat(100)
+    // 3 bytes each: 10 bytes hold 3 whole characters.
+    expect(textHead(Buffer.from(text), 10)).toBe('€€€')
+    expect(textHead(Buffer.from(text), 300)).toBe(text)
+    expect(textHead(Buffer.from('😀x'), 3)).toBe('')
   })
 
   it('counts lines as an editor shows them, across slices', async () => {

@@ -240,6 +240,35 @@ describe('raw uploads', () => {
     expect(await stored(idFromUrl(res.body))).toMatchObject({ title: 'Server', language: 'rust', burn: true })
   })
 
+  it('takes a big upload as the same paste as its text in JSON: bytes, lines and language', async () => {
+    // Past the part a create decodes (64 KB), with multi-byte characters across that cut.
+    const text = `#!/usr/bin/env python3\n${'print("héllo €😀")\n'.repeat(20_000)}no newline at the end`
+    const raw = await app.inject({ method: 'PUT', url: '/', headers: { 'content-type': 'text/plain' }, payload: Buffer.from(text) })
+    const json = await app.inject({ method: 'POST', url: '/api/pastes', payload: { content: text } })
+    expect([raw.statusCode, json.statusCode]).toEqual([201, 201])
+    const fromRaw = (await app.inject({ url: `/api/pastes/${idFromUrl(raw.body)}` })).json<{ content: string; lines: number; language: string; size: number }>()
+    const fromJson = (await app.inject({ url: `/api/pastes/${json.json<{ id: string }>().id}` })).json<{ content: string; lines: number; language: string; size: number }>()
+    expect(fromRaw.content).toBe(text)
+    expect(fromRaw).toMatchObject({ lines: 20_002, language: 'python', size: Buffer.byteLength(text) })
+    expect({ ...fromRaw, id: '', url: '', rawUrl: '', createdAt: '' }).toEqual({ ...fromJson, id: '', url: '', rawUrl: '', createdAt: '' })
+    const rawBytes = await app.inject({ url: `/${idFromUrl(raw.body)}/raw` })
+    expect(rawBytes.rawPayload.equals(Buffer.from(text))).toBe(true)
+  })
+
+  it('checks the whole of a big upload: blanks only, text after blanks, bytes that are not UTF-8', async () => {
+    const put = (payload: Buffer) => app.inject({ method: 'PUT', url: '/', headers: { 'content-type': 'text/plain' }, payload })
+    const blanks = ' \n\t'.repeat(40_000)
+    const empty = await put(Buffer.from(blanks))
+    expect([empty.statusCode, empty.body.trim()]).toEqual([400, 'content is empty'])
+    const late = await put(Buffer.from(`${blanks}text at last\n`))
+    expect(late.statusCode).toBe(201)
+    expect((await stored(idFromUrl(late.body))).content).toBe(`${blanks}text at last\n`)
+    const broken = Buffer.from('a'.repeat(200_000))
+    broken[150_000] = 0xff
+    const refused = await put(broken)
+    expect([refused.statusCode, refused.body.trim()]).toEqual([400, 'content must be valid UTF-8 text'])
+  })
+
   it('a browser PUT is redirected like a browser POST', async () => {
     const res = await app.inject({ method: 'PUT', url: '/', headers: { accept: HTML_ACCEPT }, payload: 'x' })
     expect(res.statusCode).toBe(303)
