@@ -130,8 +130,9 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   })
 
   const rateLimiter = new CreateRateLimiter(store, config.rateLimitCreatesPerMinute)
-  const createBudget = new CreateBytesBudget(config.createBytesInFlight)
+  const createBudget = new CreateBytesBudget(config.createBytesInFlight, config.createWaitMs)
   app.metrics.gauge('create_bytes_in_flight', () => createBudget.inFlight)
+  app.metrics.gauge('creates_waiting', () => createBudget.queued)
   const deps: RouteDeps = { config, pastes, revisions, pages, rateLimiter, createBudget, metrics: app.metrics }
   await app.register(opsRoutes, { redis, metrics: app.metrics })
   await app.register(createRoutes, deps)

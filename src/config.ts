@@ -137,9 +137,12 @@ const schema = {
   maxPasteBytes: field('MAX_PASTE_BYTES', '1048576', integer(1)),
   /**
    * Body bytes of creates in flight in one process (Content-Length, checked before the body is
-   * read); a create beyond it gets a 503 with Retry-After. One create is always admitted. 0: no bound.
+   * read); a create beyond it waits its turn, up to CREATE_WAIT_MS, then gets a 503 with
+   * Retry-After. One create is always admitted. 0: no bound.
    */
   createBytesInFlight: field('CREATE_BYTES_IN_FLIGHT', '8388608', integer(0)),
+  /** How long a create beyond CREATE_BYTES_IN_FLIGHT waits for its turn (ms); 0 refuses at once. */
+  createWaitMs: field('CREATE_WAIT_MS', '10000', integer(0)),
   /** 0 turns rate limiting off. */
   rateLimitCreatesPerMinute: field('RATE_LIMIT_CREATES_PER_MINUTE', '30', integer(0)),
   defaultExpiresSeconds: field('DEFAULT_EXPIRES', 'never', expires),
@@ -200,6 +203,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `DEFAULT_EXPIRES must not exceed MAX_EXPIRES, got ${JSON.stringify(env.DEFAULT_EXPIRES || 'never')}` +
         ` > ${JSON.stringify(env.MAX_EXPIRES || 'never')}`,
     )
+  }
+  // A create waits for its turn before its body is read, within the time node gives the request.
+  if ('createWaitMs' in parsed && 'requestTimeoutMs' in parsed && config.createWaitMs >= config.requestTimeoutMs) {
+    problems.push(`CREATE_WAIT_MS must be below REQUEST_TIMEOUT_MS (a waiting create would time out first), got ${config.createWaitMs} ≥ ${config.requestTimeoutMs}`)
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return { ...config, publicUrl: config.publicUrl ?? `http://localhost:${config.port}` }

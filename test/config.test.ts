@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       pageCacheMaxEntryBytes: 1_048_576,
       renderQueueBytes: 8_388_608,
       createBytesInFlight: 8_388_608,
+      createWaitMs: 10_000,
       renderWorkerOldMb: 48,
       renderWorkerYoungMb: 8,
       renderWorkerIdleMs: 5000,
@@ -79,6 +80,7 @@ describe('loadConfig', () => {
       PAGE_CACHE_MAX_ENTRY_BYTES: '65536',
       RENDER_QUEUE_BYTES: '1000',
       CREATE_BYTES_IN_FLIGHT: '0',
+      CREATE_WAIT_MS: '2000',
       RENDER_WORKER_OLD_MB: '128',
       RENDER_WORKER_YOUNG_MB: '4',
       RENDER_WORKER_IDLE_MS: '0',
@@ -111,6 +113,7 @@ describe('loadConfig', () => {
       pageCacheMaxEntryBytes: 65_536,
       renderQueueBytes: 1000,
       createBytesInFlight: 0,
+      createWaitMs: 2000,
       renderWorkerOldMb: 128,
       renderWorkerYoungMb: 4,
       renderWorkerIdleMs: 0,
@@ -172,6 +175,13 @@ describe('loadConfig', () => {
     expect(problemsFor({ MAX_EXPIRES: '1d' })).toEqual([
       'DEFAULT_EXPIRES must not exceed MAX_EXPIRES, got "never" > "1d"',
     ])
+  })
+
+  it('rejects a CREATE_WAIT_MS not below REQUEST_TIMEOUT_MS: node would time the waiting create out first', () => {
+    expect(problemsFor({ CREATE_WAIT_MS: '30000' })).toEqual([
+      'CREATE_WAIT_MS must be below REQUEST_TIMEOUT_MS (a waiting create would time out first), got 30000 ≥ 30000',
+    ])
+    expect(loadConfig({ CREATE_WAIT_MS: '30000', REQUEST_TIMEOUT_MS: '60000' }).createWaitMs).toBe(30_000)
   })
 
   it('reports every problem at once', () => {

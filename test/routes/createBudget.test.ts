@@ -1,6 +1,6 @@
 // CREATE_BYTES_IN_FLIGHT: the body bytes of creates in flight are bounded; a create beyond the
-// bound gets a 503 with Retry-After before its body is read, and the bytes come back on every
-// way a create ends (answered, refused, or its client gone).
+// bound waits its turn with its body unread (CREATE_WAIT_MS), then gets a 503 with Retry-After,
+// and the bytes come back on every way a create ends (answered, refused, or its client gone).
 import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -11,11 +11,12 @@ import { useApps } from './fixtures.js'
 const db = useTestRedis()
 const build = useApps(db)
 const BUDGET = 100_000
+const WAIT_MS = 300
 let server: TestApp
 let port: number
 
 beforeAll(async () => {
-  server = await build({ CREATE_BYTES_IN_FLIGHT: String(BUDGET) })
+  server = await build({ CREATE_BYTES_IN_FLIGHT: String(BUDGET), CREATE_WAIT_MS: String(WAIT_MS) })
   port = Number(new URL(await server.listen()).port)
 })
 
@@ -39,10 +40,12 @@ async function slowUpload(length: number, sent: number): Promise<{ socket: Socke
   }
 }
 
-async function inFlight(): Promise<number> {
+async function gauge(name: string): Promise<number> {
   const metrics = await (await fetch(`${server.url}/metrics`)).text()
-  return Number(/^redbin_create_bytes_in_flight (\d+)/m.exec(metrics)?.[1])
+  return Number(new RegExp(`^redbin_${name} (\\d+)`, 'm').exec(metrics)?.[1])
 }
+
+const inFlight = () => gauge('create_bytes_in_flight')
 
 async function waitForInFlight(bytes: number): Promise<void> {
   for (let i = 0; i < 100 && (await inFlight()) !== bytes; i++) await sleep(20)
@@ -54,21 +57,37 @@ const createJson = (content: string) => fetch(`${server.url}/api/pastes`, {
 })
 
 describe('creates in flight are bounded by their body bytes', () => {
-  it('answers 503 with Retry-After to a create beyond the bound, and takes it once the bytes are back', async () => {
+  it('holds a create beyond the bound until the bytes before it are back, then takes it', async () => {
     const upload = await slowUpload(80_000, 1000)
+    const waiting = createJson('x'.repeat(30_000))
+    for (let i = 0; i < 100 && (await gauge('creates_waiting')) !== 1; i++) await sleep(10)
+    expect(await gauge('creates_waiting')).toBe(1)
+    // First come, first served: a create that would fit waits behind it.
+    const behind = createJson('small paste')
+    for (let i = 0; i < 100 && (await gauge('creates_waiting')) !== 2; i++) await sleep(10)
+    expect(await gauge('creates_waiting')).toBe(2)
+    expect(await upload.finish()).toMatch(/^HTTP\/1.1 201/)
+    expect([(await waiting).status, (await behind).status]).toEqual([201, 201])
+    await waitForInFlight(0)
+    expect(await gauge('creates_waiting')).toBe(0)
+  })
+
+  it('answers 503 with Retry-After to a create that waited CREATE_WAIT_MS in vain; those behind it go on', async () => {
+    const upload = await slowUpload(80_000, 1000)
+    const started = Date.now()
     const refused = await createJson('x'.repeat(30_000))
     expect(refused.status).toBe(503)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(WAIT_MS - 20)
     expect(refused.headers.get('retry-after')).toBe('2')
     expect((await refused.json() as { error: string }).error).toMatch(/busy/)
     // A create that fits in what is left is taken meanwhile.
     expect((await createJson('small paste')).status).toBe(201)
-
     expect(await upload.finish()).toMatch(/^HTTP\/1.1 201/)
     await waitForInFlight(0)
     expect((await createJson('x'.repeat(30_000))).status).toBe(201)
   })
 
-  it('refuses forms and raw uploads too, before reading their bodies', async () => {
+  it('bounds forms and raw uploads too, before reading their bodies', async () => {
     const upload = await slowUpload(90_000, 10)
     const form = await fetch(`${server.url}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `content=${'y'.repeat(20_000)}` })
     const raw = await fetch(`${server.url}/notes.txt`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'z'.repeat(20_000) })
@@ -86,6 +105,19 @@ describe('creates in flight are bounded by their body bytes', () => {
   it('gives the bytes back when a client goes away in the middle of its body', async () => {
     const upload = await slowUpload(70_000, 500)
     upload.socket.destroy()
+    await waitForInFlight(0)
+  })
+
+  it('forgets a waiting create whose client went away: it takes nothing', async () => {
+    const upload = await slowUpload(80_000, 1000)
+    const controller = new AbortController()
+    const waiting = fetch(`${server.url}/api/pastes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: 'w'.repeat(30_000) }), signal: controller.signal }).catch(() => 'aborted')
+    for (let i = 0; i < 100 && (await gauge('creates_waiting')) !== 1; i++) await sleep(10)
+    controller.abort()
+    expect(await waiting).toBe('aborted')
+    for (let i = 0; i < 100 && (await gauge('creates_waiting')) !== 0; i++) await sleep(10)
+    expect([await gauge('creates_waiting'), await inFlight()]).toEqual([0, 80_000])
+    expect(await upload.finish()).toMatch(/^HTTP\/1.1 201/)
     await waitForInFlight(0)
   })
 
