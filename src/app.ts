@@ -153,6 +153,8 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   })
   app.addHook('onClose', async () => {
     clearInterval(sweeper)
+    // The views counted in memory and not yet sent reach Redis before it is closed.
+    await cache?.records.flush().catch((err: Error) => app.log.warn({ err: err.message }, 'view counts not sent at close'))
     await Promise.all([code.close(), cache?.tracking.close()])
   })
   return app
@@ -166,7 +168,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
 async function openPageCache(config: Config, redis: Redis | Cluster): Promise<{ records: RecordCache; tracking: TrackingConnections } | 'off' | 'cluster'> {
   if (config.pageCacheBytes === 0) return 'off'
   if (redis instanceof Cluster) return 'cluster'
-  const records = new RecordCache({ maxBytes: config.pageCacheBytes, maxEntryBytes: config.pageCacheMaxEntryBytes })
+  const records = new RecordCache({ maxBytes: config.pageCacheBytes, maxEntryBytes: config.pageCacheMaxEntryBytes, incrementWindowMs: config.viewCountBatchMs })
   const tracking = new TrackingConnections(redis)
   tracking.on('up', () => records.enable(tracking.reader))
   tracking.on('down', () => records.disable())

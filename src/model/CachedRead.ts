@@ -60,7 +60,9 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
    * nearly all of different pastes.
    */
   private readonly unsent = new Map<string, Unsent>()
-  private sendScheduled = false
+  /** Cancels the pending send of the held increments; null when none is pending. */
+  private scheduled: (() => void) | null = null
+  private readonly sendNow = () => this.sendIncrements()
   private readonly columns: string[]
   /** The selected counters, and those of them that `increment` bumps (by how much). */
   private readonly counters: string[]
@@ -116,24 +118,34 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     } else {
       this.unsent.set(slot, { store, cache, id, key, slot, entry, times: 1 })
     }
-    if (!this.sendScheduled) {
-      this.sendScheduled = true
-      setImmediate(() => this.sendIncrements())
+    if (this.scheduled === null) {
+      const window = cache.limits.incrementWindowMs ?? 0
+      if (window > 0) {
+        const timer = setTimeout(this.sendNow, window)
+        this.scheduled = () => clearTimeout(timer)
+      } else {
+        const immediate = setImmediate(this.sendNow)
+        this.scheduled = () => clearImmediate(immediate)
+      }
     }
+    cache.hold(this.sendNow)
   }
 
-  private sendIncrements() {
-    this.sendScheduled = false
+  /** Sends the hits' increments held so far; resolves once Redis has answered them. */
+  private sendIncrements(): Promise<unknown> {
+    this.scheduled?.()
+    this.scheduled = null
     const byStore = new Map<Store, Unsent[]>()
     for (const unsent of this.unsent.values()) {
       const batch = byStore.get(unsent.store)
       if (batch) batch.push(unsent)
       else byStore.set(unsent.store, [unsent])
     }
+    for (const { cache } of this.unsent.values()) cache.release(this.sendNow)
     this.unsent.clear()
-    for (const [store, batch] of byStore) {
+    return Promise.all([...byStore].map(([store, batch]) => {
       const items = batch.map(({ id, times }) => ({ id, by: Object.fromEntries(this.bumps.map(([name, each]) => [name, each * times])) as Increments<S, C> }))
-      this.model.incrementMany(store, items).then(
+      return this.model.incrementMany(store, items).then(
         (counted) => batch.forEach((unsent, i) => this.reconcile(unsent, counted[i] ?? null)),
         () => {
           // Nothing to show for the local bumps (some of a call of several scripts may have
@@ -144,7 +156,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
           }
         },
       )
-    }
+    }))
   }
 
   /** Raises the entry's counters to what Redis counted; a record Redis no longer has is dropped. */

@@ -327,6 +327,7 @@ describe('lost tracking', () => {
 })
 
 describe('counting', () => {
+  const runsOnOwnRedis = !process.env.REDIS_URL
   /** The count Redis holds, read past the cache. */
   const counted = async (store: Store, id: string) => (await Doc.load(store, id, { select: ['hits'] }))?.hits
 
@@ -387,6 +388,37 @@ describe('counting', () => {
     expect((await scriptCalls(db.redis as Redis)) - before).toBe(1)
     expect(shown.map((doc) => doc?.hits)).toEqual(docs.map(() => 3))
     expect(cache.stats.incrementErrors).toBe(0)
+  })
+
+  it('holds the views of incrementWindowMs and sends them in one script, and flush sends them at once', async () => {
+    const { store, cache } = await openCache({ incrementWindowMs: 60_000 })
+    const docs = await Promise.all([1, 2, 3].map(() => createDoc(store)))
+    for (const { id } of docs) await warm(store, cache, id)
+    // Over several turns of the event loop: nothing is sent yet, each view shows its own count.
+    for (let turn = 1; turn <= 3; turn++) {
+      const shown = await Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
+      expect(shown.map((doc) => doc?.hits)).toEqual(docs.map(() => turn))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await sleep(30)
+    expect(await Promise.all(docs.map(({ id }) => counted(store, id)))).toEqual([0, 0, 0])
+    const before = runsOnOwnRedis ? await scriptCalls(db.redis as Redis) : 0
+    await cache.flush()
+    expect(await Promise.all(docs.map(({ id }) => counted(store, id)))).toEqual([3, 3, 3])
+    if (runsOnOwnRedis) expect((await scriptCalls(db.redis as Redis)) - before).toBe(1)
+    // Nothing is held any more: a second flush sends nothing.
+    await cache.flush()
+    expect(await Promise.all(docs.map(({ id }) => counted(store, id)))).toEqual([3, 3, 3])
+  })
+
+  it('sends held views when their window ends, without a flush', async () => {
+    const { store, cache } = await openCache({ incrementWindowMs: 20 })
+    const { id } = await createDoc(store)
+    await warm(store, cache, id)
+    await FULL.load(store, id, true)
+    await FULL.load(store, id, true)
+    expect(await counted(store, id)).toBe(0)
+    await waitUntil(async () => (await counted(store, id)) === 2, 2000)
   })
 
   it('drops every record of a turn whose increments failed, and counts each failure', async () => {

@@ -137,6 +137,18 @@ describe('a page served from the cache', () => {
     expect((await scriptCalls(db.redis as Redis)) - scripts).toBe(1)
   })
 
+  it('sends the views it holds back (VIEW_COUNT_BATCH_MS) when the app closes', async () => {
+    const holding = await build({ VIEW_COUNT_BATCH_MS: '1000' })
+    const paste = await createPaste(holding.app, { content: 'counted at close' })
+    await waitForStoredPage(db, paste.id)
+    for (let i = 0; i < 4; i++) expect((await get(holding.app, `/${paste.id}`)).statusCode).toBe(200)
+    const store = new Store(db.redis, { prefix: db.prefix })
+    const counted = async () => (await Paste.load(store, paste.id, { select: ['views'] }))?.views ?? 0
+    // The first view was a miss, counted with its read; the three hits are held for a second.
+    await holding.app.close()
+    expect(await counted()).toBe(4)
+  })
+
   it('is gone the moment its paste is edited or deleted in this process', async () => {
     const paste = await createPaste(cached, { content: 'version one' })
     await waitForStoredPage(db, paste.id)
