@@ -141,7 +141,7 @@ const schema = {
    * Retry-After. One create is always admitted. 0: no bound.
    */
   createBytesInFlight: field('CREATE_BYTES_IN_FLIGHT', '8388608', integer(0)),
-  /** How long a create beyond CREATE_BYTES_IN_FLIGHT waits for its turn (ms); 0 refuses at once. */
+  /** How long a create beyond CREATE_BYTES_IN_FLIGHT waits for its turn (ms; unset: 10 s, at most half of REQUEST_TIMEOUT_MS); 0 refuses at once. */
   createWaitMs: field('CREATE_WAIT_MS', '10000', integer(0)),
   /** 0 turns rate limiting off. */
   rateLimitCreatesPerMinute: field('RATE_LIMIT_CREATES_PER_MINUTE', '30', integer(0)),
@@ -206,7 +206,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ` > ${JSON.stringify(env.MAX_EXPIRES || 'never')}`,
     )
   }
-  // A create waits for its turn before its body is read, within the time node gives the request.
+  // A create waits for its turn before its body is read, within the time node gives the request:
+  // unless set, the wait is at most half of REQUEST_TIMEOUT_MS.
+  if (!env.CREATE_WAIT_MS && 'requestTimeoutMs' in parsed) config.createWaitMs = Math.min(config.createWaitMs, Math.floor(config.requestTimeoutMs / 2))
   if ('createWaitMs' in parsed && 'requestTimeoutMs' in parsed && config.createWaitMs >= config.requestTimeoutMs) {
     problems.push(`CREATE_WAIT_MS must be below REQUEST_TIMEOUT_MS (a waiting create would time out first), got ${config.createWaitMs} ≥ ${config.requestTimeoutMs}`)
   }

@@ -186,6 +186,8 @@ describe('loadConfig', () => {
       'CREATE_WAIT_MS must be below REQUEST_TIMEOUT_MS (a waiting create would time out first), got 30000 ≥ 30000',
     ])
     expect(loadConfig({ CREATE_WAIT_MS: '30000', REQUEST_TIMEOUT_MS: '60000' }).createWaitMs).toBe(30_000)
+    // Unset, it follows a short REQUEST_TIMEOUT_MS down.
+    expect(loadConfig({ REQUEST_TIMEOUT_MS: '300' }).createWaitMs).toBe(150)
   })
 
   it('reports every problem at once', () => {

@@ -6,9 +6,11 @@ import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
+import { Store } from '../../src/model/index.js'
+import { Paste } from '../../src/pastes/Paste.js'
 import { encryptPaste, toBase64Url } from '../../src/shared/pasteCrypto.js'
 import { everythingStored, useTestRedis } from '../helpers/redis.js'
-import { createPaste, HTML_ACCEPT, useApps, waitForStoredPage } from './fixtures.js'
+import { createPaste, HTML_ACCEPT, useApps, waitForStoredPage, waitUntil } from './fixtures.js'
 
 const db = useTestRedis()
 const build = useApps(db)
@@ -161,6 +163,10 @@ describe('reading an encrypted paste', () => {
     // first EVALSHA is answered NOSCRIPT and sent again as EVAL).
     await waitForStoredPage(db, plain.id)
     for (const id of [plain.id, encrypted.id, plain.id, encrypted.id]) await app.inject({ url: `/${id}` })
+    // The hits' counts are held for VIEW_COUNT_BATCH_MS: all four must be in Redis before the
+    // commands are watched.
+    const store = new Store(db.redis, { prefix: db.prefix })
+    await waitUntil(async () => (await Paste.loadMany(store, [plain.id, encrypted.id])).every((p) => p?.views === 2))
     const servers = db.clusterNodes ? db.clusterNodes.map((n) => `redis://${n.host}:${n.port}`) : [db.url]
     const monitors = await Promise.all(servers.map((url) => new Redis(url).monitor()))
     const seen: string[] = []
