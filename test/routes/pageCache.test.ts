@@ -114,8 +114,9 @@ describe('a page served from the cache', () => {
     expect(await counted()).toBe(20)
   })
 
-  // Only on a Redis of this file's own: the script count is the server's.
-  it.runIf(!clusterMode && !process.env.REDIS_URL)('counts the views of many pastes served together in one script', async () => {
+  // Only on a Redis of this file's own (the script count is the server's), and where there is a
+  // cache (none on a cluster): elsewhere the test does not exist rather than being skipped.
+  if (!clusterMode && !process.env.REDIS_URL) it('counts the views of many pastes served together in one script', async () => {
     const pastes = await Promise.all(Array.from({ length: 20 }, (_, i) => createPaste(cached, { content: `paste ${i}` })))
     for (const paste of pastes) await waitForStoredPage(db, paste.id)
     for (const paste of pastes) await cachedGet(`/${paste.id}`)
