@@ -65,6 +65,14 @@ async function createDoc(store: Store, values: { title?: string; body?: string; 
 }
 
 /** Reads the record twice: the second read must come from memory. */
+/** What the cache counts for one FULL entry of a doc with a 1,000-byte body. */
+async function bytesOfOneEntry(): Promise<number> {
+  const { store, cache } = await openCache()
+  const one = await createDoc(store, { body: 'x'.repeat(1000) })
+  await FULL.load(store, one.id)
+  return cache.bytes
+}
+
 async function warm(store: Store, cache: RecordCache, id: string) {
   await FULL.load(store, id)
   const hits = cache.stats.hits
@@ -208,10 +216,8 @@ describe('the byte budget', () => {
   })
 
   it('evicts the least recently used entries to stay within PAGE_CACHE_BYTES', async () => {
-    const probe = await openCache()
-    const one = await createDoc(probe.store, { body: 'x'.repeat(1000) })
-    await FULL.load(probe.store, one.id)
-    const { store, cache } = await openCache({ maxBytes: Math.floor(3.5 * probe.cache.bytes) })
+    const entry = await bytesOfOneEntry()
+    const { store, cache } = await openCache({ maxBytes: Math.floor(3.5 * entry) })
     const [a, b, c, d] = await Promise.all([1, 2, 3, 4].map(() => createDoc(store, { body: 'x'.repeat(1000) })))
     for (const doc of [a, b, c]) await FULL.load(store, doc!.id)
     expect(cache.size).toBe(3)
@@ -227,10 +233,8 @@ describe('the byte budget', () => {
   })
 
   it('keeps one miss in admitWhenFull once full, so that a scan larger than the cache does not churn it', async () => {
-    const probe = await openCache()
-    const one = await createDoc(probe.store, { body: 'x'.repeat(1000) })
-    await FULL.load(probe.store, one.id)
-    const { store, cache } = await openCache({ maxBytes: Math.floor(3.5 * probe.cache.bytes), admitWhenFull: 4 })
+    const entry = await bytesOfOneEntry()
+    const { store, cache } = await openCache({ maxBytes: Math.floor(3.5 * entry), admitWhenFull: 4 })
     const docs = await Promise.all(Array.from({ length: 11 }, () => createDoc(store, { body: 'x'.repeat(1000) })))
     for (const doc of docs) await FULL.load(store, doc.id)
     // 3 fit; of the 8 misses that found it full, the 1st and the 5th got in.
@@ -241,10 +245,8 @@ describe('the byte budget', () => {
   })
 
   it('reads a miss it will not keep untracked: Redis sends no invalidation when that record changes', async () => {
-    const probe = await openCache()
-    const one = await createDoc(probe.store, { body: 'x'.repeat(1000) })
-    await FULL.load(probe.store, one.id)
-    const { store, cache } = await openCache({ maxBytes: Math.floor(1.5 * probe.cache.bytes), admitWhenFull: 1000 })
+    const entry = await bytesOfOneEntry()
+    const { store, cache } = await openCache({ maxBytes: Math.floor(1.5 * entry), admitWhenFull: 1000 })
     const [kept, passing] = await Promise.all([createDoc(store, { body: 'x'.repeat(1000) }), createDoc(store, { body: 'y'.repeat(1000) })])
     await FULL.load(store, kept.id)
     // Full now: the first miss that finds it full is read to be kept, the next 999 are not.
