@@ -117,6 +117,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
       unsent.entry = entry
     } else {
       this.unsent.set(slot, { store, cache, id, key, slot, entry, times: 1 })
+      cache.hold(this.sendNow)
     }
     if (this.scheduled === null) {
       const window = cache.limits.incrementWindowMs ?? 0
@@ -128,7 +129,6 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
         this.scheduled = () => clearImmediate(immediate)
       }
     }
-    cache.hold(this.sendNow)
   }
 
   /** Sends the hits' increments held so far; resolves once Redis has answered them. */
@@ -171,7 +171,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   private async fill(store: Store, cache: RecordCache, id: Id, key: string, slot: string, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {
     const reader = cache.reader as NonNullable<RecordCache['reader']>
     const token = cache.beginFill(this.tag, key)
-    const fields = this.model.binary ? reader.hmgetBuffer(key, ...this.columns) : reader.hmget(key, ...this.columns)
+    const fields = this.model.readFields(reader, key, this.columns)
     // PEXPIRETIME in the same write: the entry is dead from that instant, whenever Redis says so.
     const tracked = Promise.all([fields, reader.pexpiretime(key)])
     const sideCounters = count ? this.unbumped : this.counters
@@ -185,7 +185,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
         count ? this.increment(store, id) : undefined,
         this.model.readCounters(store, key, sideCounters),
       ])
-      values = read === null ? await this.readUntracked(store, key) : read[0]
+      values = read === null ? await this.model.readFields(store.redis, key, this.columns) : read[0]
     } catch (err) {
       cache.abandonFill(slot, token)
       throw err
@@ -200,10 +200,6 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     if (expiresAt === null || !this.options.keep(record as Pick<RecordOf<S>, K>)) cache.abandonFill(slot, token)
     else cache.fill(slot, token, record, expiresAt)
     return { ...record } as Pick<RecordOf<S>, K>
-  }
-
-  private async readUntracked(store: Store, key: string): Promise<readonly unknown[]> {
-    return this.model.binary ? store.redis.hmgetBuffer(key, ...this.columns) : store.redis.hmget(key, ...this.columns)
   }
 
   /** Sends the declared increments; the new values, or null when the record does not exist. */

@@ -1,3 +1,4 @@
+import type { Cluster, Redis } from 'ioredis'
 import type { AnyColumn, InputOf, RecordOf, Schema } from './columns.js'
 import { DuplicateKeyError, QueryError, UniqueConstraintError, ValidationError, VersionConflictError, VersionLimitError } from './errors.js'
 import { CachedRead, type CachedReadOptions } from './CachedRead.js'
@@ -544,13 +545,18 @@ export class Model<S extends Schema> {
   async readSelected<K extends keyof S>(store: Store, key: string, columns: readonly string[], skip: readonly string[] = []): Promise<Pick<RecordOf<S>, K> | null> {
     const counters = this.selectedCounters(columns).filter((c) => !skip.includes(c))
     const [values, side] = await Promise.all([
-      this.binary ? store.redis.hmgetBuffer(key, ...columns) : store.redis.hmget(key, ...columns),
+      this.readFields(store.redis, key, columns),
       this.readCounters(store, key, counters),
     ])
     return values[0] === null ? null : this.withCounters(this.decodeSelected<K>(columns, values), counters, side)
   }
 
   /** @internal The counter columns among `columns`. */
+  /** @internal `columns` of the record hash at `key`, undecoded (Buffers for a binary model), on `redis`. */
+  readFields(redis: Redis | Cluster, key: string, columns: readonly string[]): Promise<(string | Buffer | null)[]> {
+    return this.binary ? redis.hmgetBuffer(key, ...columns) : redis.hmget(key, ...columns)
+  }
+
   selectedCounters(columns: readonly string[]): string[] {
     return this.counters.length === 0 ? [] : columns.filter((c) => this.column(c).options.counter)
   }
