@@ -20,25 +20,32 @@ beforeAll(async () => {
   port = Number(new URL(await server.listen()).port)
 })
 
-/** A raw upload of `length` bytes whose client has sent the headers and `sent` bytes, and waits. */
-async function slowUpload(length: number, sent: number): Promise<{ socket: Socket; finish: () => Promise<string> }> {
+/**
+ * A request (`PUT /slow.txt`, its headers, an ASCII body) whose client has sent the headers and
+ * `sent` bytes of the body, and waits; finish() sends the rest and returns the whole answer.
+ */
+async function slowRequest(line: string, headers: Record<string, string>, body: string, sent: number): Promise<{ socket: Socket; finish: () => Promise<string> }> {
   const socket = connect(port, '127.0.0.1')
   await new Promise((resolve) => socket.once('connect', resolve))
   let answer = ''
   socket.on('data', (chunk: Buffer) => (answer += chunk.toString()))
   const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()))
-  socket.write(`PUT /slow.txt HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`)
-  socket.write('a'.repeat(sent))
-  await waitForInFlight(length)
+  const head = Object.entries({ host: 'x', ...headers, 'content-length': String(body.length), connection: 'close' }).map(([name, value]) => `${name}: ${value}\r\n`).join('')
+  socket.write(`${line} HTTP/1.1\r\n${head}\r\n`)
+  socket.write(body.slice(0, sent))
+  await waitForInFlight(body.length)
   return {
     socket,
     finish: async () => {
-      socket.write('a'.repeat(length - sent))
+      socket.write(body.slice(sent))
       await ended
       return answer
     },
   }
 }
+
+/** A raw upload of `length` bytes whose client has sent the headers and `sent` bytes, and waits. */
+const slowUpload = (length: number, sent: number) => slowRequest('PUT /slow.txt', { 'content-type': 'text/plain' }, 'a'.repeat(length), sent)
 
 async function gauge(name: string): Promise<number> {
   const metrics = await (await fetch(`${server.url}/metrics`)).text()
@@ -52,6 +59,11 @@ async function waitForInFlight(bytes: number): Promise<void> {
   expect(await inFlight()).toBe(bytes)
 }
 
+async function waitForQueued(requests: number): Promise<void> {
+  for (let i = 0; i < 100 && (await gauge('creates_waiting')) !== requests; i++) await sleep(10)
+  expect(await gauge('creates_waiting')).toBe(requests)
+}
+
 const createJson = (content: string) => fetch(`${server.url}/api/pastes`, {
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content }),
 })
@@ -60,12 +72,10 @@ describe('creates in flight are bounded by their body bytes', () => {
   it('holds a create beyond the bound until the bytes before it are back, then takes it', async () => {
     const upload = await slowUpload(80_000, 1000)
     const waiting = createJson('x'.repeat(30_000))
-    for (let i = 0; i < 100 && (await gauge('creates_waiting')) !== 1; i++) await sleep(10)
-    expect(await gauge('creates_waiting')).toBe(1)
+    await waitForQueued(1)
     // First come, first served: a create that would fit waits behind it.
     const behind = createJson('small paste')
-    for (let i = 0; i < 100 && (await gauge('creates_waiting')) !== 2; i++) await sleep(10)
-    expect(await gauge('creates_waiting')).toBe(2)
+    await waitForQueued(2)
     expect(await upload.finish()).toMatch(/^HTTP\/1.1 201/)
     expect([(await waiting).status, (await behind).status]).toEqual([201, 201])
     await waitForInFlight(0)
@@ -112,11 +122,11 @@ describe('creates in flight are bounded by their body bytes', () => {
     const upload = await slowUpload(80_000, 1000)
     const controller = new AbortController()
     const waiting = fetch(`${server.url}/api/pastes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: 'w'.repeat(30_000) }), signal: controller.signal }).catch(() => 'aborted')
-    for (let i = 0; i < 100 && (await gauge('creates_waiting')) !== 1; i++) await sleep(10)
+    await waitForQueued(1)
     controller.abort()
     expect(await waiting).toBe('aborted')
-    for (let i = 0; i < 100 && (await gauge('creates_waiting')) !== 0; i++) await sleep(10)
-    expect([await gauge('creates_waiting'), await inFlight()]).toEqual([0, 80_000])
+    await waitForQueued(0)
+    expect(await inFlight()).toBe(80_000)
     expect(await upload.finish()).toMatch(/^HTTP\/1.1 201/)
     await waitForInFlight(0)
   })
@@ -133,3 +143,4 @@ describe('creates in flight are bounded by their body bytes', () => {
     await waitForInFlight(0)
   })
 })
+
