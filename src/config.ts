@@ -136,12 +136,12 @@ const schema = {
   redisAppendfsync: field('REDIS_APPENDFSYNC', 'everysec', oneOf('everysec', 'always')),
   maxPasteBytes: field('MAX_PASTE_BYTES', '1048576', integer(1)),
   /**
-   * Body bytes of creates in flight in one process (Content-Length, checked before the body is
-   * read); a create beyond it waits its turn, up to CREATE_WAIT_MS, then gets a 503 with
-   * Retry-After. One create is always admitted. 0: no bound.
+   * Body bytes of creates and edits in flight in one process (Content-Length, checked before the
+   * body is read; both share it); one beyond it waits its turn, up to CREATE_WAIT_MS, then gets a
+   * 503 with Retry-After. One is always admitted. 0: no bound.
    */
   createBytesInFlight: field('CREATE_BYTES_IN_FLIGHT', '8388608', integer(0)),
-  /** How long a create beyond CREATE_BYTES_IN_FLIGHT waits for its turn (ms; unset: 10 s, at most half of REQUEST_TIMEOUT_MS); 0 refuses at once. */
+  /** How long a create or edit beyond CREATE_BYTES_IN_FLIGHT waits for its turn (ms; unset: 10 s, at most half of REQUEST_TIMEOUT_MS); 0 refuses at once. */
   createWaitMs: field('CREATE_WAIT_MS', '10000', integer(0)),
   /** 0 turns rate limiting off. */
   rateLimitCreatesPerMinute: field('RATE_LIMIT_CREATES_PER_MINUTE', '30', integer(0)),

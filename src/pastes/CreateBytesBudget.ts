@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { PasteInputError } from './errors.js'
 
-/** What a refused client is told to wait: creates in flight finish within a second or two. */
+/** What a refused client is told to wait: creates and edits in flight finish within a second or two. */
 const RETRY_AFTER_SECONDS = 2
 
 interface Waiter {
@@ -11,20 +11,23 @@ interface Waiter {
 }
 
 /**
- * Bounds the body bytes of creates in flight in this process (CREATE_BYTES_IN_FLIGHT). A 1 MiB
- * create holds ~10-20 MB of buffers and strings while it is parsed, stored and rendered (the
- * body, its text, the bytes, ioredis' copies, the page): a burst of them, not the pastes kept,
- * is what drives a process's peak memory, and memory malloc keeps after it. Checked before the
- * body is read, on its Content-Length (or the route's body limit when the length is not given).
+ * Bounds the body bytes of creates and edits in flight in this process (CREATE_BYTES_IN_FLIGHT;
+ * the name is older than the edits under it). A 1 MiB create holds ~10-20 MB of buffers and
+ * strings while it is parsed, stored and rendered (the body, its text, the bytes, ioredis'
+ * copies, the page), and an edit the same and its diff: a burst of them, not the pastes kept, is
+ * what drives a process's peak memory, and memory malloc keeps after it. Creates and edits share
+ * one budget and one queue: memory does not care which a body is. Checked before the body is
+ * read, on its Content-Length (or the route's body limit when the length is not given).
  *
- * A create beyond the budget waits, first come first served, with its body unread (TCP holds the
- * sender back), and goes on once the creates before it are done: a burst is slowed, not refused.
- * Only one that waited CREATE_WAIT_MS in vain gets a 503 with Retry-After. One create is always
- * admitted, whatever its size, so a budget below one body never blocks.
+ * A request beyond the budget waits, first come first served, with its body unread (TCP holds
+ * the sender back), and goes on once the requests before it are done: a burst is slowed, not
+ * refused. Only one that waited CREATE_WAIT_MS in vain gets a 503 with Retry-After. One request
+ * is always admitted, whatever its size, so a budget below one body never blocks.
  */
 export class CreateBytesBudget {
   private bytes = 0
-  private creates = 0
+  /** Requests holding bytes (creates and edits). */
+  private holders = 0
   private readonly waiting: Waiter[] = []
 
   constructor(readonly maxBytes: number, readonly maxWaitMs: number) {}
@@ -38,26 +41,26 @@ export class CreateBytesBudget {
     else await this.wait(size, reply)
   }
 
-  /** Body bytes of the creates in flight. */
+  /** Body bytes of the creates and edits in flight. */
   get inFlight(): number {
     return this.bytes
   }
 
-  /** Creates waiting for their turn. */
+  /** Creates and edits waiting for their turn. */
   get queued(): number {
     return this.waiting.length
   }
 
   private fits(size: number): boolean {
-    return this.creates === 0 || this.bytes + size <= this.maxBytes
+    return this.holders === 0 || this.bytes + size <= this.maxBytes
   }
 
   private take(size: number, reply: FastifyReply) {
-    this.creates++
+    this.holders++
     this.bytes += size
     // 'close' comes once the reply is sent, or the connection is gone: on every way out.
     reply.raw.once('close', () => {
-      this.creates--
+      this.holders--
       this.bytes -= size
       this.admitWaiting()
     })
@@ -96,7 +99,7 @@ export class CreateBytesBudget {
     })
   }
 
-  /** Admits waiters in order while the first fits: a big create is never passed for ever by small ones. */
+  /** Admits waiters in order while the first fits: a big body is never passed for ever by small ones. */
   private admitWaiting() {
     while (this.waiting.length > 0 && this.fits(this.waiting[0]!.size)) this.waiting[0]!.admit()
   }

@@ -48,7 +48,11 @@ function fromJson(body: Buffer): PasteEdit {
   return { content: fields.content, title: fields.title as string | undefined, language: fields.language as string | undefined }
 }
 
-/** Editing a paste: PUT /api/pastes/<id> (JSON or a raw body), and the browser's edit form. */
+/**
+ * Editing a paste: PUT /api/pastes/<id> (JSON or a raw body), and the browser's edit form. An
+ * edit's body costs what a create's does, so every route that takes one waits its turn under the
+ * same CREATE_BYTES_IN_FLIGHT budget as the creates (deps.createBudget).
+ */
 export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
   const { config, pastes, pages } = deps
   const notFound = (request: FastifyRequest, reply: FastifyReply) => sendError(request, reply, 404, NOT_FOUND, pages)
@@ -71,6 +75,8 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
   // Any body is the new content, except JSON, which carries the fields. Every body is read as
   // bytes (JSON escapes can double the text; the content's own size is checked decoded).
   await app.register(async (api) => {
+    // Both routes of this context take a body: the hook is the context's, as are the parsers.
+    api.addHook('onRequest', deps.createBudget.admit)
     api.removeAllContentTypeParsers()
     api.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxPasteBytes * 2 + 64 * 1024 }, (_request, body, done) => done(null, body))
     const typedApi = api.withTypeProvider<TypeBoxTypeProvider>()
@@ -141,6 +147,7 @@ export async function editRoutes(app: FastifyInstance, deps: RouteDeps) {
   })
 
   typed.post('/:id/edit', {
+    onRequest: deps.createBudget.admit,
     schema: {
       summary: 'Save an edit from the form: a new revision (the creator\'s cookie, or form field `token`)',
       params: IdParams,

@@ -19,7 +19,7 @@ export interface RouteDeps {
   revisions: RevisionService
   pages: PageRenderer
   rateLimiter: CreateRateLimiter
-  /** Every create route takes its body's bytes from it before the body is read (onRequest). */
+  /** Every create and edit route takes its body's bytes from it before the body is read (onRequest). */
   createBudget: CreateBytesBudget
   metrics: Metrics
 }
