@@ -8,6 +8,7 @@ import type { Config } from './config.js'
 import { RecordCache, Store } from './model/index.js'
 import { CodeRenderer } from './pastes/CodeRenderer.js'
 import { CreateBytesBudget } from './pastes/CreateBytesBudget.js'
+import { loadMallocTrim, MemoryTrimmer } from './MemoryTrimmer.js'
 import { CreateRateLimiter } from './pastes/CreateRateLimiter.js'
 import { PageRenderer, PUBLIC_DIR } from './pastes/PageRenderer.js'
 import { PasteService } from './pastes/PasteService.js'
@@ -133,6 +134,14 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   const createBudget = new CreateBytesBudget(config.createBytesInFlight, config.createWaitMs)
   app.metrics.gauge('create_bytes_in_flight', () => createBudget.inFlight)
   app.metrics.gauge('creates_waiting', () => createBudget.queued)
+  const trim = config.mallocTrimQuietMs > 0 ? await loadMallocTrim() : null
+  const trimmer = trim && new MemoryTrimmer({
+    trim,
+    activity: () => (createBudget.busy || code.pending > 0 ? null : `${createBudget.arrived}:${code.jobs}:${code.workers}`),
+    tickMs: config.mallocTrimQuietMs,
+    log: app.log,
+  })
+  app.metrics.counter('malloc_trims', () => trimmer?.trims ?? 0)
   const deps: RouteDeps = { config, pastes, revisions, pages, rateLimiter, createBudget, metrics: app.metrics }
   await app.register(opsRoutes, { redis, metrics: app.metrics })
   await app.register(createRoutes, deps)
@@ -150,12 +159,13 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
       pastes.sweepExpired().catch((err: Error) => app.log.warn({ err: err.message }, 'sweep failed'))
     }, config.sweepIntervalMs)
     sweeper.unref()
+    trimmer?.start()
   })
   app.addHook('onClose', async () => {
     clearInterval(sweeper)
     // The views counted in memory and not yet sent reach Redis before it is closed.
     await cache?.records.flush().catch((err: Error) => app.log.warn({ err: err.message }, 'view counts not sent at close'))
-    await Promise.all([code.close(), cache?.tracking.close()])
+    await Promise.all([code.close(), cache?.tracking.close(), trimmer?.close()])
   })
   return app
 }

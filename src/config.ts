@@ -177,6 +177,11 @@ const schema = {
   renderQueueBytes: field('RENDER_QUEUE_BYTES', '8388608', integer(1)),
   /** The render worker exits after this long without work, returning its memory; 0 keeps it. */
   renderWorkerIdleMs: field('RENDER_WORKER_IDLE_MS', '5000', integer(0)),
+  /**
+   * After creates or renders, once the process has been quiet this long, the memory malloc kept
+   * for their buffers is given back to the system (glibc's malloc_trim); 0: never.
+   */
+  mallocTrimQuietMs: field('MALLOC_TRIM_QUIET_MS', '1000', integer(0, 60_000, 'must be a whole number of ms from 0 to 60000')),
   production: field('NODE_ENV', 'development', (raw) => raw === 'production'),
 }
 

@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       renderWorkerOldMb: 48,
       renderWorkerYoungMb: 8,
       renderWorkerIdleMs: 5000,
+      mallocTrimQuietMs: 1000,
       production: false,
     })
   })
@@ -86,6 +87,7 @@ describe('loadConfig', () => {
       RENDER_WORKER_OLD_MB: '128',
       RENDER_WORKER_YOUNG_MB: '4',
       RENDER_WORKER_IDLE_MS: '0',
+      MALLOC_TRIM_QUIET_MS: '0',
       NODE_ENV: 'production',
     })
     expect(config).toEqual({
@@ -120,6 +122,7 @@ describe('loadConfig', () => {
       renderWorkerOldMb: 128,
       renderWorkerYoungMb: 4,
       renderWorkerIdleMs: 0,
+      mallocTrimQuietMs: 0,
       production: true,
     })
   })
@@ -167,6 +170,8 @@ describe('loadConfig', () => {
     ['RENDER_QUEUE_BYTES', '0', 'RENDER_QUEUE_BYTES must be a positive integer, got "0"'],
     ['RENDER_WORKER_OLD_MB', '8', 'RENDER_WORKER_OLD_MB must be a whole number of MB from 16 to 4096, got "8"'],
     ['RENDER_WORKER_YOUNG_MB', '0', 'RENDER_WORKER_YOUNG_MB must be a whole number of MB from 1 to 1024, got "0"'],
+    ['MALLOC_TRIM_QUIET_MS', '-1', 'MALLOC_TRIM_QUIET_MS must be a whole number of ms from 0 to 60000, got "-1"'],
+    ['MALLOC_TRIM_QUIET_MS', '90000', 'MALLOC_TRIM_QUIET_MS must be a whole number of ms from 0 to 60000, got "90000"'],
     ['RENDER_WORKER_IDLE_MS', '1s', 'RENDER_WORKER_IDLE_MS must be a non-negative integer, got "1s"'],
   ])('rejects %s=%s', (name, value, problem) => {
     expect(problemsFor({ [name]: value })).toEqual([problem])

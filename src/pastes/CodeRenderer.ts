@@ -48,6 +48,7 @@ export class CodeRenderer {
   private readonly maxQueueBytes: number
   private inFlight = 0
   private bytesInFlight = 0
+  private submitted = 0
 
   constructor(private readonly options: CodeRendererOptions) {
     this.maxLines = options.maxAnchoredLines ?? 50_000
@@ -137,11 +138,17 @@ export class CodeRenderer {
     const full = this.pool.queueSize >= this.maxQueue || (this.inFlight > 0 && this.bytesInFlight + size > this.maxQueueBytes)
     if (full) throw QUEUE_FULL
     this.inFlight++
+    this.submitted++
     this.bytesInFlight += size
     return () => {
       this.inFlight--
       this.bytesInFlight -= size
     }
+  }
+
+  /** Renders and diffs taken into the queue so far. */
+  get jobs(): number {
+    return this.submitted
   }
 
   /** Renders submitted and not yet settled: queued plus running (a gauge in /metrics). */

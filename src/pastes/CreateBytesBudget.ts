@@ -28,13 +28,16 @@ export class CreateBytesBudget {
   private bytes = 0
   /** Requests holding bytes (creates and edits). */
   private holders = 0
+  private arrivals = 0
   private readonly waiting: Waiter[] = []
 
   constructor(readonly maxBytes: number, readonly maxWaitMs: number) {}
 
   /** An onRequest hook: takes the request's body bytes from the budget until its reply is done, waiting its turn if need be. */
   readonly admit = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (this.maxBytes === 0) return
+    this.arrivals++
+    // Unbounded, a request is still counted in flight (for `busy`), with no bytes.
+    if (this.maxBytes === 0) return this.take(0, reply)
     const declared = Number(request.headers['content-length'])
     const size = Number.isSafeInteger(declared) && declared >= 0 ? declared : request.routeOptions.bodyLimit ?? this.maxBytes
     if (this.waiting.length === 0 && this.fits(size)) this.take(size, reply)
@@ -44,6 +47,16 @@ export class CreateBytesBudget {
   /** Body bytes of the creates and edits in flight. */
   get inFlight(): number {
     return this.bytes
+  }
+
+  /** Creates and edits in flight: holding bytes or waiting for them. */
+  get busy(): boolean {
+    return this.holders > 0 || this.waiting.length > 0
+  }
+
+  /** Creates and edits that have come in so far. */
+  get arrived(): number {
+    return this.arrivals
   }
 
   /** Creates and edits waiting for their turn. */

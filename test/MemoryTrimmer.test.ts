@@ -1,0 +1,135 @@
+// MALLOC_TRIM_QUIET_MS: after creates or renders, once the process has been quiet for a tick, the
+// memory malloc kept is given back (glibc's malloc_trim through koffi); never during a burst, and
+// once per burst.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { describe, expect, it } from 'vitest'
+import { loadMallocTrim, MemoryTrimmer } from '../src/MemoryTrimmer.js'
+import { metric } from './helpers/staleness.js'
+import { useTestRedis } from './helpers/redis.js'
+import { useApps } from './routes/fixtures.js'
+
+/** A trimmer whose activity the test sets, ticked by hand; counts the trims it asks for. */
+function trimmerWith(start: string | null, trim?: () => Promise<void>) {
+  let activity = start
+  let calls = 0
+  const trimmer = new MemoryTrimmer({
+    trim: trim ?? (async () => { calls++ }),
+    activity: () => activity,
+    tickMs: 60_000,
+  })
+  return {
+    trimmer,
+    set: (value: string | null) => { activity = value },
+    get calls() { return calls },
+  }
+}
+
+describe('MemoryTrimmer', () => {
+  it('leaves a process alone that has done nothing since it started', () => {
+    const t = trimmerWith('0:0:0')
+    for (let i = 0; i < 5; i++) t.trimmer.tick()
+    expect(t.calls).toBe(0)
+  })
+
+  it('trims once after a burst, after one whole tick of quiet', async () => {
+    const t = trimmerWith('0:0:0')
+    t.set(null) // a create in flight
+    t.trimmer.tick()
+    t.set('1:1:1') // done; the render worker still runs
+    t.trimmer.tick()
+    expect(t.calls).toBe(0) // not quiet for a whole tick yet
+    t.trimmer.tick()
+    expect(t.calls).toBe(1)
+    for (let i = 0; i < 5; i++) t.trimmer.tick()
+    await t.trimmer.close()
+    expect(t.calls).toBe(1)
+    expect(t.trimmer.trims).toBe(1)
+  })
+
+  it('never trims while work goes on, and trims again once it stops', async () => {
+    const t = trimmerWith('0:0:0')
+    t.set('1:0:0')
+    t.trimmer.tick()
+    for (let i = 2; i < 10; i++) {
+      // Something new every tick: creates keep coming.
+      t.set(`${i}:${i}:1`)
+      t.trimmer.tick()
+    }
+    expect(t.calls).toBe(0)
+    t.trimmer.tick()
+    expect(t.calls).toBe(1)
+    await sleep(0) // the trim has finished
+    // The worker exits later: its arena can go back too.
+    t.set('9:9:0')
+    t.trimmer.tick()
+    t.trimmer.tick()
+    expect(t.calls).toBe(2)
+  })
+
+  it('starts no trim while one is running, and survives one that fails', async () => {
+    let finish!: () => void
+    let calls = 0
+    const t = trimmerWith('0:0:0', () => {
+      calls++
+      if (calls === 1) return new Promise<void>((resolve) => { finish = resolve })
+      return Promise.reject(new Error('no'))
+    })
+    t.set('1:1:0')
+    t.trimmer.tick()
+    t.trimmer.tick()
+    expect(calls).toBe(1)
+    t.set('2:2:0')
+    t.trimmer.tick()
+    t.trimmer.tick()
+    expect(calls).toBe(1) // the first is still running
+    finish()
+    await sleep(0)
+    t.set('3:3:0')
+    t.trimmer.tick()
+    t.trimmer.tick()
+    expect(calls).toBe(2)
+    await t.trimmer.close() // the failure was caught
+  })
+
+  it('calls glibc\'s malloc_trim on this machine', async () => {
+    const trim = await loadMallocTrim()
+    expect(trim).not.toBeNull()
+    // Something for it to give back: freed buffers above the mmap threshold's reach.
+    const kept = Array.from({ length: 64 }, () => Buffer.alloc(64 * 1024, 1))
+    kept.length = 0
+    await expect(trim!()).resolves.toBeUndefined()
+  })
+})
+
+describe('MALLOC_TRIM_QUIET_MS in the app', () => {
+  const db = useTestRedis()
+  const build = useApps(db)
+
+  const createOne = async (url: string) => {
+    const response = await fetch(`${url}/api/pastes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: 'x = 1\n'.repeat(2000), language: 'python' }) })
+    expect(response.status).toBe(201)
+  }
+
+  it('trims once after creates, when they and their renders are done', async () => {
+    const server = await build({ MALLOC_TRIM_QUIET_MS: '50', RENDER_WORKER_IDLE_MS: '0' })
+    const url = await server.listen()
+    await sleep(300)
+    expect(await metric(url, 'malloc_trims_total')).toBe(0) // a fresh process has nothing to give back
+    await Promise.all([createOne(url), createOne(url), createOne(url)])
+    const deadline = Date.now() + 5000
+    while (Date.now() < deadline && await metric(url, 'malloc_trims_total') === 0) await sleep(50)
+    expect(await metric(url, 'malloc_trims_total')).toBe(1)
+    // Views are not what malloc keeps from creates: they start no trim.
+    await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/`).then((r) => r.arrayBuffer())))
+    await sleep(300)
+    expect(await metric(url, 'malloc_trims_total')).toBe(1)
+  })
+
+  it('never trims with MALLOC_TRIM_QUIET_MS=0', async () => {
+    const server = await build({ MALLOC_TRIM_QUIET_MS: '0' })
+    const url = await server.listen()
+    await createOne(url)
+    await sleep(500)
+    expect(await metric(url, 'malloc_trims_total')).toBe(0)
+  })
+})
