@@ -1,4 +1,5 @@
 import type { RecordOf, Schema } from './columns.js'
+import { decodeSelected, encodeId } from './encoding.js'
 import type { CounterColumns, Id, Increments, Model } from './Model.js'
 import { ownCopy } from './ownCopy.js'
 import type { CacheEntry, RecordCache } from './RecordCache.js'
@@ -84,7 +85,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   load(store: Store, id: Id, count = false): Promise<Pick<RecordOf<S>, K> | null> {
     const cache = store.cache
     if (!cache?.reader) return this.loadUncached(store, id, count)
-    const key = store.keys(this.model.name).record(this.model.encodeId(id))
+    const key = store.keys(this.model.name).record(encodeId(this.model, id))
     const slot = this.tag + key
     const entry = cache.hit(slot)
     if (entry === undefined) {
@@ -195,7 +196,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
       cache.abandonFill(slot, token)
       return null
     }
-    const record = this.model.withCounters(this.model.decodeSelected<K>(this.columns, values) as Values, sideCounters, side)
+    const record = this.model.withCounters(decodeSelected<S, K>(this.model, this.columns, values) as Values, sideCounters, side)
     if (counted) for (const [name] of this.bumps) record[name] = counted[name]
     if (expiresAt === null || !this.options.keep(record as Pick<RecordOf<S>, K>)) cache.abandonFill(slot, token)
     else cache.fill(slot, token, record, expiresAt)

@@ -2,14 +2,14 @@ import type { Cluster, Redis } from 'ioredis'
 import type { AnyColumn, InputOf, RecordOf, Schema } from './columns.js'
 import { DuplicateKeyError, QueryError, UniqueConstraintError, ValidationError, VersionConflictError, VersionLimitError } from './errors.js'
 import { CachedRead, type CachedReadOptions } from './CachedRead.js'
-import { countersOf, indexSuffix } from './keys.js'
+import { decodeFlat, decodeRecord, decodeSelected, decodeValue, encodeId, type Id, indexArgs, storedForm, validateInput } from './encoding.js'
+import { countersOf } from './keys.js'
 import { Query } from './Query.js'
 import type { Store } from './Store.js'
 import { verifyModel, type VerifyReport } from './verify.js'
 
 type ColumnName<S> = keyof S & string
-/** A primary key value: a string or an int, as the primary key column says. */
-export type Id = string | number
+export type { Id }
 export type OrderSpec<S> = ColumnName<S> | `-${ColumnName<S>}`
 
 export interface ModelOptions<S extends Schema> {
@@ -69,8 +69,6 @@ export interface LoadOptions<S extends Schema, K extends keyof S> {
   increment?: Increments<S>
 }
 
-type Entry = [suffix: string, score: number]
-
 /** A validated increment of one counter, and what the increment scripts need to make it. */
 interface CounterBump {
   name: string
@@ -80,14 +78,6 @@ interface CounterBump {
   start: string
 }
 
-/** A validated record in stored form: hash fields, index entries and unique claims. */
-interface StoredForm {
-  id: string
-  fields: (string | Buffer)[]
-  entries: Entry[]
-  claims: [column: string, value: string][]
-}
-
 /**
  * Cluster: how long a delete's tombstone outlives the record, keeping earlier writes of the id
  * that are still on their way from recreating it. Such a write is at most a few command
@@ -95,17 +85,13 @@ interface StoredForm {
  */
 const TOMBSTONE_MS = 60_000
 
-function scoreArg(score: number): string {
-  return score === -Infinity ? '-inf' : String(score)
-}
-
 export class Model<S extends Schema> {
   readonly primaryKey: ColumnName<S>
   readonly columnNames: ColumnName<S>[]
   /** The default order column and direction; null orders by id. */
   readonly defaultOrder: { column: ColumnName<S>; desc: boolean } | null
   readonly composites: readonly (readonly ColumnName<S>[])[]
-  /** The model has bytes columns: its records are read as Buffers (see decodeValue). */
+  /** The model has bytes columns: its records are read as Buffers (see decodeValue in encoding.ts). */
   readonly binary: boolean
   /** The version column, when the model has one. */
   readonly version: ColumnName<S> | null
@@ -183,7 +169,7 @@ export class Model<S extends Schema> {
 
   /** Inserts a new record; DuplicateKeyError when the primary key is taken. */
   async create(store: Store, input: InputOf<S>, options: WriteOptions = {}): Promise<RecordOf<S>> {
-    const record = this.validate(input)
+    const record = validateInput(this, input)
     for (const name of this.counters) {
       // A counter starts at its default and moves only by increments (the counters hash is not
       // written here: a create costs what it costs without counters).
@@ -200,7 +186,7 @@ export class Model<S extends Schema> {
    * value in `input` is checked but not stored.
    */
   async save(store: Store, input: InputOf<S>, options: WriteOptions = {}): Promise<RecordOf<S>> {
-    const record = this.validate(input)
+    const record = validateInput(this, input)
     await this.write(store, 'save', record, options.expiresAt === undefined ? 'keep' : options.expiresAt)
     return record
   }
@@ -214,7 +200,7 @@ export class Model<S extends Schema> {
   async load(store: Store, id: Id): Promise<RecordOf<S> | null>
   async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K>): Promise<Pick<RecordOf<S>, K> | null>
   async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K> = {}) {
-    const encoded = this.encodeId(id)
+    const encoded = encodeId(this, id)
     const key = store.keys(this.name).record(encoded)
     const counters = options.increment ? this.increments(options.increment) : []
     const select = options.select ? this.selection(options.select) : null
@@ -229,7 +215,7 @@ export class Model<S extends Schema> {
     const [values, record] = await Promise.all([bumped, read])
     if (!values || !record) return null
     counters.forEach(({ name }, i) => {
-      if (name in record) record[name] = this.decodeValue(name, String(values[i]))
+      if (name in record) record[name] = decodeValue(this, name, String(values[i]))
     })
     return record
   }
@@ -242,7 +228,7 @@ export class Model<S extends Schema> {
    */
   async increment<C extends CounterColumns<S>>(store: Store, id: Id, by: Increments<S, C>): Promise<{ [P in C]: number } | null> {
     const counters = this.someIncrements(by)
-    const values = await this.bump(store, this.encodeId(id), counters)
+    const values = await this.bump(store, encodeId(this, id), counters)
     return values && (this.counted(counters, values) as { [P in C]: number })
   }
 
@@ -257,7 +243,7 @@ export class Model<S extends Schema> {
    */
   async incrementMany<C extends CounterColumns<S>>(store: Store, items: readonly IncrementItem<S, C>[]): Promise<({ [P in C]: number } | null)[]> {
     const records = items.map(({ id, by }) => {
-      const encoded = this.encodeId(id)
+      const encoded = encodeId(this, id)
       return { keys: this.incrementKeys(store, encoded), bumps: this.someIncrements(by) }
     })
     // Every counter any item bumps, named once; each record gives an amount for each ('' none).
@@ -301,7 +287,7 @@ export class Model<S extends Schema> {
       set.push(name, column.encode(value))
     }
     if (ifVersion !== undefined && this.version === null) throw new QueryError(`${this.name} has no version column`)
-    const key = store.keys(this.name).record(this.encodeId(id))
+    const key = store.keys(this.name).record(encodeId(this, id))
     const check = ifVersion === undefined ? ['', ''] : [this.version ?? '', ifVersion]
     return (await store.written(key, store.redis.redbinModelPatch(key, ...check, set.length / 2, ...set, ...unset))) === 1
   }
@@ -345,7 +331,8 @@ export class Model<S extends Schema> {
       if (!(name in merged) && !this.column(name).options.counter) throw new QueryError(`update needs the whole record: ${this.name}.${name} is missing from current`)
     }
     merged[versionColumn] = expected + 1
-    const { id, entries, claims } = this.stored(merged as RecordOf<S>)
+    const form = storedForm(this, merged as RecordOf<S>)
+    const id = form.id
     const keys = store.keys(this.name)
     const history = this.history
     const historyColumns = history ? history.columns : []
@@ -354,10 +341,7 @@ export class Model<S extends Schema> {
       versionColumn, expected, options.maxVersion ?? '',
       historyColumns.length, ...historyColumns, set.length / 2, ...set, unset.length, ...unset,
     ]
-    const entryArgs = [
-      entries.length, ...entries.flatMap(([suffix, score]) => [suffix, scoreArg(score)]),
-      claims.length, ...claims.flat(),
-    ]
+    const entryArgs = indexArgs(form)
     let reply: (string | number)[]
     if (!store.cluster) {
       reply = await store.written(keys.record(id), store.redis.redbinModelUpdate(
@@ -386,7 +370,7 @@ export class Model<S extends Schema> {
   async loadMany(store: Store, ids: readonly Id[]): Promise<(RecordOf<S> | null)[]> {
     const keys = store.keys(this.name)
     // All are sent before any reply is awaited: one round trip.
-    return Promise.all(ids.map((id) => this.readRecord(store, keys.record(this.encodeId(id)))))
+    return Promise.all(ids.map((id) => this.readRecord(store, keys.record(encodeId(this, id)))))
   }
 
   /** Deletes the record with its index entries and claims; true when it existed. */
@@ -397,7 +381,7 @@ export class Model<S extends Schema> {
   /** Loads and deletes a record in one atomic step: of concurrent callers, one gets it. */
   async take(store: Store, id: Id): Promise<RecordOf<S> | null> {
     const reply = await this.remove(store, id, true)
-    return Array.isArray(reply) ? this.decodeFlat(reply) : null
+    return Array.isArray(reply) ? decodeFlat(this, reply) : null
   }
 
   /**
@@ -431,98 +415,6 @@ export class Model<S extends Schema> {
     return verifyModel(this, store)
   }
 
-  /** @internal Encodes a primary key value for key names and index members. */
-  encodeId(id: unknown): string {
-    const column = this.column(this.primaryKey)
-    const problem = column.problem(id)
-    if (problem !== null) throw new ValidationError(this.name, this.primaryKey, problem)
-    return column.encode(id) as string // a key is a string or an int, never bytes
-  }
-
-  /** @internal The stored form: hash fields, the index entries it belongs in, its unique claims. */
-  stored(record: RecordOf<S>): StoredForm {
-    const fields: (string | Buffer)[] = []
-    const claims: [string, string][] = []
-    const encoded: Record<string, string | null> = {}
-    for (const name of this.columnNames) {
-      const value = record[name]
-      // Counters live in the counters hash, never in the record's.
-      const stored = value === null || value === undefined || this.column(name).options.counter ? null : this.column(name).encode(value)
-      if (stored === null) continue
-      fields.push(name, stored)
-      if (Buffer.isBuffer(stored)) continue // bytes are never indexed
-      encoded[name] = stored
-      if (this.column(name).options.unique) claims.push([name, stored])
-    }
-    const score = (name: string): number => {
-      const value = record[name]
-      return value === null ? -Infinity : (this.column(name).score?.(value) ?? 0)
-    }
-    const orderScore = this.defaultOrder ? score(this.defaultOrder.column) : 0
-    const entries: Entry[] = [[indexSuffix.all, orderScore]]
-    for (const name of this.columnNames) {
-      const o = this.column(name).options
-      if (o.index) entries.push([indexSuffix.equality([name], [encoded[name] ?? null]), orderScore])
-      if (o.sortable && name !== this.defaultOrder?.column) entries.push([indexSuffix.sort(name), score(name)])
-    }
-    for (const cols of this.composites) {
-      entries.push([indexSuffix.equality(cols, cols.map((c) => encoded[c] ?? null)), orderScore])
-    }
-    return { id: encoded[this.primaryKey] as string, fields, entries, claims }
-  }
-
-  /** @internal Checks input against the schema and applies defaults. */
-  validate(input: InputOf<S>): RecordOf<S> {
-    if (typeof input !== 'object' || input === null) throw new ValidationError(this.name, '(record)', 'must be an object')
-    for (const name of Object.keys(input)) {
-      if (!Object.hasOwn(this.schema, name)) throw new ValidationError(this.name, name, `is not a column of ${this.name}`)
-    }
-    const record: Record<string, unknown> = {}
-    const given = input as Record<string, unknown>
-    for (const name of this.columnNames) {
-      const column = this.column(name)
-      let value = given[name]
-      if (value === undefined || value === null) {
-        const fallback = column.options.default
-        value = typeof fallback === 'function' ? fallback() : fallback
-      }
-      if (value === undefined || value === null) {
-        if (column.options.required || column.options.primaryKey) throw new ValidationError(this.name, name, 'is required')
-        record[name] = null
-        continue
-      }
-      const problem = column.problem(value)
-      if (problem !== null) throw new ValidationError(this.name, name, problem)
-      if (column.options.primaryKey && value === '') throw new ValidationError(this.name, name, 'must not be empty')
-      record[name] = value
-    }
-    return record as RecordOf<S>
-  }
-
-  /** @internal Reads a record from a hash (HGETALL as an object, of strings or Buffers). */
-  decode(hash: Record<string, string | Buffer>): RecordOf<S> {
-    const record: Record<string, unknown> = {}
-    for (const name of this.columnNames) record[name] = this.decodeValue(name, hash[name])
-    return record as RecordOf<S>
-  }
-
-  /** @internal Reads a record from a flat [field, value, ...] reply. */
-  decodeFlat(flat: readonly unknown[]): RecordOf<S> {
-    const hash: Record<string, string | Buffer> = {}
-    for (let i = 0; i + 1 < flat.length; i += 2) hash[String(flat[i])] = flat[i + 1] as string | Buffer
-    return this.decode(hash)
-  }
-
-  /** @internal Reads selected columns from an HMGET-shaped reply. */
-  decodeSelected<K extends keyof S>(columns: readonly string[], values: readonly unknown[]): Pick<RecordOf<S>, K> {
-    const record: Record<string, unknown> = {}
-    for (let i = 0; i < columns.length; i++) {
-      const name = columns[i]!
-      record[name] = this.decodeValue(name, values[i] as string | Buffer | null | undefined)
-    }
-    return record as Pick<RecordOf<S>, K>
-  }
-
   /**
    * @internal The record at `key` (HGETALL, as Buffers for a binary model), or null. Its counters
    * come from its counters hash (HMGET, sent with it: one round trip), except those in `skip`.
@@ -534,7 +426,7 @@ export class Model<S extends Schema> {
       this.readCounters(store, key, counters),
     ])
     if (Object.keys(hash).length === 0) return null
-    return this.withCounters(this.decode(hash), counters, side)
+    return this.withCounters(decodeRecord(this, hash), counters, side)
   }
 
   /**
@@ -548,7 +440,7 @@ export class Model<S extends Schema> {
       this.readFields(store.redis, key, columns),
       this.readCounters(store, key, counters),
     ])
-    return values[0] === null ? null : this.withCounters(this.decodeSelected<K>(columns, values), counters, side)
+    return values[0] === null ? null : this.withCounters(decodeSelected<S, K>(this, columns, values), counters, side)
   }
 
   /** @internal The counter columns among `columns`. */
@@ -573,7 +465,7 @@ export class Model<S extends Schema> {
   withCounters<R extends object>(record: R, counters: readonly string[], side: (string | null)[] | null): R {
     counters.forEach((name, i) => {
       const value = side?.[i]
-      if (value !== null && value !== undefined) (record as Record<string, unknown>)[name] = this.decodeValue(name, value)
+      if (value !== null && value !== undefined) (record as Record<string, unknown>)[name] = decodeValue(this, name, value)
     })
     return record
   }
@@ -604,7 +496,7 @@ export class Model<S extends Schema> {
 
   /** The counters' new values, as an increment script returns them (in `counters`' order). */
   private counted(counters: readonly CounterBump[], values: readonly (number | string)[]): Record<string, unknown> {
-    return Object.fromEntries(counters.map(({ name }, i) => [name, this.decodeValue(name, String(values[i]))]))
+    return Object.fromEntries(counters.map(({ name }, i) => [name, decodeValue(this, name, String(values[i]))]))
   }
 
   /** Checks increments that must name at least one counter. */
@@ -625,14 +517,6 @@ export class Model<S extends Schema> {
       const start = column.encode(column.options.default) as string // a counter is a number
       return { name, by, command: column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT', start }
     })
-  }
-
-  // Bytes columns keep their Buffer; every other column reads its text.
-  private decodeValue(name: string, raw: string | Buffer | null | undefined): unknown {
-    if (raw === null || raw === undefined) return this.missing(name)
-    const column = this.column(name)
-    if (column.kind === 'bytes') return Buffer.isBuffer(raw) ? raw : Buffer.from(raw)
-    return column.decode(typeof raw === 'string' ? raw : raw.toString())
   }
 
   /**
@@ -665,12 +549,6 @@ export class Model<S extends Schema> {
       this.composites.some((cols) => cols.includes(name)))
   }
 
-  // A field absent from the hash: the column was added after the record was written.
-  private missing(name: string): unknown {
-    const fallback = this.column(name).options.default
-    return typeof fallback === 'function' ? null : (fallback ?? null)
-  }
-
   private async write(store: Store, mode: 'create' | 'save', record: RecordOf<S>, expiresAt: Date | null | 'keep') {
     let expireArg = ''
     if (expiresAt === 'keep') expireArg = 'keep'
@@ -681,12 +559,10 @@ export class Model<S extends Schema> {
       if (expiresAt.getTime() <= Date.now()) throw new ValidationError(this.name, '(expiresAt)', 'must be in the future')
       expireArg = String(expiresAt.getTime())
     }
-    const { id, fields, entries, claims } = this.stored(record)
+    const form = storedForm(this, record)
+    const { id, fields } = form
     const keys = store.keys(this.name)
-    const entryArgs = [
-      entries.length, ...entries.flatMap(([suffix, score]) => [suffix, scoreArg(score)]),
-      claims.length, ...claims.flat(),
-    ]
+    const entryArgs = indexArgs(form)
     // A save keeps the record's counters (moving legacy values and the expiry along); a create
     // has none to keep, so it never touches the counters hash.
     const counters = mode === 'save' ? this.countersKey(store, id) : keys.record(id)
@@ -723,7 +599,7 @@ export class Model<S extends Schema> {
   }
 
   private async remove(store: Store, id: Id, returning: boolean) {
-    const encoded = this.encodeId(id)
+    const encoded = encodeId(this, id)
     const keys = store.keys(this.name)
     const flag = returning ? '1' : '0'
     // A versioned model's history goes with the record, in the same script (see DELETE).

@@ -1,4 +1,5 @@
 import type { RecordOf, Schema, ValueOf } from './columns.js'
+import { decodeFlat, decodeSelected } from './encoding.js'
 import { QueryError } from './errors.js'
 import { COUNTERS_SUFFIX, indexSuffix } from './keys.js'
 import type { Model, OrderSpec } from './Model.js'
@@ -148,7 +149,7 @@ export class Query<S extends Schema, K extends keyof S> {
     const items: Pick<RecordOf<S>, K>[] = []
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const values = flat[i + 1] as unknown[]
-      items.push(select ? this.model.decodeSelected<K>(select, values) : this.model.decodeFlat(values))
+      items.push(select ? decodeSelected<S, K>(this.model, select, values) : decodeFlat(this.model, values))
     }
     return { items, total, read: flat.length / 2 }
   }
