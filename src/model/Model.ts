@@ -2,14 +2,22 @@ import type { Cluster, Redis } from 'ioredis'
 import type { AnyColumn, InputOf, RecordOf, Schema } from './columns.js'
 import { DuplicateKeyError, QueryError, UniqueConstraintError, ValidationError, VersionConflictError, VersionLimitError } from './errors.js'
 import { CachedRead, type CachedReadOptions } from './CachedRead.js'
+import {
+  bump, counterBumps, type CounterColumns, countersKey, type IncrementItem, incrementRecord, incrementRecords, type Increments,
+  readCounters, selectedCounters, withCounters,
+} from './counters.js'
 import { decodeFlat, decodeRecord, decodeSelected, decodeValue, encodeId, type Id, indexArgs, storedForm, validateInput } from './encoding.js'
-import { countersOf } from './keys.js'
 import { Query } from './Query.js'
 import type { Store } from './Store.js'
 import { verifyModel, type VerifyReport } from './verify.js'
 
+// Counters live in counters.ts and record encoding in encoding.ts; their types are re-exported
+// so that imports from Model.js keep working.
+export { INCREMENT_MANY_BATCH } from './counters.js'
+export type { CounterColumns, IncrementItem, Increments } from './counters.js'
+export type { Id } from './encoding.js'
+
 type ColumnName<S> = keyof S & string
-export type { Id }
 export type OrderSpec<S> = ColumnName<S> | `-${ColumnName<S>}`
 
 export interface ModelOptions<S extends Schema> {
@@ -40,42 +48,10 @@ export interface WriteOptions {
   expiresAt?: Date | null
 }
 
-/** The counter columns of a schema (declared with `counter: true`). */
-export type CounterColumns<S extends Schema> = {
-  [K in keyof S]: S[K] extends { options: { counter: true } } ? K : never
-}[keyof S] & string
-
-/** Amounts to add to counters; any other column is a compile error (never `{}`, which takes anything). */
-export type Increments<S extends Schema, C extends CounterColumns<S> = CounterColumns<S>> =
-  { [P in C]?: number } & { [P in Exclude<keyof S, CounterColumns<S>>]?: never }
-
-/** A record and the amounts to add to its counters (`incrementMany`). */
-export interface IncrementItem<S extends Schema, C extends CounterColumns<S> = CounterColumns<S>> {
-  id: Id
-  by: Increments<S, C>
-}
-
-/**
- * The most records one incrementMany script bumps; more go in several calls. A script holds the
- * server while it runs (every other client waits) and arrives as one command read whole, so a
- * bound keeps both small whatever the caller hands over, while a turn's views of a busy process
- * still leave in one call or a few.
- */
-export const INCREMENT_MANY_BATCH = 500
-
 export interface LoadOptions<S extends Schema, K extends keyof S> {
   select?: readonly K[]
   /** Counters to bump in the same round trip; the result shows the new values. */
   increment?: Increments<S>
-}
-
-/** A validated increment of one counter, and what the increment scripts need to make it. */
-interface CounterBump {
-  name: string
-  by: number
-  command: 'HINCRBY' | 'HINCRBYFLOAT'
-  /** The counter's default, stored form: where its first increment starts (but for a legacy value). */
-  start: string
 }
 
 /**
@@ -202,11 +178,11 @@ export class Model<S extends Schema> {
   async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K> = {}) {
     const encoded = encodeId(this, id)
     const key = store.keys(this.name).record(encoded)
-    const counters = options.increment ? this.increments(options.increment) : []
+    const counters = options.increment ? counterBumps(this, options.increment) : []
     const select = options.select ? this.selection(options.select) : null
     // Both are sent before either is awaited (one round trip), the increment first. The read
     // skips the counters hash for counters the increment answers.
-    const bumped = counters.length > 0 ? this.bump(store, encoded, counters) : null
+    const bumped = counters.length > 0 ? bump(this, store, encoded, counters) : null
     const bumpedNames = counters.map((c) => c.name)
     const read: Promise<Record<string, unknown> | null> = select
       ? this.readSelected(store, key, select, bumpedNames)
@@ -226,43 +202,20 @@ export class Model<S extends Schema> {
    * Returns each counter's value after its own increment, or null when there is no record
    * (nothing is created then).
    */
-  async increment<C extends CounterColumns<S>>(store: Store, id: Id, by: Increments<S, C>): Promise<{ [P in C]: number } | null> {
-    const counters = this.someIncrements(by)
-    const values = await this.bump(store, encodeId(this, id), counters)
-    return values && (this.counted(counters, values) as { [P in C]: number })
+  increment<C extends CounterColumns<S>>(store: Store, id: Id, by: Increments<S, C>): Promise<{ [P in C]: number } | null> {
+    return incrementRecord(this, store, id, by)
   }
 
   /**
    * Bumps counters of many records, each exactly as `increment` would (in the order given, so an
    * id given twice is bumped twice), and returns per item its counters' new values or null. On a
-   * single Redis that is one script for up to INCREMENT_MANY_BATCH records (KEYS: each record
-   * and its counters hash; ARGV: the counters named once, then the amounts per record), so a
-   * batch costs one command and one reply instead of one per record. On a cluster, the records
-   * sit in any slots: one script per record, all sent before any reply is awaited. Rejects if any
+   * single Redis that is one script for up to INCREMENT_MANY_BATCH records, so a batch costs one
+   * command and one reply instead of one per record. On a cluster, the records sit in any slots:
+   * one script per record, all sent before any reply is awaited (see counters.ts). Rejects if any
    * call fails; the others may have landed.
    */
-  async incrementMany<C extends CounterColumns<S>>(store: Store, items: readonly IncrementItem<S, C>[]): Promise<({ [P in C]: number } | null)[]> {
-    const records = items.map(({ id, by }) => {
-      const encoded = encodeId(this, id)
-      return { keys: this.incrementKeys(store, encoded), bumps: this.someIncrements(by) }
-    })
-    // Every counter any item bumps, named once; each record gives an amount for each ('' none).
-    const counters = [...new Map(records.flatMap(({ bumps }) => bumps.map((b) => [b.name, b] as const))).values()]
-    const named = counters.flatMap(({ name, command, start }) => [name, command, start])
-    const batch = store.cluster ? 1 : INCREMENT_MANY_BATCH
-    const calls: Promise<((number | string)[] | null)[]>[] = []
-    for (let from = 0; from < records.length; from += batch) {
-      const some = records.slice(from, from + batch)
-      const amounts = some.flatMap(({ bumps }) => counters.map(({ name }) => bumps.find((b) => b.name === name)?.by ?? ''))
-      calls.push(store.redis.redbinModelIncrementMany(2 * some.length, ...some.flatMap((r) => r.keys), counters.length, ...named, ...amounts))
-    }
-    const replies = (await Promise.all(calls)).flat()
-    return replies.map((values, i) => {
-      if (!values) return null
-      // The script answers in the order the counters were named.
-      const bumps = records[i]!.bumps
-      return this.counted(counters.filter(({ name }) => bumps.some((b) => b.name === name)), values) as { [P in C]: number }
-    })
+  incrementMany<C extends CounterColumns<S>>(store: Store, items: readonly IncrementItem<S, C>[]): Promise<({ [P in C]: number } | null)[]> {
+    return incrementRecords(this, store, items)
   }
 
   /**
@@ -423,10 +376,10 @@ export class Model<S extends Schema> {
     const counters = this.counters.filter((c) => !skip.includes(c))
     const [hash, side] = await Promise.all([
       this.binary ? store.redis.hgetallBuffer(key) : store.redis.hgetall(key),
-      this.readCounters(store, key, counters),
+      readCounters(store, key, counters),
     ])
     if (Object.keys(hash).length === 0) return null
-    return this.withCounters(decodeRecord(this, hash), counters, side)
+    return withCounters(this, decodeRecord(this, hash), counters, side)
   }
 
   /**
@@ -435,88 +388,17 @@ export class Model<S extends Schema> {
    * counters (but those in `skip`) come from the counters hash, read in the same round trip.
    */
   async readSelected<K extends keyof S>(store: Store, key: string, columns: readonly string[], skip: readonly string[] = []): Promise<Pick<RecordOf<S>, K> | null> {
-    const counters = this.selectedCounters(columns).filter((c) => !skip.includes(c))
+    const counters = selectedCounters(this, columns).filter((c) => !skip.includes(c))
     const [values, side] = await Promise.all([
       this.readFields(store.redis, key, columns),
-      this.readCounters(store, key, counters),
+      readCounters(store, key, counters),
     ])
-    return values[0] === null ? null : this.withCounters(decodeSelected<S, K>(this, columns, values), counters, side)
+    return values[0] === null ? null : withCounters(this, decodeSelected<S, K>(this, columns, values), counters, side)
   }
 
-  /** @internal The counter columns among `columns`. */
   /** @internal `columns` of the record hash at `key`, undecoded (Buffers for a binary model), on `redis`. */
   readFields(redis: Redis | Cluster, key: string, columns: readonly string[]): Promise<(string | Buffer | null)[]> {
     return this.binary ? redis.hmgetBuffer(key, ...columns) : redis.hmget(key, ...columns)
-  }
-
-  selectedCounters(columns: readonly string[]): string[] {
-    return this.counters.length === 0 ? [] : columns.filter((c) => this.column(c).options.counter)
-  }
-
-  /** @internal The counters hash of the record at `key`, when any counter is wanted. */
-  readCounters(store: Store, key: string, counters: readonly string[]): Promise<(string | null)[]> | null {
-    return counters.length === 0 ? null : store.redis.hmget(countersOf(key), ...counters)
-  }
-
-  /**
-   * @internal A counter's value is its counters hash's, else what a legacy record holds in its
-   * own hash (already decoded), else its default.
-   */
-  withCounters<R extends object>(record: R, counters: readonly string[], side: (string | null)[] | null): R {
-    counters.forEach((name, i) => {
-      const value = side?.[i]
-      if (value !== null && value !== undefined) (record as Record<string, unknown>)[name] = decodeValue(this, name, value)
-    })
-    return record
-  }
-
-  /**
-   * The record's counters hash, or its record key when it cannot have one: the model has no
-   * counters, or (on a cluster) its id starts with `}`, which gives the record key an empty hash
-   * tag, so no other key is sure to share its slot. Scripts take the record key for "none".
-   */
-  private countersKey(store: Store, id: string): string {
-    const keys = store.keys(this.name)
-    return this.counters.length === 0 || (store.cluster && id.startsWith('}')) ? keys.record(id) : keys.counters(id)
-  }
-
-  /** The keys an increment script names for a record: the record and its counters hash. */
-  private incrementKeys(store: Store, id: string): [record: string, counters: string] {
-    const record = store.keys(this.name).record(id)
-    const counters = this.countersKey(store, id)
-    if (counters === record) throw new QueryError(`${this.name}: on a cluster, an id with counters must not start with }`)
-    return [record, counters]
-  }
-
-  // Runs the increment script (see INCREMENT): never writes the record's key.
-  private bump(store: Store, id: string, counters: readonly CounterBump[]) {
-    const named = counters.flatMap(({ name, command, start }) => [name, command, start])
-    return store.redis.redbinModelIncrement(...this.incrementKeys(store, id), counters.length, ...named, ...counters.map((c) => c.by))
-  }
-
-  /** The counters' new values, as an increment script returns them (in `counters`' order). */
-  private counted(counters: readonly CounterBump[], values: readonly (number | string)[]): Record<string, unknown> {
-    return Object.fromEntries(counters.map(({ name }, i) => [name, decodeValue(this, name, String(values[i]))]))
-  }
-
-  /** Checks increments that must name at least one counter. */
-  private someIncrements(increment: Partial<Record<string, number | undefined>>): CounterBump[] {
-    const counters = this.increments(increment)
-    if (counters.length === 0) throw new QueryError(`increment of ${this.name} names no counter`)
-    return counters
-  }
-
-  /** Checks increments. */
-  private increments(increment: Partial<Record<string, number | undefined>>): CounterBump[] {
-    return Object.entries(increment).filter((e): e is [string, number] => e[1] !== undefined).map(([name, by]) => {
-      const column = this.column(name)
-      if (!column.options.counter) {
-        throw new QueryError(`${this.name}.${name} cannot be incremented: only counter columns can (declare counter: true)`)
-      }
-      if (column.problem(by) !== null) throw new QueryError(`increment of ${this.name}.${name} ${column.problem(by)}`)
-      const start = column.encode(column.options.default) as string // a counter is a number
-      return { name, by, command: column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT', start }
-    })
   }
 
   /**
@@ -565,7 +447,7 @@ export class Model<S extends Schema> {
     const entryArgs = indexArgs(form)
     // A save keeps the record's counters (moving legacy values and the expiry along); a create
     // has none to keep, so it never touches the counters hash.
-    const counters = mode === 'save' ? this.countersKey(store, id) : keys.record(id)
+    const counters = mode === 'save' ? countersKey(this, store, id) : keys.record(id)
     const counterNames = counters === keys.record(id) ? [] : this.counters
     if (!store.cluster) {
       const reply = await store.written(keys.record(id), store.redis.redbinModelWrite(
@@ -604,7 +486,7 @@ export class Model<S extends Schema> {
     const flag = returning ? '1' : '0'
     // A versioned model's history goes with the record, in the same script (see DELETE).
     const history = this.history ? [store.historyKeys(this.history.name).versionsOf(encoded), this.version ?? ''] : ['', '']
-    const counters = this.countersKey(store, encoded)
+    const counters = countersKey(this, store, encoded)
     if (!store.cluster) {
       const args = [keys.record(encoded), counters, keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite, '', '', ...history] as const
       return store.written<(string | Buffer)[] | 1 | null>(args[0], this.binary ? store.redis.redbinModelDeleteBuffer(...args) : store.redis.redbinModelDelete(...args))

@@ -1,4 +1,5 @@
 import type { RecordOf, Schema, ValueOf } from './columns.js'
+import { selectedCounters } from './counters.js'
 import { decodeFlat, decodeSelected } from './encoding.js'
 import { QueryError } from './errors.js'
 import { COUNTERS_SUFFIX, indexSuffix } from './keys.js'
@@ -167,7 +168,7 @@ export class Query<S extends Schema, K extends keyof S> {
     for (const group of plan.groups) args.push(group.length, ...group)
     if (opts.fetch) {
       // The counters the page shows, read from each record's counters hash (none: not read).
-      const counters = opts.select ? this.model.selectedCounters(opts.select) : this.model.counters
+      const counters = opts.select ? selectedCounters(this.model, opts.select) : this.model.counters
       args.push(...keys.recordPattern(), COUNTERS_SUFFIX, counters.length, ...counters, ...(opts.select ?? []))
     }
     // Records of a model with bytes columns come back as Buffers (ids stay text: not fetched).
