@@ -1,5 +1,7 @@
 import type { RecordOf, Schema } from './columns.js'
-import type { CounterColumns, Id, Increments, Model } from './Model.js'
+import { decodeSelected, encodeId } from './encoding.js'
+import { type CounterColumns, type Increments, incrementRecord, incrementRecords, readCounters, selectedCounters, withCounters } from './counters.js'
+import type { Id, Model } from './Model.js'
 import { ownCopy } from './ownCopy.js'
 import type { CacheEntry, RecordCache } from './RecordCache.js'
 import type { Store } from './Store.js'
@@ -72,7 +74,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
 
   constructor(private readonly model: Model<S>, private readonly options: CachedReadOptions<S, K, C>) {
     this.columns = model.selection(options.select)
-    this.counters = model.selectedCounters(this.columns)
+    this.counters = selectedCounters(model, this.columns)
     this.bumps = Object.entries(options.increment ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number')
     for (const [name] of this.bumps) {
       if (!this.counters.includes(name)) throw new Error(`${model.name}.${name}: a cached read bumps only counters it selects`)
@@ -84,7 +86,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   load(store: Store, id: Id, count = false): Promise<Pick<RecordOf<S>, K> | null> {
     const cache = store.cache
     if (!cache?.reader) return this.loadUncached(store, id, count)
-    const key = store.keys(this.model.name).record(this.model.encodeId(id))
+    const key = store.keys(this.model.name).record(encodeId(this.model, id))
     const slot = this.tag + key
     const entry = cache.hit(slot)
     if (entry === undefined) {
@@ -145,7 +147,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     this.unsent.clear()
     return Promise.all([...byStore].map(([store, batch]) => {
       const items = batch.map(({ id, times }) => ({ id, by: Object.fromEntries(this.bumps.map(([name, each]) => [name, each * times])) as Increments<S, C> }))
-      return this.model.incrementMany(store, items).then(
+      return incrementRecords(this.model, store, items).then(
         (counted) => batch.forEach((unsent, i) => this.reconcile(unsent, counted[i] ?? null)),
         () => {
           // Nothing to show for the local bumps (some of a call of several scripts may have
@@ -183,7 +185,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
         // Not on the reader: a script that reads makes Redis track every key it names, and each
         // increment would then invalidate the counters hash.
         count ? this.increment(store, id) : undefined,
-        this.model.readCounters(store, key, sideCounters),
+        readCounters(store, key, sideCounters),
       ])
       values = read === null ? await this.model.readFields(store.redis, key, this.columns) : read[0]
     } catch (err) {
@@ -195,7 +197,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
       cache.abandonFill(slot, token)
       return null
     }
-    const record = this.model.withCounters(this.model.decodeSelected<K>(this.columns, values) as Values, sideCounters, side)
+    const record = withCounters(this.model, decodeSelected<S, K>(this.model, this.columns, values) as Values, sideCounters, side)
     if (counted) for (const [name] of this.bumps) record[name] = counted[name]
     if (expiresAt === null || !this.options.keep(record as Pick<RecordOf<S>, K>)) cache.abandonFill(slot, token)
     else cache.fill(slot, token, record, expiresAt)
@@ -204,6 +206,6 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
 
   /** Sends the declared increments; the new values, or null when the record does not exist. */
   private increment(store: Store, id: Id): Promise<Values | null> {
-    return this.model.increment(store, id, this.options.increment as Increments<S, C>)
+    return incrementRecord(this.model, store, id, this.options.increment as Increments<S, C>)
   }
 }

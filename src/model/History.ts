@@ -1,4 +1,5 @@
 import type { RecordOf, Schema } from './columns.js'
+import { encodeId } from './encoding.js'
 import { Model, type Id } from './Model.js'
 import type { Store } from './Store.js'
 
@@ -49,7 +50,7 @@ export class History<S extends Schema, K extends keyof S & string> {
   }
 
   private key(store: Store, id: Id, n: number): string {
-    return store.historyKeys(this.name).version(this.parent.encodeId(id), n)
+    return store.historyKeys(this.name).version(encodeId(this.parent, id), n)
   }
 }
 

@@ -2,14 +2,22 @@ import type { Cluster, Redis } from 'ioredis'
 import type { AnyColumn, InputOf, RecordOf, Schema } from './columns.js'
 import { DuplicateKeyError, QueryError, UniqueConstraintError, ValidationError, VersionConflictError, VersionLimitError } from './errors.js'
 import { CachedRead, type CachedReadOptions } from './CachedRead.js'
-import { countersOf, indexSuffix } from './keys.js'
+import {
+  bump, counterBumps, type CounterColumns, countersKey, type IncrementItem, incrementRecord, incrementRecords, type Increments,
+  readCounters, selectedCounters, withCounters,
+} from './counters.js'
+import { decodeFlat, decodeRecord, decodeSelected, decodeValue, encodeId, type Id, indexArgs, storedForm, validateInput } from './encoding.js'
 import { Query } from './Query.js'
 import type { Store } from './Store.js'
 import { verifyModel, type VerifyReport } from './verify.js'
 
+// Counters live in counters.ts and record encoding in encoding.ts; their types are re-exported
+// so that imports from Model.js keep working.
+export { INCREMENT_MANY_BATCH } from './counters.js'
+export type { CounterColumns, IncrementItem, Increments } from './counters.js'
+export type { Id } from './encoding.js'
+
 type ColumnName<S> = keyof S & string
-/** A primary key value: a string or an int, as the primary key column says. */
-export type Id = string | number
 export type OrderSpec<S> = ColumnName<S> | `-${ColumnName<S>}`
 
 export interface ModelOptions<S extends Schema> {
@@ -40,52 +48,10 @@ export interface WriteOptions {
   expiresAt?: Date | null
 }
 
-/** The counter columns of a schema (declared with `counter: true`). */
-export type CounterColumns<S extends Schema> = {
-  [K in keyof S]: S[K] extends { options: { counter: true } } ? K : never
-}[keyof S] & string
-
-/** Amounts to add to counters; any other column is a compile error (never `{}`, which takes anything). */
-export type Increments<S extends Schema, C extends CounterColumns<S> = CounterColumns<S>> =
-  { [P in C]?: number } & { [P in Exclude<keyof S, CounterColumns<S>>]?: never }
-
-/** A record and the amounts to add to its counters (`incrementMany`). */
-export interface IncrementItem<S extends Schema, C extends CounterColumns<S> = CounterColumns<S>> {
-  id: Id
-  by: Increments<S, C>
-}
-
-/**
- * The most records one incrementMany script bumps; more go in several calls. A script holds the
- * server while it runs (every other client waits) and arrives as one command read whole, so a
- * bound keeps both small whatever the caller hands over, while a turn's views of a busy process
- * still leave in one call or a few.
- */
-export const INCREMENT_MANY_BATCH = 500
-
 export interface LoadOptions<S extends Schema, K extends keyof S> {
   select?: readonly K[]
   /** Counters to bump in the same round trip; the result shows the new values. */
   increment?: Increments<S>
-}
-
-type Entry = [suffix: string, score: number]
-
-/** A validated increment of one counter, and what the increment scripts need to make it. */
-interface CounterBump {
-  name: string
-  by: number
-  command: 'HINCRBY' | 'HINCRBYFLOAT'
-  /** The counter's default, stored form: where its first increment starts (but for a legacy value). */
-  start: string
-}
-
-/** A validated record in stored form: hash fields, index entries and unique claims. */
-interface StoredForm {
-  id: string
-  fields: (string | Buffer)[]
-  entries: Entry[]
-  claims: [column: string, value: string][]
 }
 
 /**
@@ -95,17 +61,13 @@ interface StoredForm {
  */
 const TOMBSTONE_MS = 60_000
 
-function scoreArg(score: number): string {
-  return score === -Infinity ? '-inf' : String(score)
-}
-
 export class Model<S extends Schema> {
   readonly primaryKey: ColumnName<S>
   readonly columnNames: ColumnName<S>[]
   /** The default order column and direction; null orders by id. */
   readonly defaultOrder: { column: ColumnName<S>; desc: boolean } | null
   readonly composites: readonly (readonly ColumnName<S>[])[]
-  /** The model has bytes columns: its records are read as Buffers (see decodeValue). */
+  /** The model has bytes columns: its records are read as Buffers (see decodeValue in encoding.ts). */
   readonly binary: boolean
   /** The version column, when the model has one. */
   readonly version: ColumnName<S> | null
@@ -183,7 +145,7 @@ export class Model<S extends Schema> {
 
   /** Inserts a new record; DuplicateKeyError when the primary key is taken. */
   async create(store: Store, input: InputOf<S>, options: WriteOptions = {}): Promise<RecordOf<S>> {
-    const record = this.validate(input)
+    const record = validateInput(this, input)
     for (const name of this.counters) {
       // A counter starts at its default and moves only by increments (the counters hash is not
       // written here: a create costs what it costs without counters).
@@ -200,7 +162,7 @@ export class Model<S extends Schema> {
    * value in `input` is checked but not stored.
    */
   async save(store: Store, input: InputOf<S>, options: WriteOptions = {}): Promise<RecordOf<S>> {
-    const record = this.validate(input)
+    const record = validateInput(this, input)
     await this.write(store, 'save', record, options.expiresAt === undefined ? 'keep' : options.expiresAt)
     return record
   }
@@ -214,13 +176,13 @@ export class Model<S extends Schema> {
   async load(store: Store, id: Id): Promise<RecordOf<S> | null>
   async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K>): Promise<Pick<RecordOf<S>, K> | null>
   async load<K extends keyof S>(store: Store, id: Id, options: LoadOptions<S, K> = {}) {
-    const encoded = this.encodeId(id)
+    const encoded = encodeId(this, id)
     const key = store.keys(this.name).record(encoded)
-    const counters = options.increment ? this.increments(options.increment) : []
+    const counters = options.increment ? counterBumps(this, options.increment) : []
     const select = options.select ? this.selection(options.select) : null
     // Both are sent before either is awaited (one round trip), the increment first. The read
     // skips the counters hash for counters the increment answers.
-    const bumped = counters.length > 0 ? this.bump(store, encoded, counters) : null
+    const bumped = counters.length > 0 ? bump(this, store, encoded, counters) : null
     const bumpedNames = counters.map((c) => c.name)
     const read: Promise<Record<string, unknown> | null> = select
       ? this.readSelected(store, key, select, bumpedNames)
@@ -229,7 +191,7 @@ export class Model<S extends Schema> {
     const [values, record] = await Promise.all([bumped, read])
     if (!values || !record) return null
     counters.forEach(({ name }, i) => {
-      if (name in record) record[name] = this.decodeValue(name, String(values[i]))
+      if (name in record) record[name] = decodeValue(this, name, String(values[i]))
     })
     return record
   }
@@ -240,43 +202,20 @@ export class Model<S extends Schema> {
    * Returns each counter's value after its own increment, or null when there is no record
    * (nothing is created then).
    */
-  async increment<C extends CounterColumns<S>>(store: Store, id: Id, by: Increments<S, C>): Promise<{ [P in C]: number } | null> {
-    const counters = this.someIncrements(by)
-    const values = await this.bump(store, this.encodeId(id), counters)
-    return values && (this.counted(counters, values) as { [P in C]: number })
+  increment<C extends CounterColumns<S>>(store: Store, id: Id, by: Increments<S, C>): Promise<{ [P in C]: number } | null> {
+    return incrementRecord(this, store, id, by)
   }
 
   /**
    * Bumps counters of many records, each exactly as `increment` would (in the order given, so an
    * id given twice is bumped twice), and returns per item its counters' new values or null. On a
-   * single Redis that is one script for up to INCREMENT_MANY_BATCH records (KEYS: each record
-   * and its counters hash; ARGV: the counters named once, then the amounts per record), so a
-   * batch costs one command and one reply instead of one per record. On a cluster, the records
-   * sit in any slots: one script per record, all sent before any reply is awaited. Rejects if any
+   * single Redis that is one script for up to INCREMENT_MANY_BATCH records, so a batch costs one
+   * command and one reply instead of one per record. On a cluster, the records sit in any slots:
+   * one script per record, all sent before any reply is awaited (see counters.ts). Rejects if any
    * call fails; the others may have landed.
    */
-  async incrementMany<C extends CounterColumns<S>>(store: Store, items: readonly IncrementItem<S, C>[]): Promise<({ [P in C]: number } | null)[]> {
-    const records = items.map(({ id, by }) => {
-      const encoded = this.encodeId(id)
-      return { keys: this.incrementKeys(store, encoded), bumps: this.someIncrements(by) }
-    })
-    // Every counter any item bumps, named once; each record gives an amount for each ('' none).
-    const counters = [...new Map(records.flatMap(({ bumps }) => bumps.map((b) => [b.name, b] as const))).values()]
-    const named = counters.flatMap(({ name, command, start }) => [name, command, start])
-    const batch = store.cluster ? 1 : INCREMENT_MANY_BATCH
-    const calls: Promise<((number | string)[] | null)[]>[] = []
-    for (let from = 0; from < records.length; from += batch) {
-      const some = records.slice(from, from + batch)
-      const amounts = some.flatMap(({ bumps }) => counters.map(({ name }) => bumps.find((b) => b.name === name)?.by ?? ''))
-      calls.push(store.redis.redbinModelIncrementMany(2 * some.length, ...some.flatMap((r) => r.keys), counters.length, ...named, ...amounts))
-    }
-    const replies = (await Promise.all(calls)).flat()
-    return replies.map((values, i) => {
-      if (!values) return null
-      // The script answers in the order the counters were named.
-      const bumps = records[i]!.bumps
-      return this.counted(counters.filter(({ name }) => bumps.some((b) => b.name === name)), values) as { [P in C]: number }
-    })
+  incrementMany<C extends CounterColumns<S>>(store: Store, items: readonly IncrementItem<S, C>[]): Promise<({ [P in C]: number } | null)[]> {
+    return incrementRecords(this, store, items)
   }
 
   /**
@@ -301,7 +240,7 @@ export class Model<S extends Schema> {
       set.push(name, column.encode(value))
     }
     if (ifVersion !== undefined && this.version === null) throw new QueryError(`${this.name} has no version column`)
-    const key = store.keys(this.name).record(this.encodeId(id))
+    const key = store.keys(this.name).record(encodeId(this, id))
     const check = ifVersion === undefined ? ['', ''] : [this.version ?? '', ifVersion]
     return (await store.written(key, store.redis.redbinModelPatch(key, ...check, set.length / 2, ...set, ...unset))) === 1
   }
@@ -345,7 +284,8 @@ export class Model<S extends Schema> {
       if (!(name in merged) && !this.column(name).options.counter) throw new QueryError(`update needs the whole record: ${this.name}.${name} is missing from current`)
     }
     merged[versionColumn] = expected + 1
-    const { id, entries, claims } = this.stored(merged as RecordOf<S>)
+    const form = storedForm(this, merged as RecordOf<S>)
+    const id = form.id
     const keys = store.keys(this.name)
     const history = this.history
     const historyColumns = history ? history.columns : []
@@ -354,10 +294,7 @@ export class Model<S extends Schema> {
       versionColumn, expected, options.maxVersion ?? '',
       historyColumns.length, ...historyColumns, set.length / 2, ...set, unset.length, ...unset,
     ]
-    const entryArgs = [
-      entries.length, ...entries.flatMap(([suffix, score]) => [suffix, scoreArg(score)]),
-      claims.length, ...claims.flat(),
-    ]
+    const entryArgs = indexArgs(form)
     let reply: (string | number)[]
     if (!store.cluster) {
       reply = await store.written(keys.record(id), store.redis.redbinModelUpdate(
@@ -386,7 +323,7 @@ export class Model<S extends Schema> {
   async loadMany(store: Store, ids: readonly Id[]): Promise<(RecordOf<S> | null)[]> {
     const keys = store.keys(this.name)
     // All are sent before any reply is awaited: one round trip.
-    return Promise.all(ids.map((id) => this.readRecord(store, keys.record(this.encodeId(id)))))
+    return Promise.all(ids.map((id) => this.readRecord(store, keys.record(encodeId(this, id)))))
   }
 
   /** Deletes the record with its index entries and claims; true when it existed. */
@@ -397,7 +334,7 @@ export class Model<S extends Schema> {
   /** Loads and deletes a record in one atomic step: of concurrent callers, one gets it. */
   async take(store: Store, id: Id): Promise<RecordOf<S> | null> {
     const reply = await this.remove(store, id, true)
-    return Array.isArray(reply) ? this.decodeFlat(reply) : null
+    return Array.isArray(reply) ? decodeFlat(this, reply) : null
   }
 
   /**
@@ -431,98 +368,6 @@ export class Model<S extends Schema> {
     return verifyModel(this, store)
   }
 
-  /** @internal Encodes a primary key value for key names and index members. */
-  encodeId(id: unknown): string {
-    const column = this.column(this.primaryKey)
-    const problem = column.problem(id)
-    if (problem !== null) throw new ValidationError(this.name, this.primaryKey, problem)
-    return column.encode(id) as string // a key is a string or an int, never bytes
-  }
-
-  /** @internal The stored form: hash fields, the index entries it belongs in, its unique claims. */
-  stored(record: RecordOf<S>): StoredForm {
-    const fields: (string | Buffer)[] = []
-    const claims: [string, string][] = []
-    const encoded: Record<string, string | null> = {}
-    for (const name of this.columnNames) {
-      const value = record[name]
-      // Counters live in the counters hash, never in the record's.
-      const stored = value === null || value === undefined || this.column(name).options.counter ? null : this.column(name).encode(value)
-      if (stored === null) continue
-      fields.push(name, stored)
-      if (Buffer.isBuffer(stored)) continue // bytes are never indexed
-      encoded[name] = stored
-      if (this.column(name).options.unique) claims.push([name, stored])
-    }
-    const score = (name: string): number => {
-      const value = record[name]
-      return value === null ? -Infinity : (this.column(name).score?.(value) ?? 0)
-    }
-    const orderScore = this.defaultOrder ? score(this.defaultOrder.column) : 0
-    const entries: Entry[] = [[indexSuffix.all, orderScore]]
-    for (const name of this.columnNames) {
-      const o = this.column(name).options
-      if (o.index) entries.push([indexSuffix.equality([name], [encoded[name] ?? null]), orderScore])
-      if (o.sortable && name !== this.defaultOrder?.column) entries.push([indexSuffix.sort(name), score(name)])
-    }
-    for (const cols of this.composites) {
-      entries.push([indexSuffix.equality(cols, cols.map((c) => encoded[c] ?? null)), orderScore])
-    }
-    return { id: encoded[this.primaryKey] as string, fields, entries, claims }
-  }
-
-  /** @internal Checks input against the schema and applies defaults. */
-  validate(input: InputOf<S>): RecordOf<S> {
-    if (typeof input !== 'object' || input === null) throw new ValidationError(this.name, '(record)', 'must be an object')
-    for (const name of Object.keys(input)) {
-      if (!Object.hasOwn(this.schema, name)) throw new ValidationError(this.name, name, `is not a column of ${this.name}`)
-    }
-    const record: Record<string, unknown> = {}
-    const given = input as Record<string, unknown>
-    for (const name of this.columnNames) {
-      const column = this.column(name)
-      let value = given[name]
-      if (value === undefined || value === null) {
-        const fallback = column.options.default
-        value = typeof fallback === 'function' ? fallback() : fallback
-      }
-      if (value === undefined || value === null) {
-        if (column.options.required || column.options.primaryKey) throw new ValidationError(this.name, name, 'is required')
-        record[name] = null
-        continue
-      }
-      const problem = column.problem(value)
-      if (problem !== null) throw new ValidationError(this.name, name, problem)
-      if (column.options.primaryKey && value === '') throw new ValidationError(this.name, name, 'must not be empty')
-      record[name] = value
-    }
-    return record as RecordOf<S>
-  }
-
-  /** @internal Reads a record from a hash (HGETALL as an object, of strings or Buffers). */
-  decode(hash: Record<string, string | Buffer>): RecordOf<S> {
-    const record: Record<string, unknown> = {}
-    for (const name of this.columnNames) record[name] = this.decodeValue(name, hash[name])
-    return record as RecordOf<S>
-  }
-
-  /** @internal Reads a record from a flat [field, value, ...] reply. */
-  decodeFlat(flat: readonly unknown[]): RecordOf<S> {
-    const hash: Record<string, string | Buffer> = {}
-    for (let i = 0; i + 1 < flat.length; i += 2) hash[String(flat[i])] = flat[i + 1] as string | Buffer
-    return this.decode(hash)
-  }
-
-  /** @internal Reads selected columns from an HMGET-shaped reply. */
-  decodeSelected<K extends keyof S>(columns: readonly string[], values: readonly unknown[]): Pick<RecordOf<S>, K> {
-    const record: Record<string, unknown> = {}
-    for (let i = 0; i < columns.length; i++) {
-      const name = columns[i]!
-      record[name] = this.decodeValue(name, values[i] as string | Buffer | null | undefined)
-    }
-    return record as Pick<RecordOf<S>, K>
-  }
-
   /**
    * @internal The record at `key` (HGETALL, as Buffers for a binary model), or null. Its counters
    * come from its counters hash (HMGET, sent with it: one round trip), except those in `skip`.
@@ -531,10 +376,10 @@ export class Model<S extends Schema> {
     const counters = this.counters.filter((c) => !skip.includes(c))
     const [hash, side] = await Promise.all([
       this.binary ? store.redis.hgetallBuffer(key) : store.redis.hgetall(key),
-      this.readCounters(store, key, counters),
+      readCounters(store, key, counters),
     ])
     if (Object.keys(hash).length === 0) return null
-    return this.withCounters(this.decode(hash), counters, side)
+    return withCounters(this, decodeRecord(this, hash), counters, side)
   }
 
   /**
@@ -543,96 +388,17 @@ export class Model<S extends Schema> {
    * counters (but those in `skip`) come from the counters hash, read in the same round trip.
    */
   async readSelected<K extends keyof S>(store: Store, key: string, columns: readonly string[], skip: readonly string[] = []): Promise<Pick<RecordOf<S>, K> | null> {
-    const counters = this.selectedCounters(columns).filter((c) => !skip.includes(c))
+    const counters = selectedCounters(this, columns).filter((c) => !skip.includes(c))
     const [values, side] = await Promise.all([
       this.readFields(store.redis, key, columns),
-      this.readCounters(store, key, counters),
+      readCounters(store, key, counters),
     ])
-    return values[0] === null ? null : this.withCounters(this.decodeSelected<K>(columns, values), counters, side)
+    return values[0] === null ? null : withCounters(this, decodeSelected<S, K>(this, columns, values), counters, side)
   }
 
-  /** @internal The counter columns among `columns`. */
   /** @internal `columns` of the record hash at `key`, undecoded (Buffers for a binary model), on `redis`. */
   readFields(redis: Redis | Cluster, key: string, columns: readonly string[]): Promise<(string | Buffer | null)[]> {
     return this.binary ? redis.hmgetBuffer(key, ...columns) : redis.hmget(key, ...columns)
-  }
-
-  selectedCounters(columns: readonly string[]): string[] {
-    return this.counters.length === 0 ? [] : columns.filter((c) => this.column(c).options.counter)
-  }
-
-  /** @internal The counters hash of the record at `key`, when any counter is wanted. */
-  readCounters(store: Store, key: string, counters: readonly string[]): Promise<(string | null)[]> | null {
-    return counters.length === 0 ? null : store.redis.hmget(countersOf(key), ...counters)
-  }
-
-  /**
-   * @internal A counter's value is its counters hash's, else what a legacy record holds in its
-   * own hash (already decoded), else its default.
-   */
-  withCounters<R extends object>(record: R, counters: readonly string[], side: (string | null)[] | null): R {
-    counters.forEach((name, i) => {
-      const value = side?.[i]
-      if (value !== null && value !== undefined) (record as Record<string, unknown>)[name] = this.decodeValue(name, value)
-    })
-    return record
-  }
-
-  /**
-   * The record's counters hash, or its record key when it cannot have one: the model has no
-   * counters, or (on a cluster) its id starts with `}`, which gives the record key an empty hash
-   * tag, so no other key is sure to share its slot. Scripts take the record key for "none".
-   */
-  private countersKey(store: Store, id: string): string {
-    const keys = store.keys(this.name)
-    return this.counters.length === 0 || (store.cluster && id.startsWith('}')) ? keys.record(id) : keys.counters(id)
-  }
-
-  /** The keys an increment script names for a record: the record and its counters hash. */
-  private incrementKeys(store: Store, id: string): [record: string, counters: string] {
-    const record = store.keys(this.name).record(id)
-    const counters = this.countersKey(store, id)
-    if (counters === record) throw new QueryError(`${this.name}: on a cluster, an id with counters must not start with }`)
-    return [record, counters]
-  }
-
-  // Runs the increment script (see INCREMENT): never writes the record's key.
-  private bump(store: Store, id: string, counters: readonly CounterBump[]) {
-    const named = counters.flatMap(({ name, command, start }) => [name, command, start])
-    return store.redis.redbinModelIncrement(...this.incrementKeys(store, id), counters.length, ...named, ...counters.map((c) => c.by))
-  }
-
-  /** The counters' new values, as an increment script returns them (in `counters`' order). */
-  private counted(counters: readonly CounterBump[], values: readonly (number | string)[]): Record<string, unknown> {
-    return Object.fromEntries(counters.map(({ name }, i) => [name, this.decodeValue(name, String(values[i]))]))
-  }
-
-  /** Checks increments that must name at least one counter. */
-  private someIncrements(increment: Partial<Record<string, number | undefined>>): CounterBump[] {
-    const counters = this.increments(increment)
-    if (counters.length === 0) throw new QueryError(`increment of ${this.name} names no counter`)
-    return counters
-  }
-
-  /** Checks increments. */
-  private increments(increment: Partial<Record<string, number | undefined>>): CounterBump[] {
-    return Object.entries(increment).filter((e): e is [string, number] => e[1] !== undefined).map(([name, by]) => {
-      const column = this.column(name)
-      if (!column.options.counter) {
-        throw new QueryError(`${this.name}.${name} cannot be incremented: only counter columns can (declare counter: true)`)
-      }
-      if (column.problem(by) !== null) throw new QueryError(`increment of ${this.name}.${name} ${column.problem(by)}`)
-      const start = column.encode(column.options.default) as string // a counter is a number
-      return { name, by, command: column.kind === 'int' ? 'HINCRBY' : 'HINCRBYFLOAT', start }
-    })
-  }
-
-  // Bytes columns keep their Buffer; every other column reads its text.
-  private decodeValue(name: string, raw: string | Buffer | null | undefined): unknown {
-    if (raw === null || raw === undefined) return this.missing(name)
-    const column = this.column(name)
-    if (column.kind === 'bytes') return Buffer.isBuffer(raw) ? raw : Buffer.from(raw)
-    return column.decode(typeof raw === 'string' ? raw : raw.toString())
   }
 
   /**
@@ -665,12 +431,6 @@ export class Model<S extends Schema> {
       this.composites.some((cols) => cols.includes(name)))
   }
 
-  // A field absent from the hash: the column was added after the record was written.
-  private missing(name: string): unknown {
-    const fallback = this.column(name).options.default
-    return typeof fallback === 'function' ? null : (fallback ?? null)
-  }
-
   private async write(store: Store, mode: 'create' | 'save', record: RecordOf<S>, expiresAt: Date | null | 'keep') {
     let expireArg = ''
     if (expiresAt === 'keep') expireArg = 'keep'
@@ -681,15 +441,13 @@ export class Model<S extends Schema> {
       if (expiresAt.getTime() <= Date.now()) throw new ValidationError(this.name, '(expiresAt)', 'must be in the future')
       expireArg = String(expiresAt.getTime())
     }
-    const { id, fields, entries, claims } = this.stored(record)
+    const form = storedForm(this, record)
+    const { id, fields } = form
     const keys = store.keys(this.name)
-    const entryArgs = [
-      entries.length, ...entries.flatMap(([suffix, score]) => [suffix, scoreArg(score)]),
-      claims.length, ...claims.flat(),
-    ]
+    const entryArgs = indexArgs(form)
     // A save keeps the record's counters (moving legacy values and the expiry along); a create
     // has none to keep, so it never touches the counters hash.
-    const counters = mode === 'save' ? this.countersKey(store, id) : keys.record(id)
+    const counters = mode === 'save' ? countersKey(this, store, id) : keys.record(id)
     const counterNames = counters === keys.record(id) ? [] : this.counters
     if (!store.cluster) {
       const reply = await store.written(keys.record(id), store.redis.redbinModelWrite(
@@ -723,12 +481,12 @@ export class Model<S extends Schema> {
   }
 
   private async remove(store: Store, id: Id, returning: boolean) {
-    const encoded = this.encodeId(id)
+    const encoded = encodeId(this, id)
     const keys = store.keys(this.name)
     const flag = returning ? '1' : '0'
     // A versioned model's history goes with the record, in the same script (see DELETE).
     const history = this.history ? [store.historyKeys(this.history.name).versionsOf(encoded), this.version ?? ''] : ['', '']
-    const counters = this.countersKey(store, encoded)
+    const counters = countersKey(this, store, encoded)
     if (!store.cluster) {
       const args = [keys.record(encoded), counters, keys.memo(encoded), keys.expiry, keys.base, encoded, flag, store.sweepBatchOnWrite, '', '', ...history] as const
       return store.written<(string | Buffer)[] | 1 | null>(args[0], this.binary ? store.redis.redbinModelDeleteBuffer(...args) : store.redis.redbinModelDelete(...args))

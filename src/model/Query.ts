@@ -1,4 +1,6 @@
 import type { RecordOf, Schema, ValueOf } from './columns.js'
+import { selectedCounters } from './counters.js'
+import { decodeFlat, decodeSelected } from './encoding.js'
 import { QueryError } from './errors.js'
 import { COUNTERS_SUFFIX, indexSuffix } from './keys.js'
 import type { Model, OrderSpec } from './Model.js'
@@ -148,7 +150,7 @@ export class Query<S extends Schema, K extends keyof S> {
     const items: Pick<RecordOf<S>, K>[] = []
     for (let i = 0; i + 1 < flat.length; i += 2) {
       const values = flat[i + 1] as unknown[]
-      items.push(select ? this.model.decodeSelected<K>(select, values) : this.model.decodeFlat(values))
+      items.push(select ? decodeSelected<S, K>(this.model, select, values) : decodeFlat(this.model, values))
     }
     return { items, total, read: flat.length / 2 }
   }
@@ -166,7 +168,7 @@ export class Query<S extends Schema, K extends keyof S> {
     for (const group of plan.groups) args.push(group.length, ...group)
     if (opts.fetch) {
       // The counters the page shows, read from each record's counters hash (none: not read).
-      const counters = opts.select ? this.model.selectedCounters(opts.select) : this.model.counters
+      const counters = opts.select ? selectedCounters(this.model, opts.select) : this.model.counters
       args.push(...keys.recordPattern(), COUNTERS_SUFFIX, counters.length, ...counters, ...(opts.select ?? []))
     }
     // Records of a model with bytes columns come back as Buffers (ids stay text: not fetched).

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
  *   P {M}:expiry               zset     ids that expire, scored by the expiry time (epoch ms)
  *   P {M}:tmp:N                zset     scratch space of one query script, deleted before it returns
  *
- * A model with counter columns (see Model.ts, increment):
+ * A model with counter columns (see counters.ts):
  *   P M:{id}:counters          hash     the record's counters; same hash tag, so the record's slot
  *
  * A versioned model's history (see History.ts), model H, parent id `id`, version n:

@@ -1,4 +1,5 @@
 import type { Schema } from './columns.js'
+import { storedForm } from './encoding.js'
 import type { Model } from './Model.js'
 import { scanKeys } from './scanKeys.js'
 import type { Store } from './Store.js'
@@ -39,7 +40,7 @@ export async function verifyModel<S extends Schema>(model: Model<S>, store: Stor
       if (!expired) problems.push(`${id}: indexed, but the record does not exist`)
       continue
     }
-    const form = model.stored(record)
+    const form = storedForm(model, record)
     const memo = await redis.hgetall(keys.memo(id))
     delete memo['~written'] // a cluster write's timestamp and version, not entries
     delete memo['~v']
