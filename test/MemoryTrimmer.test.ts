@@ -11,15 +11,18 @@ import { useApps } from './routes/fixtures.js'
 /** A trimmer whose activity the test sets, ticked by hand; counts the trims it asks for. */
 function trimmerWith(start: string | null, trim?: () => Promise<void>) {
   let activity = start
+  let traffic = 0
   let calls = 0
   const trimmer = new MemoryTrimmer({
     trim: trim ?? (async () => { calls++ }),
     activity: () => activity,
+    traffic: () => traffic,
     tickMs: 60_000,
   })
   return {
     trimmer,
     set: (value: string | null) => { activity = value },
+    answer: () => { traffic++ },
     get calls() { return calls },
   }
 }
@@ -64,6 +67,19 @@ describe('MemoryTrimmer', () => {
     t.trimmer.tick()
     t.trimmer.tick()
     expect(t.calls).toBe(2)
+  })
+
+  it('waits for a tick without requests: a trim holds malloc\'s lock, and requests would wait for it', () => {
+    const t = trimmerWith('0:0:0')
+    t.set('1:1:0')
+    t.trimmer.tick()
+    for (let i = 0; i < 5; i++) {
+      t.answer() // views go on after the creates
+      t.trimmer.tick()
+    }
+    expect(t.calls).toBe(0)
+    t.trimmer.tick()
+    expect(t.calls).toBe(1)
   })
 
   it('starts no trim while one is running, and survives one that fails', async () => {
@@ -116,10 +132,11 @@ describe('MALLOC_TRIM_QUIET_MS in the app', () => {
     await sleep(300)
     expect(await metric(url, 'malloc_trims_total')).toBe(0) // a fresh process has nothing to give back
     await Promise.all([createOne(url), createOne(url), createOne(url)])
-    const deadline = Date.now() + 5000
-    while (Date.now() < deadline && await metric(url, 'malloc_trims_total') === 0) await sleep(50)
+    // Each look is a request: looking less often than the ticks leaves whole ticks without any.
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline && await metric(url, 'malloc_trims_total') === 0) await sleep(300)
     expect(await metric(url, 'malloc_trims_total')).toBe(1)
-    // Views are not what malloc keeps from creates: they start no trim.
+    // Views alone start no trim: they are not what malloc keeps from creates.
     await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/`).then((r) => r.arrayBuffer())))
     await sleep(300)
     expect(await metric(url, 'malloc_trims_total')).toBe(1)
