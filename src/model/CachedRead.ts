@@ -2,7 +2,6 @@ import type { RecordOf, Schema } from './columns.js'
 import { decodeSelected, encodeId } from './encoding.js'
 import { type CounterColumns, type Increments, incrementRecord, incrementRecords, readCounters, selectedCounters, withCounters } from './counters.js'
 import type { Id, Model } from './Model.js'
-import { ownCopy } from './ownCopy.js'
 import type { CacheEntry, RecordCache } from './RecordCache.js'
 import type { Store } from './Store.js'
 
@@ -12,13 +11,6 @@ export interface CachedReadOptions<S extends Schema, K extends keyof S, C extend
   keep: (record: Pick<RecordOf<S>, K>) => boolean
   /** Counters a load may bump (`load(store, id, true)`); each must be selected. */
   increment?: Increments<S, C>
-  /**
-   * A record served from the cache shares its Buffers with every other read of it, some perhaps
-   * still being sent. With this, each caller gets Buffers of its own, for a caller that writes
-   * into them (a page view writes its count into the page). A record read from Redis is the
-   * caller's own anyway: it is never copied.
-   */
-  copyBuffers?: boolean
 }
 
 type Values = Record<string, unknown>
@@ -93,14 +85,9 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
       return cache.admits() ? this.fill(store, cache, id, key, slot, count && this.bumps.length > 0) : this.loadUncached(store, id, count)
     }
     if (count && this.bumps.length > 0) this.bump(store, cache, id, key, slot, entry)
-    const record = { ...entry.record }
-    if (this.options.copyBuffers) {
-      for (const name in record) {
-        const value = record[name]
-        if (Buffer.isBuffer(value)) record[name] = ownCopy(value)
-      }
-    }
-    return Promise.resolve(record as Pick<RecordOf<S>, K>)
+    // A record served from the cache shares its Buffers with every other read of it, some perhaps
+    // still being sent: callers must not write into them.
+    return Promise.resolve({ ...entry.record } as Pick<RecordOf<S>, K>)
   }
 
   /** As `Model.load` does, on the store's own connection: nothing tracked, nothing kept. */

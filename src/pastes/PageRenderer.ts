@@ -261,13 +261,13 @@ export class PageRenderer {
   }
 
   /**
-   * This view's page: its count and, for the creator, the Delete button, written into the
-   * stored page's blank slot. The page goes out as one buffer, with no copy and no second
-   * allocation per view (each was ~13 KB of short-lived memory on the hottest path).
-   * It writes into `stored.page`: the caller must own that buffer (fresh from Redis, or a
-   * copy), never one that another request may be sending.
+   * This view's page: its count and, for the creator, the Delete button, in place of the stored
+   * page's blank slot. The page goes out as three parts: the stored bytes before the slot, this
+   * view's bytes, and the stored bytes after them (views, not copies). The stored page is never
+   * written to, so one in the page cache serves any number of views at once; a copy of it per
+   * view cost ~5% of a view's CPU, and the copies alive between two scavenges 11-22 MB.
    */
-  composePaste(stored: StoredPage, id: string, views: number | null, owner: boolean): Buffer {
+  composePaste(stored: StoredPage, id: string, views: number | null, owner: boolean): Buffer[] {
     const count = views === null ? '' : `<span class="paste-views"><span class="num">${views}</span> ${views === 1 ? 'view' : 'views'}</span>`
     const remove = owner
       // Unquoted attributes: the owner's buttons must fit the slot with a count in the millions.
@@ -275,14 +275,11 @@ export class PageRenderer {
       : ''
     const dynamic = count + remove
     const { page, slotAt } = stored
-    if (Buffer.byteLength(dynamic) > SLOT_BYTES - COMMENT_BYTES) {
-      return Buffer.concat([page.subarray(0, slotAt), Buffer.from(dynamic), page.subarray(slotAt + SLOT_BYTES)])
-    }
+    const bytes = Buffer.byteLength(dynamic)
+    if (bytes > SLOT_BYTES - COMMENT_BYTES) return [page.subarray(0, slotAt), Buffer.from(dynamic), page.subarray(slotAt + SLOT_BYTES)]
     // The slot is "<!--", spaces, "-->": the dynamic part, then "<!--" over the spaces after it,
     // leaves a well-formed comment of the rest.
-    const written = page.write(dynamic, slotAt)
-    page.write('<!--', slotAt + written)
-    return page
+    return [page.subarray(0, slotAt), Buffer.from(`${dynamic}<!--`), page.subarray(slotAt + bytes + 4)]
   }
 
   pasteMeta(paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> & { kind?: PasteKind | null }, description: string, path = `/${paste.id}`): PageMeta {

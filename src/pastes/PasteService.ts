@@ -65,7 +65,8 @@ export interface NewEncryptedPaste {
 export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'page' | 'slotAt' | 'renderVersion'>
 export type RawPaste = Pick<PasteRecord, (typeof RAW_COLUMNS)[number]>
 export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
-export type PageView = { kind: 'page'; html: Buffer } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
+/** A page goes out in parts (PageRenderer.composePaste): see sendParts in routes/shared.ts. */
+export type PageView = { kind: 'page'; html: Buffer[] } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
 
 const MAX_TITLE_CHARS = 200
 // Raw reads select only these: every column loaded is a field Redis sends and the model decodes.
@@ -111,8 +112,6 @@ export class PasteService {
     select: VIEW_COLUMNS,
     increment: { views: 1 },
     keep: (view) => !view.burn && this.storedPage(view) !== null,
-    // composePaste writes the view's count into the page.
-    copyBuffers: true,
   })
   private readonly rawReads = Paste.cachedRead({ select: RAW_COLUMNS, keep: (paste) => !paste.burn })
 
@@ -303,7 +302,7 @@ export class PasteService {
     if (!flag.burn) return 'not-burn'
     const paste = await Paste.take(this.store, id)
     if (!paste) return null
-    return this.pages.composePaste(this.storedPage(paste) ?? await this.pageNow(paste), id, null, false)
+    return Buffer.concat(this.pages.composePaste(this.storedPage(paste) ?? await this.pageNow(paste), id, null, false))
   }
 
   /**

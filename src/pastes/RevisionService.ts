@@ -95,7 +95,7 @@ export class RevisionService {
     const shown = { revision: n, revisions: meta.revision }
     if (meta.kind === 'encrypted') {
       const stored = this.pages.encryptedPage({ ...meta, id, size: revision.size }, revision.content, this.code.browserOptions, shown)
-      return this.pages.composePaste(stored, id, null, false)
+      return Buffer.concat(this.pages.composePaste(stored, id, null, false))
     }
     const text = revision.content.toString()
     const codeHtml = await this.code.render(text, revision.language, revision.size).catch(() => this.code.renderPlainNow(text, revision.language))
@@ -104,7 +104,7 @@ export class RevisionService {
       editedAt: n === 1 ? null : revision.createdAt,
     }
     const stored = this.pages.pastePage(fields, codeHtml, describeContent(text), shown)
-    return this.pages.composePaste(stored, id, null, false)
+    return Buffer.concat(this.pages.composePaste(stored, id, null, false))
   }
 
   /** Every revision of a paste, newest first (two round trips), or null. */

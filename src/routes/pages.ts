@@ -7,7 +7,7 @@ import { sendError } from '../plugins/errors.js'
 import { isPasteId } from '../pastes/ids.js'
 import { HTML, toListItem } from '../pastes/PageRenderer.js'
 import { homeRenderer, LANGUAGE_CHOICES } from './home.js'
-import { IdParams, ownerCookie, type RouteDeps } from './shared.js'
+import { IdParams, ownerCookie, sendParts, type RouteDeps } from './shared.js'
 
 const LIST_PAGE_SIZE = 20
 const MAX_LIST_PAGE = 10_000
@@ -83,7 +83,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
       return reply.viewAsync('burn', { id, meta: pages.pasteMeta(view.paste, '') })
     }
     deps.metrics.count('paste_views')
-    return reply.send(view.html)
+    sendParts(request, reply, view.html)
   })
 
   typed.post('/:id/reveal', {

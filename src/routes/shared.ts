@@ -1,6 +1,7 @@
 import { Type, type Static } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/cookie'
 import type {} from '@fastify/swagger'
+import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import type { Metrics } from '../plugins/metrics.js'
@@ -11,6 +12,29 @@ import { ID_PATTERN_SOURCE } from '../pastes/ids.js'
 import type { PageRenderer } from '../pastes/PageRenderer.js'
 import type { NewPaste, PasteData, PasteService } from '../pastes/PasteService.js'
 import type { RevisionService } from '../pastes/RevisionService.js'
+
+/**
+ * Sends `parts` as the body, one after another, with the headers set on `reply` so far. Fastify's
+ * send takes one buffer; joining the parts would copy a paste page per view (see
+ * PageRenderer.composePaste). The reply is hijacked: onSend hooks do not run (redbin has none;
+ * its headers are set in onRequest), onResponse hooks do. A HEAD gets the headers alone.
+ */
+export function sendParts(request: FastifyRequest, reply: FastifyReply, parts: readonly Buffer[]): void {
+  let length = 0
+  for (const part of parts) length += part.length
+  reply.hijack()
+  const res = reply.raw
+  res.writeHead(reply.statusCode, { ...reply.getHeaders() as OutgoingHttpHeaders, 'content-length': length })
+  if (request.method === 'HEAD') {
+    res.end()
+    return
+  }
+  // Corked, the head and the parts leave in one write; end() uncorks.
+  res.cork()
+  const last = parts.length - 1
+  for (let i = 0; i < last; i++) res.write(parts[i])
+  res.end(parts[last])
+}
 
 /** What every route plugin is given. */
 export interface RouteDeps {

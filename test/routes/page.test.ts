@@ -67,6 +67,17 @@ describe('GET /:id', () => {
     expect(viewCount((await page(paste.id)).body)).toBe(1)
   })
 
+  it('answers a HEAD with the headers of the page a GET gets, and its length', async () => {
+    const paste = await createPaste(app, { content: 'same length\n' })
+    const get = await page(paste.id)
+    const head = await app.inject({ method: 'HEAD', url: `/${paste.id}`, headers: { accept: HTML_ACCEPT } })
+    expect(head.body).toBe('')
+    expect(Number(head.headers['content-length'])).toBe(get.rawPayload.length)
+    const { date: _getDate, ...getHeaders } = get.headers
+    const { date: _headDate, ...headHeaders } = head.headers
+    expect(headHeaders).toEqual(getHeaders)
+  })
+
   it('gives every line an anchor id="L<n>" with a link to it', async () => {
     const paste = await createPaste(app, { content: 'one\ntwo\r\nthree\n\nfive', language: 'plaintext' })
     const html = (await page(paste.id)).body
