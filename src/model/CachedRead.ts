@@ -35,8 +35,9 @@ let tags = 0
  * Only the record's key is read through the tracked connection (`HMGET` and `PEXPIRETIME`):
  * counters live in their own hash, which is never tracked, so a view counted anywhere does not
  * invalidate the copy. A hit awaits nothing: when it counts, it bumps the entry's counters and
- * sends the increment, without waiting for it, at the end of the turn, in one script with the
- * other hits of that turn (`Model.incrementMany`); the reply raises each entry's counters to what
+ * sends the increment, without waiting for it, within the cache's `incrementWindowMs` (or at
+ * the end of the turn), in one script with the other hits held meanwhile (`Model.incrementMany`);
+ * the reply raises each entry's counters to what
  * Redis counted (max, as other processes count too). So a count read from the cache lags the true
  * one by the increments in flight, and never exceeds it. A miss to be kept sends the tracked
  * read, the increment (or, for counters not bumped, a read of the counters hash) together: one
@@ -46,8 +47,8 @@ let tags = 0
 export class CachedRead<S extends Schema, K extends keyof S, C extends CounterColumns<S> = never> {
   private readonly tag = `${++tags}|`
   /**
-   * Hits' increments not sent yet, by slot: all those of one turn of the event loop go out
-   * together at its end, one `incrementMany` per store (one script for up to 500 records), each
+   * Hits' increments not sent yet, by slot: all those held within one window (or one turn of
+   * the event loop) go out together at its end, one `incrementMany` per store (one script for up to 500 records), each
    * record bumped by its number of hits. A script per view cost about as much server CPU as
    * sending the view, and here a write, a reply and a promise each (writeUtf8String and the read,
    * in the profile of the seed test); a script per record was no better, as the bench's views are
@@ -126,11 +127,11 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     this.scheduled = null
     const byStore = new Map<Store, Unsent[]>()
     for (const unsent of this.unsent.values()) {
+      unsent.cache.release(this.sendNow)
       const batch = byStore.get(unsent.store)
       if (batch) batch.push(unsent)
       else byStore.set(unsent.store, [unsent])
     }
-    for (const { cache } of this.unsent.values()) cache.release(this.sendNow)
     this.unsent.clear()
     return Promise.all([...byStore].map(([store, batch]) => {
       const items = batch.map(({ id, times }) => ({ id, by: Object.fromEntries(this.bumps.map(([name, each]) => [name, each * times])) as Increments<S, C> }))
