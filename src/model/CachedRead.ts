@@ -41,8 +41,9 @@ let tags = 0
  * Redis counted (max, as other processes count too). So a count read from the cache lags the true
  * one by the increments in flight, and never exceeds it. A miss to be kept sends the tracked
  * read, the increment (or, for counters not bumped, a read of the counters hash) together: one
- * round trip. Once the cache is full, most misses are not to be kept (RecordCache.admits): they
- * are read exactly as without a cache.
+ * round trip. Once the cache is full, a miss is kept only if it was asked for more often lately
+ * than the entry it would push out (RecordCache.admits); the others are read exactly as
+ * without a cache.
  */
 export class CachedRead<S extends Schema, K extends keyof S, C extends CounterColumns<S> = never> {
   private readonly tag = `${++tags}|`
@@ -83,7 +84,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     const slot = this.tag + key
     const entry = cache.hit(slot)
     if (entry === undefined) {
-      return cache.admits() ? this.fill(store, cache, id, key, slot, count && this.bumps.length > 0) : this.loadUncached(store, id, count)
+      return cache.admits(slot) ? this.fill(store, cache, id, key, slot, count && this.bumps.length > 0) : this.loadUncached(store, id, count)
     }
     if (count && this.bumps.length > 0) this.bump(store, cache, id, key, slot, entry)
     // A record served from the cache shares its Buffers with every other read of it, some perhaps
