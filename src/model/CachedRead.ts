@@ -86,10 +86,28 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     if (entry === undefined) {
       return cache.admits(slot) ? this.fill(store, cache, id, key, slot, count && this.bumps.length > 0) : this.loadUncached(store, id, count)
     }
+    return Promise.resolve(this.served(store, cache, id, key, slot, entry, count))
+  }
+
+  /**
+   * The selected columns if the cache holds them, at once (a hit, counted as `load` counts
+   * one); undefined if it does not, and then nothing is counted or sent: the caller loads.
+   */
+  cached(store: Store, id: Id, count = false): Pick<RecordOf<S>, K> | undefined {
+    const cache = store.cache
+    if (!cache?.reader) return undefined
+    const key = store.keys(this.model.name).record(encodeId(this.model, id))
+    const slot = this.tag + key
+    if (cache.peek(slot) === undefined) return undefined
+    const entry = cache.hit(slot)
+    return entry && this.served(store, cache, id, key, slot, entry, count)
+  }
+
+  private served(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry, count: boolean): Pick<RecordOf<S>, K> {
     if (count && this.bumps.length > 0) this.bump(store, cache, id, key, slot, entry)
     // A record served from the cache shares its Buffers with every other read of it, some perhaps
     // still being sent: callers must not write into them.
-    return Promise.resolve({ ...entry.record } as Pick<RecordOf<S>, K>)
+    return { ...entry.record } as Pick<RecordOf<S>, K>
   }
 
   /** As `Model.load` does, on the store's own connection: nothing tracked, nothing kept. */

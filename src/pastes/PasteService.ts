@@ -292,6 +292,17 @@ export class PasteService {
   }
 
   /**
+   * The page of a view by someone who does not own the paste, if the page cache holds it: at
+   * once, with the view counted as `viewPage` counts it; null if it does not (then nothing is
+   * counted: call `viewPage`). Burn pastes and pages not rendered yet are never in the cache.
+   */
+  cachedPageView(id: string): Buffer[] | null {
+    const view = this.pageViews.cached(this.store, id, true)
+    const stored = view && this.storedPage(view)
+    return stored ? this.pages.composePaste(stored, id, view.views, false) : null
+  }
+
+  /**
    * Shows a burn paste once: of concurrent reveals, exactly one gets the page. Any other paste
    * is left alone ('not-burn'): a reveal needs no token, so it must never delete one.
    * (The burn flag never changes, so checking it before the atomic take is race-free.)
