@@ -7,6 +7,7 @@ import { sendError } from '../plugins/errors.js'
 import { isPasteId } from '../pastes/ids.js'
 import { HTML, toListItem } from '../pastes/PageRenderer.js'
 import { homeRenderer, LANGUAGE_CHOICES } from './home.js'
+import { takePreloadedView } from './fastViews.js'
 import { IdParams, ownerCookie, sendParts, type RouteDeps } from './shared.js'
 
 const LIST_PAGE_SIZE = 20
@@ -75,7 +76,8 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
   }, async (request, reply) => {
     const { id } = request.params
     if (!isPasteId(id)) return notFound(request, reply)
-    const view = await pastes.viewPage(id, request.cookies[ownerCookie(id)], request.method === 'GET')
+    // A view read before Fastify (fastViews.ts) and left to this route is not read again.
+    const view = await (takePreloadedView(request.raw) ?? pastes.viewPage(id, request.cookies[ownerCookie(id)], request.method === 'GET'))
     if (!view) return notFound(request, reply)
     reply.type(HTML).header('cache-control', 'private, no-cache')
     if (view.kind === 'burn') {

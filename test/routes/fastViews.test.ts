@@ -1,8 +1,9 @@
-// Views of pages in the cache, answered before Fastify (src/routes/cachedViews.ts). app.inject()
-// calls Fastify directly, so these go over HTTP to a listening app, and compare with what
-// Fastify answers. On a Redis Cluster the cache is off, and so is this path.
+// Page views answered before Fastify (src/routes/fastViews.ts), from the page cache or from
+// Redis. app.inject() calls Fastify directly, so these go over HTTP to a listening app, and
+// compare with what Fastify answers. On a Redis Cluster the cache is off; views from Redis hold.
 import type { FastifyInstance } from 'fastify'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { Store } from '../../src/model/index.js'
 import { clusterMode, useTestRedis } from '../helpers/redis.js'
 import type { TestApp } from '../helpers/app.js'
 import { createPaste, FORM, HTML_ACCEPT, useApps, waitForStoredPage } from './fixtures.js'
@@ -33,7 +34,8 @@ async function viewOverHttp(url: string, headers: Record<string, string> = {}) {
 }
 
 const views = (html: string) => Number(/<span class="num">(\d+)<\/span>/.exec(html)?.[1])
-const withoutCount = (html: string) => html.replace(/<span class="num">\d+<\/span> views?/, 'N views')
+/** The page but its count and the padding that keeps its length (1 view, 2 views). */
+const withoutCount = (html: string) => html.replace(/<span class="paste-views">.*?<\/div>/, 'N views')
 
 async function cachedPaste() {
   const paste = await createPaste(app, { content: 'print("cached")\n', language: 'python' })
@@ -43,19 +45,47 @@ async function cachedPaste() {
   return paste
 }
 
-describe.skipIf(clusterMode)('views of cached pages, before Fastify', () => {
-  it('answers what GET /:id through Fastify answers: status, headers and bytes, but the count', async () => {
+/** GET `url` over HTTP and through Fastify: the same status, headers and bytes, but the date and count. */
+async function expectSameAsFastify(target: FastifyInstance, base: string, url: string) {
+  const before = reachedFastify.length
+  const res = await fetch(`${base}${url}`, { headers: { accept: HTML_ACCEPT } })
+  const fast = { status: res.status, headers: {} as Record<string, string>, body: await res.text() }
+  res.headers.forEach((value, name) => {
+    fast.headers[name] = value
+  })
+  if (target === app) expect(reachedFastify.length).toBe(before)
+  const viaFastify = await target.inject({ url, headers: { accept: HTML_ACCEPT } })
+  const { date: _a, connection: _c, 'keep-alive': _k, ...fastHeaders } = fast.headers
+  const { date: _b, connection: _d, 'keep-alive': _l, ...fastifyHeaders } = viaFastify.headers
+  expect(fast.status).toBe(200)
+  expect(fastHeaders).toEqual(Object.fromEntries(Object.entries(fastifyHeaders).map(([k, v]) => [k, String(v)])))
+  expect(withoutCount(fast.body)).toBe(withoutCount(viaFastify.body))
+  expect(Buffer.byteLength(fast.body)).toBe(Number(fast.headers['content-length']))
+  expect(views(viaFastify.body)).toBe(views(fast.body) + 1)
+}
+
+describe('page views before Fastify', () => {
+  it.skipIf(clusterMode)('answers from the cache what GET /:id through Fastify answers: status, headers and bytes, but the count', async () => {
     const paste = await cachedPaste()
-    const before = reachedFastify.length
-    const fast = await viewOverHttp(`/${paste.id}`)
-    expect(reachedFastify.length).toBe(before)
-    const viaFastify = await app.inject({ url: `/${paste.id}`, headers: { accept: HTML_ACCEPT } })
-    const { date: _a, connection: _c, 'keep-alive': _k, ...fastHeaders } = fast.headers
-    const { date: _b, connection: _d, 'keep-alive': _l, ...fastifyHeaders } = viaFastify.headers
-    expect(fast.status).toBe(200)
-    expect(fastHeaders).toEqual(Object.fromEntries(Object.entries(fastifyHeaders).map(([k, v]) => [k, String(v)])))
-    expect(withoutCount(fast.body)).toBe(withoutCount(viaFastify.body))
-    expect(Buffer.byteLength(fast.body)).toBe(Number(fast.headers['content-length']))
+    await expectSameAsFastify(app, server.url, `/${paste.id}`)
+  })
+
+  it('answers from Redis what Fastify answers, with the cache off', async () => {
+    const uncached = await build({ PAGE_CACHE_BYTES: '0' })
+    await uncached.listen()
+    const paste = await createPaste(app, { content: 'print("from redis")\n', language: 'python' })
+    await waitForStoredPage(db, paste.id)
+    await expectSameAsFastify(uncached.app, uncached.url, `/${paste.id}`)
+  })
+
+  it('leaves a burn paste to Fastify with its view already read: the warning, counted once', async () => {
+    const paste = await createPaste(app, { content: 'once', burn: true })
+    const res = await viewOverHttp(`/${paste.id}`)
+    expect(res.status).toBe(200)
+    expect(res.body).toContain(`action="/${paste.id}/reveal"`)
+    expect(reachedFastify.at(-1)).toBe(`/${paste.id}`)
+    const counters = new Store(db.redis, { prefix: db.prefix }).keys('paste').counters(paste.id)
+    expect(await db.redis.hget(counters, 'views')).toBe('1')
   })
 
   it('counts every view, in the page and in Redis', async () => {
@@ -69,7 +99,7 @@ describe.skipIf(clusterMode)('views of cached pages, before Fastify', () => {
     await expect.poll(async () => views((await uncached.inject({ url: `/${paste.id}`, headers: { accept: HTML_ACCEPT } })).body)).toBeGreaterThanOrEqual(7)
   })
 
-  it('leaves to Fastify the owner, HEAD, other paths and pages not in the cache', async () => {
+  it('leaves to Fastify the owner, HEAD, other paths and a paste that does not exist', async () => {
     const paste = await cachedPaste()
     const mine = await cachedPaste()
     const own = `/${mine.id}`
