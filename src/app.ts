@@ -20,7 +20,7 @@ import { helmetHeaders, securityHeadersPlugin } from './plugins/securityHeaders.
 import { viewsPlugin } from './plugins/views.js'
 import { TrackingConnections } from './redis/TrackingConnections.js'
 import { apiRoutes } from './routes/api.js'
-import { answerFirst, fastPageViews } from './routes/fastViews.js'
+import { answerFirst, fastViews } from './routes/fastViews.js'
 import { createRoutes } from './routes/create.js'
 import { editRoutes } from './routes/edit.js'
 import { moduleRoutes } from './routes/modules.js'
@@ -153,9 +153,9 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   await app.register(revisionRoutes, deps)
   await app.register(pageRoutes, deps)
   await app.register(moduleRoutes, { modules: pages.modules })
-  // Page views are answered before Fastify (routes/fastViews.ts); app.inject() calls Fastify
+  // Page views and raw reads are answered before Fastify (routes/fastViews.ts); app.inject() calls Fastify
   // directly, so tests of that path go over HTTP (test/routes/fastViews.test.ts).
-  answerFirst(app.server, fastPageViews({ pastes, securityHeaders, metrics: app.metrics }))
+  answerFirst(app.server, fastViews({ pastes, securityHeaders, metrics: app.metrics }))
 
   // Expired pastes leave the indexes in bounded batches on every write; this catches the rest.
   let sweeper: NodeJS.Timeout | undefined

@@ -7,7 +7,8 @@ import { sendError } from '../plugins/errors.js'
 import { isPasteId } from '../pastes/ids.js'
 import { HTML, toListItem } from '../pastes/PageRenderer.js'
 import { homeRenderer, LANGUAGE_CHOICES } from './home.js'
-import { takePreloadedView } from './fastViews.js'
+import type { PageView } from '../pastes/PasteService.js'
+import { takePreloaded } from './fastViews.js'
 import { IdParams, ownerCookie, sendParts, type RouteDeps } from './shared.js'
 
 const LIST_PAGE_SIZE = 20
@@ -77,7 +78,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
     const { id } = request.params
     if (!isPasteId(id)) return notFound(request, reply)
     // A view read before Fastify (fastViews.ts) and left to this route is not read again.
-    const view = await (takePreloadedView(request.raw) ?? pastes.viewPage(id, request.cookies[ownerCookie(id)], request.method === 'GET'))
+    const view = await (takePreloaded<PageView | null>(request.raw) ?? pastes.viewPage(id, request.cookies[ownerCookie(id)], request.method === 'GET'))
     if (!view) return notFound(request, reply)
     reply.type(HTML).header('cache-control', 'private, no-cache')
     if (view.kind === 'burn') {

@@ -4,33 +4,41 @@ import { sendError } from '../plugins/errors.js'
 import { LANGUAGES } from '../pastes/code.js'
 import { isPasteId } from '../pastes/ids.js'
 import type { RawPaste } from '../pastes/PasteService.js'
+import { takePreloaded } from './fastViews.js'
 import { IdParams, type RouteDeps } from './shared.js'
 
 /** A past revision never changes, but it can be deleted: caches may keep one for an hour at most. */
 export const REVISION_CACHE_SECONDS = 3600
 /** A paste's latest bytes change when it is edited: caches revalidate them (ETag) after a minute. */
-const LATEST_CACHE_SECONDS = 60
+export const LATEST_CACHE_SECONDS = 60
 const EXTENSIONS = new Map(LANGUAGES.map((l) => [l.id, l.ext]))
 
 /**
  * Headers for a paste's exact bytes: never rendered by the browser, cached no longer than it
- * lives. The ETag names the bytes: the paste's latest revision, or one revision of it.
+ * lives. The ETag names the bytes: the paste's latest revision, or one revision of it. Set on
+ * top of the security headers (this content-security-policy replaces theirs).
  */
-export function rawHeaders(reply: FastifyReply, paste: Pick<RawPaste, 'expiresAt' | 'burn' | 'visibility' | 'kind'>, etag: string, maxCacheSeconds: number) {
-  reply
+export function rawHeaderList(paste: Pick<RawPaste, 'expiresAt' | 'burn' | 'visibility' | 'kind'>, etag: string, maxCacheSeconds: number): [name: string, value: string][] {
+  const headers: [string, string][] = [
     // An encrypted paste's bytes are its envelope (docs/encryption.md).
-    .type(paste.kind === 'encrypted' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8')
-    .header('x-content-type-options', 'nosniff')
-    .header('content-security-policy', "default-src 'none'; sandbox")
-    .header('etag', etag)
-  if (paste.expiresAt) reply.header('x-expires', paste.expiresAt.toISOString())
+    ['content-type', paste.kind === 'encrypted' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'],
+    ['x-content-type-options', 'nosniff'],
+    ['content-security-policy', "default-src 'none'; sandbox"],
+    ['etag', etag],
+  ]
+  if (paste.expiresAt) headers.push(['x-expires', paste.expiresAt.toISOString()])
   if (paste.burn) {
-    reply.header('cache-control', 'no-store')
-    return
+    headers.push(['cache-control', 'no-store'])
+    return headers
   }
   const remaining = paste.expiresAt ? Math.floor((paste.expiresAt.getTime() - Date.now()) / 1000) : maxCacheSeconds
   const maxAge = Math.max(0, Math.min(maxCacheSeconds, remaining))
-  reply.header('cache-control', `${paste.visibility === 'public' ? 'public' : 'private'}, max-age=${maxAge}`)
+  headers.push(['cache-control', `${paste.visibility === 'public' ? 'public' : 'private'}, max-age=${maxAge}`])
+  return headers
+}
+
+export function rawHeaders(reply: FastifyReply, paste: Pick<RawPaste, 'expiresAt' | 'burn' | 'visibility' | 'kind'>, etag: string, maxCacheSeconds: number) {
+  for (const [name, value] of rawHeaderList(paste, etag, maxCacheSeconds)) reply.header(name, value)
 }
 
 /** Whether the client's If-None-Match names `etag`. */
@@ -47,8 +55,8 @@ export async function rawRoutes(app: FastifyInstance, deps: RouteDeps) {
   const serve = (download: boolean) => async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const { id } = request.params
     if (!isPasteId(id)) return notFound(request, reply)
-    // HEAD only looks: it never burns.
-    const paste = await deps.pastes.readRaw(id, request.method !== 'HEAD')
+    // HEAD only looks: it never burns. A read before Fastify (fastViews.ts) left to this route is not read again.
+    const paste = await (takePreloaded<RawPaste | null>(request.raw) ?? deps.pastes.readRaw(id, request.method !== 'HEAD'))
     if (!paste) return notFound(request, reply)
     const etag = `"${id}-r${paste.revision}"`
     rawHeaders(reply, paste, etag, LATEST_CACHE_SECONDS)

@@ -121,6 +121,38 @@ describe('page views before Fastify', () => {
     expect((await viewOverHttp(`/${paste.id}`)).status).toBe(404)
   })
 
+  it('answers GET /:id/raw as Fastify does, and leaves it If-None-Match, HEAD and burn pastes', async () => {
+    const paste = await createPaste(app, { content: 'raw\r\nbytes\n', language: 'plaintext', expires: '1h', visibility: 'public' })
+    for (const url of [`/${paste.id}/raw`, `/${paste.id}/raw`]) {
+      const before = reachedFastify.length
+      const res = await fetch(`${server.url}${url}`)
+      const headers: Record<string, string> = {}
+      res.headers.forEach((value, name) => {
+        headers[name] = value
+      })
+      const body = Buffer.from(await res.arrayBuffer())
+      expect(reachedFastify.length).toBe(before)
+      const viaFastify = await app.inject({ url })
+      const { date: _a, connection: _c, 'keep-alive': _k, ...fast } = headers
+      const { date: _b, connection: _d, 'keep-alive': _l, ...fastify } = viaFastify.headers
+      expect(res.status).toBe(200)
+      expect(fast).toEqual(Object.fromEntries(Object.entries(fastify).map(([k, v]) => [k, String(v)])))
+      expect(body).toEqual(viaFastify.rawPayload)
+      expect(body.toString()).toBe('raw\r\nbytes\n')
+    }
+    const etag = String((await app.inject({ url: `/${paste.id}/raw` })).headers.etag)
+    const before = reachedFastify.length
+    expect((await fetch(`${server.url}/${paste.id}/raw`, { headers: { 'if-none-match': etag } })).status).toBe(304)
+    expect((await fetch(`${server.url}/${paste.id}/raw`, { method: 'HEAD' })).status).toBe(200)
+    expect(reachedFastify.slice(before)).toEqual([`/${paste.id}/raw`, `/${paste.id}/raw`])
+
+    const burn = await createPaste(app, { content: 'read me once', burn: true })
+    const first = await fetch(`${server.url}/${burn.id}/raw`)
+    expect([first.status, await first.text()]).toEqual([200, 'read me once'])
+    expect(reachedFastify.at(-1)).toBe(`/${burn.id}/raw`)
+    expect((await fetch(`${server.url}/${burn.id}/raw`)).status).toBe(404)
+  })
+
   it('counts its views in /metrics under the route /:id', async () => {
     const paste = await cachedPaste()
     const metric = async () => {
