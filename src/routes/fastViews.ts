@@ -4,7 +4,7 @@ import { isPasteId } from '../pastes/ids.js'
 import { HTML } from '../pastes/PageRenderer.js'
 import type { PasteService, RawPaste } from '../pastes/PasteService.js'
 import { LATEST_CACHE_SECONDS, rawHeaderList } from './raw.js'
-import { ownerCookie } from './shared.js'
+import { ownerCookie, preload } from './shared.js'
 
 export interface FastViewsDeps {
   pastes: PasteService
@@ -13,22 +13,11 @@ export interface FastViewsDeps {
   metrics: Metrics
 }
 
-/** What this path read from Redis and left to Fastify's route to answer (a burn paste, none, an error). */
-const PRELOADED = Symbol('redbin.preloaded')
-type Preloaded = IncomingMessage & { [PRELOADED]?: Promise<unknown> }
-
-/** What `fastViews` already read for this request, if it did: the route must not read (and count or burn) it again. */
-export function takePreloaded<T>(req: IncomingMessage): Promise<T> | undefined {
-  const read = (req as Preloaded)[PRELOADED]
-  delete (req as Preloaded)[PRELOADED]
-  return read as Promise<T> | undefined
-}
-
 /**
  * Answers `GET /:id` by someone who does not own the paste, and `GET /:id/raw` without
  * If-None-Match, before Fastify sees the request: from the page cache at once, else with what
  * it reads from Redis; what it does not answer then (a burn paste, a 404, an error) goes on to
- * Fastify's route with the read already made (`takePreloaded`), so it is read, counted and burned
+ * Fastify's route with the read already made (`takePreloaded`, shared.ts), so it is read, counted and burned
  * once. Every other request goes to Fastify unchanged. The responses are the routes' (pages.ts,
  * raw.ts): same status, headers and bytes, views counted the same way, the same metrics.
  *
@@ -67,7 +56,7 @@ export function fastViews({ pastes, securityHeaders, metrics }: FastViewsDeps): 
     send(res, [...headers].flat(), [Buffer.isBuffer(paste.content) ? paste.content : Buffer.from(paste.content)], '/:id/raw', started)
   }
   const handOn = (req: IncomingMessage, read: Promise<unknown>, next: () => void) => {
-    ;(req as Preloaded)[PRELOADED] = read
+    preload(req, read)
     next()
   }
   return (req, res, next) => {

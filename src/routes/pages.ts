@@ -8,8 +8,7 @@ import { isPasteId } from '../pastes/ids.js'
 import { HTML, toListItem } from '../pastes/PageRenderer.js'
 import { homeRenderer, LANGUAGE_CHOICES } from './home.js'
 import type { PageView } from '../pastes/PasteService.js'
-import { takePreloaded } from './fastViews.js'
-import { IdParams, ownerCookie, sendParts, type RouteDeps } from './shared.js'
+import { IdParams, ownerCookie, sendParts, takePreloaded, type RouteDeps } from './shared.js'
 
 const LIST_PAGE_SIZE = 20
 const MAX_LIST_PAGE = 10_000

@@ -4,8 +4,7 @@ import { sendError } from '../plugins/errors.js'
 import { LANGUAGES } from '../pastes/code.js'
 import { isPasteId } from '../pastes/ids.js'
 import type { RawPaste } from '../pastes/PasteService.js'
-import { takePreloaded } from './fastViews.js'
-import { IdParams, type RouteDeps } from './shared.js'
+import { IdParams, takePreloaded, type RouteDeps } from './shared.js'
 
 /** A past revision never changes, but it can be deleted: caches may keep one for an hour at most. */
 export const REVISION_CACHE_SECONDS = 3600

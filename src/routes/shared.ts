@@ -1,7 +1,7 @@
 import { Type, type Static } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/cookie'
 import type {} from '@fastify/swagger'
-import type { OutgoingHttpHeaders } from 'node:http'
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import type { Metrics } from '../plugins/metrics.js'
@@ -34,6 +34,22 @@ export function sendParts(request: FastifyRequest, reply: FastifyReply, parts: r
   const last = parts.length - 1
   for (let i = 0; i < last; i++) res.write(parts[i])
   res.end(parts[last])
+}
+
+/** What fastViews.ts read for a request and left to its route to answer (a burn paste, none, an error). */
+const PRELOADED = Symbol('redbin.preloaded')
+type Preloaded = IncomingMessage & { [PRELOADED]?: Promise<unknown> }
+
+/** Hands what was read for `req` before Fastify on to its route (`takePreloaded`). */
+export function preload(req: IncomingMessage, read: Promise<unknown>): void {
+  ;(req as Preloaded)[PRELOADED] = read
+}
+
+/** What fastViews.ts already read for this request, if it did: the route must not read (and count or burn) it again. */
+export function takePreloaded<T>(req: IncomingMessage): Promise<T> | undefined {
+  const read = (req as Preloaded)[PRELOADED]
+  delete (req as Preloaded)[PRELOADED]
+  return read as Promise<T> | undefined
 }
 
 /** What every route plugin is given. */
