@@ -34,7 +34,7 @@ describe('loadConfig', () => {
       maxRevisions: 100,
       diffMaxBytes: 2_097_152,
       diffTimeoutMs: 2000,
-      pageCacheBytes: 33_554_432,
+      pageCacheBytes: 16_777_216,
       pageCacheMaxEntryBytes: 1_048_576,
       viewCountBatchMs: 5,
       renderQueueBytes: 8_388_608,
