@@ -18,8 +18,14 @@ export interface RecordCacheLimits {
 /** What an entry costs beyond the bytes of its values: its Map slot, key, object and record. */
 export const ENTRY_OVERHEAD_BYTES = 400
 
-/** The smallest entry the frequency sketch is sized for: one counter per row for each 1 KB of budget. */
+/**
+ * The frequency sketch's counters per row: one for each 1 KB of budget, at least 4,096 (16 KB in
+ * all), so that a small cache's few keys do not share counters and look more popular than they
+ * are; at most 2^20 (4 MB).
+ */
 const SKETCH_BYTES_PER_COUNTER = 1024
+const SKETCH_MIN_WIDTH = 4096
+const SKETCH_MAX_WIDTH = 1 << 20
 
 /** @internal One record's selected columns, kept until Redis says they changed, or they expire. */
 export interface CacheEntry {
@@ -73,7 +79,7 @@ export class RecordCache {
   private readonly frequency: FrequencySketch
 
   constructor(readonly limits: RecordCacheLimits) {
-    this.frequency = new FrequencySketch(Math.min(1 << 20, limits.maxBytes / SKETCH_BYTES_PER_COUNTER))
+    this.frequency = new FrequencySketch(Math.min(SKETCH_MAX_WIDTH, Math.max(SKETCH_MIN_WIDTH, limits.maxBytes / SKETCH_BYTES_PER_COUNTER)))
   }
 
   /** The tracked connection to read through; null while the cache is off. */
