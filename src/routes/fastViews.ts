@@ -4,7 +4,7 @@ import { isPasteId } from '../pastes/ids.js'
 import { HTML } from '../pastes/PageRenderer.js'
 import type { PasteService, RawPaste } from '../pastes/PasteService.js'
 import { LATEST_CACHE_SECONDS, rawHeaderList } from './raw.js'
-import { ownerCookie, preload } from './shared.js'
+import { ownerCookie, preload, writeParts } from './shared.js'
 
 export interface FastViewsDeps {
   pastes: PasteService
@@ -33,27 +33,17 @@ export interface FastViewsDeps {
 export function fastViews({ pastes, securityHeaders, metrics }: FastViewsDeps): FirstHandler {
   const security = Object.entries(securityHeaders)
   const pageHeaders = [...security.flat(), 'content-type', HTML, 'cache-control', 'private, no-cache']
-  const send = (res: ServerResponse, headers: string[], parts: readonly Buffer[], route: string, started: number) => {
-    let length = 0
-    for (const part of parts) length += part.length
-    headers.push('content-length', String(length))
-    res.writeHead(200, headers)
-    // Corked, the head and the parts leave in one write; end() uncorks.
-    res.cork()
-    const last = parts.length - 1
-    for (let i = 0; i < last; i++) res.write(parts[i])
-    res.end(parts[last])
-    metrics.observe('GET', route, 200, (performance.now() - started) / 1000)
-  }
   const sendPage = (res: ServerResponse, parts: readonly Buffer[], started: number) => {
-    send(res, [...pageHeaders], parts, '/:id', started)
+    writeParts(res, 200, pageHeaders, parts)
+    metrics.observe('GET', '/:id', 200, (performance.now() - started) / 1000)
     metrics.count('paste_views')
   }
   const sendRaw = (res: ServerResponse, id: string, paste: RawPaste, started: number) => {
     // The raw headers replace the security headers of the same name (the content-security-policy).
     const headers = new Map(security)
     for (const [name, value] of rawHeaderList(paste, `"${id}-r${paste.revision}"`, LATEST_CACHE_SECONDS)) headers.set(name, value)
-    send(res, [...headers].flat(), [Buffer.isBuffer(paste.content) ? paste.content : Buffer.from(paste.content)], '/:id/raw', started)
+    writeParts(res, 200, [...headers].flat(), [paste.content])
+    metrics.observe('GET', '/:id/raw', 200, (performance.now() - started) / 1000)
   }
   const handOn = (req: IncomingMessage, read: Promise<unknown>, next: () => void) => {
     preload(req, read)

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@fastify/type-provider-typebox'
 import type {} from '@fastify/cookie'
 import type {} from '@fastify/swagger'
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../config.js'
 import type { Metrics } from '../plugins/metrics.js'
@@ -20,12 +20,20 @@ import type { RevisionService } from '../pastes/RevisionService.js'
  * its headers are set in onRequest), onResponse hooks do. A HEAD gets the headers alone.
  */
 export function sendParts(request: FastifyRequest, reply: FastifyReply, parts: readonly Buffer[]): void {
+  reply.hijack()
+  writeParts(reply.raw, reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders, parts, request.method === 'HEAD')
+}
+
+/**
+ * Answers with `headers`, the content-length of `parts`, then (unless `headOnly`) the parts, in
+ * one write. `headers` as a flat list of names and values is the cheaper form: measured, page
+ * views before Fastify cost 9-18 µs more each with an object of the same headers.
+ */
+export function writeParts(res: ServerResponse, status: number, headers: OutgoingHttpHeaders | readonly string[], parts: readonly Buffer[], headOnly = false): void {
   let length = 0
   for (const part of parts) length += part.length
-  reply.hijack()
-  const res = reply.raw
-  res.writeHead(reply.statusCode, { ...reply.getHeaders() as OutgoingHttpHeaders, 'content-length': length })
-  if (request.method === 'HEAD') {
+  res.writeHead(status, isList(headers) ? [...headers, 'content-length', String(length)] : { ...headers, 'content-length': length })
+  if (headOnly) {
     res.end()
     return
   }
@@ -34,6 +42,10 @@ export function sendParts(request: FastifyRequest, reply: FastifyReply, parts: r
   const last = parts.length - 1
   for (let i = 0; i < last; i++) res.write(parts[i])
   res.end(parts[last])
+}
+
+function isList(headers: OutgoingHttpHeaders | readonly string[]): headers is readonly string[] {
+  return Array.isArray(headers)
 }
 
 /** What fastViews.ts read for a request and left to its route to answer (a burn paste, none, an error). */
