@@ -168,7 +168,7 @@ const schema = {
   pageCacheBytes: field('PAGE_CACHE_BYTES', '16777216', integer(0)),
   /** A larger page (or raw paste) is never kept: one huge page must not push out all the others. */
   pageCacheMaxEntryBytes: field('PAGE_CACHE_MAX_ENTRY_BYTES', '1048576', integer(1)),
-  /** Views served from the cache send their counts together, at most this many ms later; 0: at the end of each event-loop turn. */
+  /** With the page cache on, views send their counts together, at most this many ms later; 0: at the end of each event-loop turn. */
   viewCountBatchMs: field('VIEW_COUNT_BATCH_MS', '5', integer(0, 1000, 'must be a whole number of ms from 0 to 1000')),
   /** The render worker's old generation: a render or diff that needs more fails (the page then renders on its first view). */
   renderWorkerOldMb: field('RENDER_WORKER_OLD_MB', '48', integer(16, 4096, 'must be a whole number of MB from 16 to 4096')),

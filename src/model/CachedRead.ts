@@ -15,14 +15,14 @@ export interface CachedReadOptions<S extends Schema, K extends keyof S, C extend
 
 type Values = Record<string, unknown>
 
-/** A record's hits not sent yet: how many, and the entry to raise to what Redis counts. */
+/** A record's counted loads not sent yet: how many, and the entry to raise to what Redis counts (none: read past the cache). */
 interface Unsent {
   store: Store
   cache: RecordCache
   id: Id
   key: string
   slot: string
-  entry: CacheEntry
+  entry: CacheEntry | null
   times: number
 }
 
@@ -30,7 +30,7 @@ let tags = 0
 
 /**
  * A selection of a model's records that reads through the store's RecordCache when it has one
- * (and tracking is up), else exactly as `Model.load` does. Declared once, used per request.
+ * (and tracking is up), else past it, and without one exactly as `Model.load` does. Declared once, used per request.
  *
  * Only the record's key is read through the tracked connection (`HMGET` and `PEXPIRETIME`):
  * counters live in their own hash, which is never tracked, so a view counted anywhere does not
@@ -42,8 +42,9 @@ let tags = 0
  * one by the increments in flight, and never exceeds it. A miss to be kept sends the tracked
  * read, the increment (or, for counters not bumped, a read of the counters hash) together: one
  * round trip. Once the cache is full, a miss is kept only if it was asked for more often lately
- * than the entry it would push out (RecordCache.admits); the others are read exactly as
- * without a cache.
+ * than the entry it would push out (RecordCache.admits); the others (and every read while
+ * tracking is down) are read past the cache on the store's own connection, and counted as hits
+ * are: held, then sent with the window's others. Without a cache, `load` is `Model.load`.
  */
 export class CachedRead<S extends Schema, K extends keyof S, C extends CounterColumns<S> = never> {
   private readonly tag = `${++tags}|`
@@ -79,12 +80,12 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   /** The selected columns of the record, or null; `count` bumps the declared counters. */
   load(store: Store, id: Id, count = false): Promise<Pick<RecordOf<S>, K> | null> {
     const cache = store.cache
-    if (!cache?.reader) return this.loadUncached(store, id, count)
+    if (!cache) return this.loadUncached(store, id, count)
     const key = store.keys(this.model.name).record(encodeId(this.model, id))
     const slot = this.tag + key
-    const entry = cache.hit(slot)
+    const entry = cache.reader ? cache.hit(slot) : undefined
     if (entry === undefined) {
-      return cache.admits(slot) ? this.fill(store, cache, id, key, slot, count && this.bumps.length > 0) : this.loadUncached(store, id, count)
+      return cache.reader && cache.admits(slot) ? this.fill(store, cache, id, key, slot, count && this.bumps.length > 0) : this.loadPast(store, cache, id, key, slot, count)
     }
     return Promise.resolve(this.served(store, cache, id, key, slot, entry, count))
   }
@@ -104,7 +105,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   }
 
   private served(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry, count: boolean): Pick<RecordOf<S>, K> {
-    if (count && this.bumps.length > 0) this.bump(store, cache, id, key, slot, entry)
+    if (count && this.bumps.length > 0) this.bump(store, cache, id, key, slot, entry, entry.record)
     // A record served from the cache shares its Buffers with every other read of it, some perhaps
     // still being sent: callers must not write into them.
     return { ...entry.record } as Pick<RecordOf<S>, K>
@@ -116,14 +117,25 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     return this.model.load(store, id, count && increment ? { select, increment } : { select })
   }
 
-  private bump(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry) {
-    const record = entry.record
+  /**
+   * A record the cache does not keep (not admitted, tracking down), read on the store's own
+   * connection; a counted load is counted as a hit is, with the others held in the window,
+   * rather than by a script of its own sent with the read: the counters come from the counters
+   * hash (HMGET), and the record shows them with this load's increment.
+   */
+  private async loadPast(store: Store, cache: RecordCache, id: Id, key: string, slot: string, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {
+    const record = await this.model.readSelected<K>(store, key, this.columns)
+    if (record && count && this.bumps.length > 0) this.bump(store, cache, id, key, slot, null, record as Values)
+    return record
+  }
+
+  private bump(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry | null, record: Values) {
     for (const [name, by] of this.bumps) record[name] = (record[name] as number) + by
     const unsent = this.unsent.get(slot)
     if (unsent) {
       unsent.times++
       // A refill in between: its entry is the one to reconcile with what Redis counted.
-      unsent.entry = entry
+      if (entry) unsent.entry = entry
     } else {
       this.unsent.set(slot, { store, cache, id, key, slot, entry, times: 1 })
       cache.hold(this.sendNow)
@@ -172,7 +184,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   private reconcile({ cache, key, slot, entry }: Unsent, counted: Values | null) {
     if (counted === null) return cache.forget(key)
     // Still the same entry: a refill in between read a newer count of its own.
-    if (cache.peek(slot) !== entry) return
+    if (entry === null || cache.peek(slot) !== entry) return
     const record = entry.record
     for (const [name] of this.bumps) record[name] = Math.max(record[name] as number, counted[name] as number)
   }
