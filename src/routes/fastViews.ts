@@ -3,7 +3,7 @@ import type { Metrics } from '../plugins/metrics.js'
 import { isPasteId } from '../pastes/ids.js'
 import { HTML } from '../pastes/PageRenderer.js'
 import type { PasteService, RawPaste } from '../pastes/PasteService.js'
-import { LATEST_CACHE_SECONDS, rawHeaderList } from './raw.js'
+import { LATEST_CACHE_SECONDS, rawContentHeaders, rawPasteHeaders } from './raw.js'
 import { ownerCookie, preload, writeParts } from './shared.js'
 
 export interface FastViewsDeps {
@@ -38,11 +38,19 @@ export function fastViews({ pastes, securityHeaders, metrics }: FastViewsDeps): 
     metrics.observe('GET', '/:id', 200, (performance.now() - started) / 1000)
     metrics.count('paste_views')
   }
-  const sendRaw = (res: ServerResponse, id: string, paste: RawPaste, started: number) => {
-    // The raw headers replace the security headers of the same name (the content-security-policy).
+  // The raw headers replace the security headers of the same name (the content-security-policy);
+  // what depends only on the paste's kind is joined once.
+  const rawBase = (kind: RawPaste['kind']) => {
     const headers = new Map(security)
-    for (const [name, value] of rawHeaderList(paste, `"${id}-r${paste.revision}"`, LATEST_CACHE_SECONDS)) headers.set(name, value)
-    writeParts(res, 200, [...headers].flat(), [paste.content])
+    for (const [name, value] of rawContentHeaders(kind)) headers.set(name, value)
+    return [...headers].flat()
+  }
+  const rawPlain = rawBase(null)
+  const rawEncrypted = rawBase('encrypted')
+  const sendRaw = (res: ServerResponse, id: string, paste: RawPaste, started: number) => {
+    const headers = paste.kind === 'encrypted' ? [...rawEncrypted] : [...rawPlain]
+    for (const [name, value] of rawPasteHeaders(paste, `"${id}-r${paste.revision}"`, LATEST_CACHE_SECONDS)) headers.push(name, value)
+    writeParts(res, 200, headers, [paste.content])
     metrics.observe('GET', '/:id/raw', 200, (performance.now() - started) / 1000)
   }
   const handOn = (req: IncomingMessage, read: Promise<unknown>, next: () => void) => {

@@ -12,19 +12,22 @@ export const REVISION_CACHE_SECONDS = 3600
 export const LATEST_CACHE_SECONDS = 60
 const EXTENSIONS = new Map(LANGUAGES.map((l) => [l.id, l.ext]))
 
-/**
- * Headers for a paste's exact bytes: never rendered by the browser, cached no longer than it
- * lives. The ETag names the bytes: the paste's latest revision, or one revision of it. Set on
- * top of the security headers (this content-security-policy replaces theirs).
- */
-export function rawHeaderList(paste: Pick<RawPaste, 'expiresAt' | 'burn' | 'visibility' | 'kind'>, etag: string, maxCacheSeconds: number): [name: string, value: string][] {
-  const headers: [string, string][] = [
+/** The headers of a paste's exact bytes that depend only on its kind: never rendered by the browser. */
+export function rawContentHeaders(kind: RawPaste['kind']): [name: string, value: string][] {
+  return [
     // An encrypted paste's bytes are its envelope (docs/encryption.md).
-    ['content-type', paste.kind === 'encrypted' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'],
+    ['content-type', kind === 'encrypted' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'],
     ['x-content-type-options', 'nosniff'],
     ['content-security-policy', "default-src 'none'; sandbox"],
-    ['etag', etag],
   ]
+}
+
+/**
+ * The headers of a paste's exact bytes that depend on the paste: cached no longer than it lives.
+ * The ETag names the bytes: the paste's latest revision, or one revision of it.
+ */
+export function rawPasteHeaders(paste: Pick<RawPaste, 'expiresAt' | 'burn' | 'visibility'>, etag: string, maxCacheSeconds: number): [name: string, value: string][] {
+  const headers: [string, string][] = [['etag', etag]]
   if (paste.expiresAt) headers.push(['x-expires', paste.expiresAt.toISOString()])
   if (paste.burn) {
     headers.push(['cache-control', 'no-store'])
@@ -34,6 +37,11 @@ export function rawHeaderList(paste: Pick<RawPaste, 'expiresAt' | 'burn' | 'visi
   const maxAge = Math.max(0, Math.min(maxCacheSeconds, remaining))
   headers.push(['cache-control', `${paste.visibility === 'public' ? 'public' : 'private'}, max-age=${maxAge}`])
   return headers
+}
+
+/** Both, set on top of the security headers (this content-security-policy replaces theirs). */
+export function rawHeaderList(paste: Pick<RawPaste, 'expiresAt' | 'burn' | 'visibility' | 'kind'>, etag: string, maxCacheSeconds: number): [name: string, value: string][] {
+  return [...rawContentHeaders(paste.kind), ...rawPasteHeaders(paste, etag, maxCacheSeconds)]
 }
 
 export function rawHeaders(reply: FastifyReply, paste: Pick<RawPaste, 'expiresAt' | 'burn' | 'visibility' | 'kind'>, etag: string, maxCacheSeconds: number) {
