@@ -104,6 +104,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   }
   app.metrics.gauge('page_cache_entries', () => cache?.records.size ?? 0)
   app.metrics.gauge('page_cache_bytes', () => cache?.records.bytes ?? 0)
+  app.metrics.gauge('page_cache_max_bytes', () => cache?.records.limits.maxBytes ?? 0)
   app.metrics.gauge('page_cache_tracking_up', () => (cache?.tracking.up ? 1 : 0))
   app.metrics.gauge('render_workers', () => code.workers)
   await app.register(securityHeadersPlugin, { headers: securityHeaders })
@@ -183,7 +184,8 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
 async function openPageCache(config: Config, redis: Redis | Cluster): Promise<{ records: RecordCache; tracking: TrackingConnections } | 'off' | 'cluster'> {
   if (config.pageCacheBytes === 0) return 'off'
   if (redis instanceof Cluster) return 'cluster'
-  const records = new RecordCache({ maxBytes: config.pageCacheBytes, maxEntryBytes: config.pageCacheMaxEntryBytes, incrementWindowMs: config.viewCountBatchMs })
+  // PAGE_CACHE_BYTES is the server's: each of its WORKERS processes keeps its share.
+  const records = new RecordCache({ maxBytes: Math.floor(config.pageCacheBytes / config.workers), maxEntryBytes: config.pageCacheMaxEntryBytes, incrementWindowMs: config.viewCountBatchMs })
   const tracking = new TrackingConnections(redis)
   tracking.on('up', () => records.enable(tracking.reader))
   tracking.on('down', () => records.disable())
