@@ -37,7 +37,7 @@ function readConfig(): Config {
 /** One app process: the whole server when WORKERS=1, else one of the primary's workers. */
 async function serve(config: Config) {
   // Imported here, not at the top: the primary of WORKERS=N serves nothing, and without the
-  // app's modules (Fastify, eta, highlight.js, the routes) it stays a fraction of a worker's size.
+  // app's modules (Fastify, eta, the routes) it stays a fraction of a worker's size.
   const [{ buildApp }, { openRedis }] = await Promise.all([import('./app.js'), import('./redis/connect.js')])
   const connection = await openRedis(config).catch((err: unknown) => {
     if (err instanceof RedisNotInstalledError) fail(err.message)

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina'
-import { renderCode } from './code.js'
+import { escapeHtml, splitLines } from '../shared/codeBlock.js'
 import type { DiffStats, DiffTask } from './diff.js'
 import { PAGE_ROOM, type FramedBytes } from './PageRenderer.js'
 
@@ -119,8 +119,10 @@ export class CodeRenderer {
    * Renders on this thread without highlighting: the fallback when a page is needed now and
    * the worker has not delivered (escaping and splitting cost ~12 ms per MiB).
    */
-  renderPlainNow(text: string, language: string): Buffer {
-    return Buffer.from(renderCode(text, language, { highlight: false, detectChars: DETECT_CHARS, maxLines: this.maxLines }).html)
+  renderPlainNow(text: string): Buffer {
+    // What renderCode (code.js) makes without highlighting. Not through it: code.js registers
+    // every highlight.js grammar (1.3 MB of heap, measured), which only the worker needs.
+    return Buffer.from(splitLines(escapeHtml(text), this.maxLines))
   }
 
   /** What the browser needs to render a decrypted paste's code block as this would. */

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Eta } from 'eta'
 import { BrowserModules } from './BrowserModules.js'
-import { LANGUAGES } from './code.js'
+import { LANGUAGE_INFO } from '../shared/languages.js'
 import type { PasteKind, PasteRecord } from './Paste.js'
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url))
@@ -88,7 +88,7 @@ export interface ListItem {
   createdAt: Date
 }
 
-const LANGUAGE_NAMES = new Map(LANGUAGES.map((l) => [l.id, l.name]))
+const LANGUAGE_NAMES = new Map(LANGUAGE_INFO.map((l) => [l.id, l.name]))
 
 export function languageName(id: string): string {
   return LANGUAGE_NAMES.get(id) ?? id

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { setImmediate as yieldToOthers } from 'node:timers/promises'
 import { parseExpires } from '../config.js'
 import { DuplicateKeyError, VersionConflictError, VersionLimitError, type Store } from '../model/index.js'
-import { LANGUAGES } from './code.js'
+import { LANGUAGE_INFO } from '../shared/languages.js'
 import type { CodeRenderer } from './CodeRenderer.js'
 import { detectLanguage } from './detectLanguage.js'
 import { PasteInputError } from './errors.js'
@@ -81,8 +81,8 @@ const EDIT_COLUMNS = [...DATA_COLUMNS, 'deleteTokenHash'] as const
 const EDIT_WAIT_FOR_PAGE_MS = 1500
 const LIST_COLUMNS = ['id', 'title', 'language', 'size', 'lines', 'createdAt'] as const
 const VIEW_COLUMNS = ['burn', 'page', 'slotAt', 'renderVersion', 'views', 'deleteTokenHash', 'title', 'visibility', 'language'] as const
-const LANGUAGE_IDS = new Set(LANGUAGES.map((l) => l.id))
-const LANGUAGE_BY_EXTENSION = new Map(LANGUAGES.map((l) => [l.ext, l.id]))
+const LANGUAGE_IDS = new Set(LANGUAGE_INFO.map((l) => l.id))
+const LANGUAGE_BY_EXTENSION = new Map(LANGUAGE_INFO.map((l) => [l.ext, l.id]))
 /** Above this, a create starts on a turn of the event loop of its own, and so does storing its page. */
 const YIELD_ABOVE_CHARS = 64 * 1024
 /**
@@ -464,7 +464,7 @@ export class PasteService {
     const rendered = this.renderPage(paste, text).catch(() => null)
     const shared = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, 1000, null))])
     if (shared) return { page: Buffer.from(shared.page), slotAt: shared.slotAt }
-    return this.pages.pastePage(paste, this.code.renderPlainNow(text, paste.language), describeContent(text))
+    return this.pages.pastePage(paste, this.code.renderPlainNow(text), describeContent(text))
   }
 
   /**

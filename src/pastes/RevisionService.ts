@@ -1,5 +1,5 @@
 import type { Store } from '../model/index.js'
-import { LANGUAGES } from './code.js'
+import { LANGUAGE_INFO } from '../shared/languages.js'
 import type { CodeRenderer } from './CodeRenderer.js'
 import { describeContent, type PageRenderer } from './PageRenderer.js'
 import { Paste, PasteRevision, type PasteRecord } from './Paste.js'
@@ -11,7 +11,7 @@ const META_COLUMNS = [
   'added', 'removed', 'forkOf', 'forkOfRevision',
 ] as const
 const LISTED_COLUMNS = ['revision', 'title', 'language', 'size', 'lines', 'createdAt', 'editedAt', 'added', 'removed'] as const
-const EXTENSIONS = new Map(LANGUAGES.map((l) => [l.id, l.ext]))
+const EXTENSIONS = new Map(LANGUAGE_INFO.map((l) => [l.id, l.ext]))
 /** The server cannot read an encrypted paste, so it never diffs one; nor does any other part of redbin yet. */
 export const ENCRYPTED_DIFF = 'Diffs of encrypted pastes are computed nowhere on the server: it cannot read them. Open two revisions from the history, with the full link, to compare them in your browser.'
 
@@ -98,7 +98,7 @@ export class RevisionService {
       return Buffer.concat(this.pages.composePaste(stored, id, null, false))
     }
     const text = revision.content.toString()
-    const codeHtml = await this.code.render(text, revision.language, revision.size).catch(() => this.code.renderPlainNow(text, revision.language))
+    const codeHtml = await this.code.render(text, revision.language, revision.size).catch(() => this.code.renderPlainNow(text))
     const fields = {
       ...meta, id, title: revision.title, language: revision.language, size: revision.size, lines: revision.lines,
       editedAt: n === 1 ? null : revision.createdAt,

@@ -3,7 +3,7 @@
 // weighs the words, literal symbols and line shapes that mark it.
 // (highlight.js's own detection runs every grammar: 11-15 ms for 2 KB on this machine, and it
 // takes fastify.js for PHP. Per-language regexes cost 150-900 us for 2 KB: too slow as well.)
-import { LANGUAGES } from './code.js'
+import { LANGUAGE_INFO } from '../shared/languages.js'
 
 /** ~400 lines of code: enough to tell languages apart, and ~1 ms on a 1 MiB paste (64 KB took ~4 ms). */
 const SAMPLE_CHARS = 16 * 1024
@@ -24,7 +24,7 @@ const EXTENSIONS = new Map(Object.entries({
   toml: 'ini', cfg: 'ini', conf: 'ini', yml: 'yaml', markdown: 'markdown', bash: 'bash', zsh: 'bash',
   patch: 'diff', exs: 'elixir', pm: 'perl', kts: 'kotlin', txt: 'plaintext', log: 'plaintext', text: 'plaintext',
 }))
-for (const language of LANGUAGES) if (!EXTENSIONS.has(language.ext)) EXTENSIONS.set(language.ext, language.id)
+for (const language of LANGUAGE_INFO) if (!EXTENSIONS.has(language.ext)) EXTENSIONS.set(language.ext, language.id)
 
 const FILE_NAMES = new Map(Object.entries({
   dockerfile: 'dockerfile', containerfile: 'dockerfile', makefile: 'makefile', gnumakefile: 'makefile',

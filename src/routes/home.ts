@@ -1,7 +1,7 @@
 import type {} from '@fastify/view'
 import type { FastifyReply } from 'fastify'
 import { EXPIRES_PRESETS } from '../config.js'
-import { LANGUAGES } from '../pastes/code.js'
+import { LANGUAGE_INFO } from '../shared/languages.js'
 import { toListItem } from '../pastes/PageRenderer.js'
 import type { RouteDeps } from './shared.js'
 
@@ -10,7 +10,7 @@ const EXPIRES_LABELS: Record<string, string> = {
   '10m': '10 minutes', '1h': '1 hour', '1d': '1 day', '1w': '1 week', '30d': '30 days', '1y': '1 year', never: 'Never',
 }
 
-export const LANGUAGE_CHOICES = LANGUAGES.map((l) => ({ id: l.id, name: l.name }))
+export const LANGUAGE_CHOICES = LANGUAGE_INFO.map((l) => ({ id: l.id, name: l.name }))
 
 export interface FormValues {
   content: string

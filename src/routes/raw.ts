@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { sendError } from '../plugins/errors.js'
-import { LANGUAGES } from '../pastes/code.js'
+import { LANGUAGE_INFO } from '../shared/languages.js'
 import { isPasteId } from '../pastes/ids.js'
 import type { RawPaste } from '../pastes/PasteService.js'
 import { IdParams, takePreloaded, type RouteDeps } from './shared.js'
@@ -10,7 +10,7 @@ import { IdParams, takePreloaded, type RouteDeps } from './shared.js'
 export const REVISION_CACHE_SECONDS = 3600
 /** A paste's latest bytes change when it is edited: caches revalidate them (ETag) after a minute. */
 export const LATEST_CACHE_SECONDS = 60
-const EXTENSIONS = new Map(LANGUAGES.map((l) => [l.id, l.ext]))
+const EXTENSIONS = new Map(LANGUAGE_INFO.map((l) => [l.id, l.ext]))
 
 /** The headers of a paste's exact bytes that depend only on its kind: never rendered by the browser. */
 export function rawContentHeaders(kind: RawPaste['kind']): [name: string, value: string][] {
