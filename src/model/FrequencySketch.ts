@@ -4,6 +4,7 @@
  * Admission Policy", 2017). Four rows of small counters (at most 15); a key's estimate is the
  * least of its four counters, so it can only be too high, by keys that share all four. Every
  * `sample` increments, all counters are halved, so that what was popular long ago fades.
+ * The cache that asks it sets `sample` (ageEvery) to 10 × the entries it holds, as Caffeine does.
  *
  * Written here rather than taken from a package: the cache asks it on every lookup, so it must
  * cost a hash of a short string and four array reads, and npm's sketches (bloom-filters'
@@ -12,7 +13,7 @@
 export class FrequencySketch {
   private readonly counters: Uint8Array
   private readonly mask: number
-  private readonly sample: number
+  private sample: number
   private additions = 0
 
   /** `width`: counters per row, rounded up to a power of two (about 2 × the keys to tell apart). */
@@ -21,6 +22,12 @@ export class FrequencySketch {
     this.counters = new Uint8Array(4 * size)
     this.mask = size - 1
     this.sample = 10 * size
+  }
+
+  /** Halves the counts every `increments` from now on (10 × width until told). */
+  ageEvery(increments: number) {
+    this.sample = Math.max(1, increments)
+    if (this.additions >= this.sample) this.age()
   }
 
   /** Counts one request for `key`. */

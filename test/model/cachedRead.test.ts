@@ -259,6 +259,24 @@ describe('the byte budget', () => {
     expect(cache.stats.hits).toBe(before + 1)
   })
 
+  it('lets the records read now push out those read most before, once their counts have faded', async () => {
+    const entry = await bytesOfOneEntry()
+    const { store, cache } = await openCache({ maxBytes: Math.floor(4.5 * entry) })
+    const docs = await Promise.all(Array.from({ length: 8 }, () => createDoc(store, { body: 'x'.repeat(1000) })))
+    const [before, now] = [docs.slice(0, 4), docs.slice(4)]
+    // Read 15 times each: counts as high as the sketch's go.
+    for (let round = 0; round < 15; round++) for (const doc of before) await FULL.load(store, doc.id)
+    expect(cache.size).toBe(4)
+    // Then only the other four are read. Counts halve every 10 lookups per entry (at least
+    // 16 entries' worth): within 50 rounds (200 lookups) they are all kept. Halving every 10 ×
+    // the sketch's width (40,960 lookups here) kept them out far longer.
+    for (let round = 0; round < 50; round++) for (const doc of now) await FULL.load(store, doc.id)
+    const hits = cache.stats.hits
+    for (const doc of now) await FULL.load(store, doc.id)
+    expect(cache.stats.hits).toBe(hits + now.length)
+    expect(cache.size).toBe(4)
+  })
+
   it('reads a miss it will not keep untracked: Redis sends no invalidation when that record changes', async () => {
     const entry = await bytesOfOneEntry()
     const { store, cache } = await openCache({ maxBytes: Math.floor(1.5 * entry) })

@@ -32,4 +32,16 @@ describe('FrequencySketch', () => {
     for (let n = 0; n < 148; n++) sketch.increment(`other ${n % 2}`)
     expect(sketch.estimate('old')).toBe(6)
   })
+
+  it('halves every count after the increments ageEvery sets, at once if they are already past', () => {
+    const sketch = new FrequencySketch(4096)
+    for (let n = 0; n < 12; n++) sketch.increment('old')
+    sketch.ageEvery(10)
+    expect(sketch.estimate('old')).toBe(6)
+    // Halving also halved the increments counted since the last: 6 of 10, so 4 more.
+    for (let n = 0; n < 3; n++) sketch.increment(`other ${n}`)
+    expect(sketch.estimate('old')).toBe(6)
+    sketch.increment('other 3')
+    expect(sketch.estimate('old')).toBe(3)
+  })
 })
