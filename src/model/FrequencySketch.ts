@@ -4,7 +4,8 @@
  * Admission Policy", 2017). Four rows of small counters (at most 15); a key's estimate is the
  * least of its four counters, so it can only be too high, by keys that share all four. Every
  * `sample` increments, all counters are halved, so that what was popular long ago fades.
- * The cache that asks it sets `sample` (ageEvery) to 10 × the entries it holds, as Caffeine does.
+ * The cache that asks it sets `sample` (ageEvery) to 10 × the entries it holds, as Caffeine does,
+ * or to the width if that is more.
  *
  * Written here rather than taken from a package: the cache asks it on every lookup, so it must
  * cost a hash of a short string and four array reads, and npm's sketches (bloom-filters'
@@ -24,9 +25,13 @@ export class FrequencySketch {
     this.sample = 10 * size
   }
 
-  /** Halves the counts every `increments` from now on (10 × width until told). */
+  /**
+   * Halves the counts every `increments` from now on (10 × width until told), but never more
+   * often than every width increments: halving touches every counter, so that bounds its cost
+   * to four counters per increment.
+   */
   ageEvery(increments: number) {
-    this.sample = Math.max(1, increments)
+    this.sample = Math.max(this.mask + 1, increments)
     if (this.additions >= this.sample) this.age()
   }
 

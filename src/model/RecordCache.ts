@@ -27,15 +27,14 @@ const SKETCH_BYTES_PER_COUNTER = 1024
 const SKETCH_MIN_WIDTH = 4096
 const SKETCH_MAX_WIDTH = 1 << 20
 /**
- * The sketch halves its counts every 10 lookups per entry the cache holds (at least 16 entries'
- * worth), Caffeine's period for a cache bounded by weight, so that a change in what is read shows
- * within seconds whatever the entries' size. At a fixed 10 × width (one counter per 1 KB), 16 MiB
- * of 16 KB pages aged every 163,840 lookups: raw reads that followed 12 s of page views were kept
- * out for 5-10 s (measured on one core: 70 and 49 µs per raw read in the first two 5 s runs,
- * against 33-39 µs from the first run with this period).
+ * The sketch halves its counts every 10 lookups per entry the cache holds (or every width
+ * lookups, if more: FrequencySketch.ageEvery), Caffeine's period for a cache bounded by weight, so
+ * that a change in what is read shows within seconds whatever the entries' size. At a fixed 10 ×
+ * width (one counter per 1 KB), 16 MiB of 16 KB pages aged every 163,840 lookups: raw reads that
+ * followed 12 s of page views were kept out for 5-10 s (measured on one core: 70 and 49 µs per
+ * raw read in the first two 5 s runs, against 33-39 µs from the first run with this period).
  */
 const SKETCH_SAMPLE_PER_ENTRY = 10
-const SKETCH_MIN_ENTRIES = 16
 
 /** @internal One record's selected columns, kept until Redis says they changed, or they expire. */
 export interface CacheEntry {
@@ -249,7 +248,7 @@ export class RecordCache {
       this.heldBytes -= entry.bytes
       this.stats.evictions++
     }
-    this.frequency.ageEvery(SKETCH_SAMPLE_PER_ENTRY * Math.max(SKETCH_MIN_ENTRIES, this.entries.size))
+    this.frequency.ageEvery(SKETCH_SAMPLE_PER_ENTRY * this.entries.size)
     return true
   }
 

@@ -267,10 +267,10 @@ describe('the byte budget', () => {
     // Read 15 times each: counts as high as the sketch's go.
     for (let round = 0; round < 15; round++) for (const doc of before) await FULL.load(store, doc.id)
     expect(cache.size).toBe(4)
-    // Then only the other four are read. Counts halve every 10 lookups per entry (at least
-    // 16 entries' worth): within 50 rounds (200 lookups) they are all kept. Halving every 10 ×
-    // the sketch's width (40,960 lookups here) kept them out far longer.
-    for (let round = 0; round < 50; round++) for (const doc of now) await FULL.load(store, doc.id)
+    // Then only the other four are read. Counts halve every 10 lookups per entry, or every
+    // width lookups if more (4,096 here): within 1,100 rounds (4,400 lookups) they are all kept.
+    // Halving every 10 × width (40,960 lookups) kept them out ten times longer.
+    for (let round = 0; round < 1100; round++) for (const doc of now) await FULL.load(store, doc.id)
     const hits = cache.stats.hits
     for (const doc of now) await FULL.load(store, doc.id)
     expect(cache.stats.hits).toBe(hits + now.length)

@@ -33,15 +33,19 @@ describe('FrequencySketch', () => {
     expect(sketch.estimate('old')).toBe(6)
   })
 
-  it('halves every count after the increments ageEvery sets, at once if they are already past', () => {
-    const sketch = new FrequencySketch(4096)
+  it('halves every count after the increments ageEvery sets, never more often than every width increments', () => {
+    const sketch = new FrequencySketch(16)
     for (let n = 0; n < 12; n++) sketch.increment('old')
-    sketch.ageEvery(10)
-    expect(sketch.estimate('old')).toBe(6)
-    // Halving also halved the increments counted since the last: 6 of 10, so 4 more.
+    sketch.ageEvery(4)
+    expect(sketch.estimate('old')).toBe(12)
     for (let n = 0; n < 3; n++) sketch.increment(`other ${n}`)
-    expect(sketch.estimate('old')).toBe(6)
+    expect(sketch.estimate('old')).toBe(12)
     sketch.increment('other 3')
+    expect(sketch.estimate('old')).toBe(6)
+    // Past due when set: halved at once.
+    for (let n = 0; n < 12; n++) sketch.increment('other 4')
+    sketch.ageEvery(20)
+    sketch.ageEvery(10)
     expect(sketch.estimate('old')).toBe(3)
   })
 })
