@@ -66,9 +66,10 @@ document.documentElement.classList.add('js');
     }, 2000));
   };
 
-  // The code as shown; a paste too long for per-line markup is a single plain block.
+  // The code as shown; a paste too long for per-line markup is a single plain block. A line is a
+  // span#L<n> in the code element, its number link empty (the number is CSS).
   const codeText = () => {
-    const lines = $$('#code .lc');
+    const lines = $$('#code code > span[id]');
     if (lines.length) return lines.map((el) => el.textContent).join('\n');
     const block = $('#code code');
     return block ? block.textContent : '';
@@ -138,7 +139,7 @@ document.documentElement.classList.add('js');
     };
 
     const highlight = (range, scroll) => {
-      $$('.line.hl', code).forEach((el) => el.classList.remove('hl'));
+      $$('code > span.hl', code).forEach((el) => el.classList.remove('hl'));
       if (!range) return;
       const first = document.getElementById('L' + range[0]);
       if (!first) return;
@@ -156,16 +157,22 @@ document.documentElement.classList.add('js');
       highlight(range, scroll);
     };
 
+    // A line number: the link that opens a line (span#L<n>).
+    const lineLink = (target) => {
+      const link = target.closest('a');
+      return link && link.parentElement && /^L\d+$/.test(link.parentElement.id) && code.contains(link) ? link : null;
+    };
+
     code.addEventListener('mousedown', (event) => {
       // Shift-click would otherwise extend the text selection.
-      if (event.shiftKey && event.target.closest('a.ln')) event.preventDefault();
+      if (event.shiftKey && lineLink(event.target)) event.preventDefault();
     });
 
     code.addEventListener('click', (event) => {
-      const link = event.target.closest('a.ln');
+      const link = lineLink(event.target);
       if (!link || event.ctrlKey || event.metaKey || event.altKey || event.button !== 0) return;
       event.preventDefault();
-      const n = Number(link.dataset.n);
+      const n = Number(link.parentElement.id.slice(1));
       let range;
       if (event.shiftKey && anchor !== null) {
         range = anchor <= n ? [anchor, n] : [n, anchor];

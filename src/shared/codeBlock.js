@@ -46,18 +46,20 @@ export function htmlLines(html) {
 }
 
 /**
- * Wraps each line in its own element with an #L<n> anchor.
+ * Wraps each line in its own element with an #L<n> anchor: `<span id="L7"><a href="#L7" …></a>…</span>`.
+ * Nothing else per line: the number is a CSS counter, and styles select lines as the code
+ * element's children (public/style.css). A class, a data-n and a wrapper per line made a small
+ * paste's page ~20% larger, and a 1 MiB plain one's 2 MB larger.
  * @param {string} html highlighted or escaped text
  * @param {number} maxLines beyond this many lines, no per-line markup (anchors stop there)
  */
 export function splitLines(html, maxLines) {
   if (html.split('\n', maxLines + 2).length > maxLines + (html.endsWith('\n') ? 1 : 0)) {
-    return `<span class="line plain">${html}</span>`
+    return `<span class="plain">${html}</span>`
   }
   return htmlLines(html).map((line, i) => {
     const n = i + 1
-    return `<span class="line" id="L${n}"><a class="ln" href="#L${n}" data-n="${n}" aria-hidden="true" tabindex="-1"></a>` +
-      `<span class="lc">${line}</span></span>\n`
+    return `<span id="L${n}"><a href="#L${n}" aria-hidden="true" tabindex="-1"></a>${line}</span>\n`
   }).join('')
 }
 

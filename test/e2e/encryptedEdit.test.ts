@@ -20,7 +20,7 @@ function recordTraffic(page: Page): string[] {
   return sent
 }
 
-const decryptedText = (page: Page) => page.evaluate<string>(`[...document.querySelectorAll('#code .lc')].map((el) => el.textContent).join('\\n')`)
+const decryptedText = (page: Page) => page.evaluate<string>(`[...document.querySelectorAll('#code code > span[id]')].map((el) => el.textContent).join('\\n')`)
 
 /** Waits for the page to decrypt, answering the password prompt when there is one. */
 async function decrypt(page: Page, password: string | undefined) {
@@ -50,7 +50,7 @@ describe.each([
     const id = new URL(link).pathname.slice(1)
     const key = link.slice(link.indexOf('#') + 1)
     await decrypt(page, password)
-    await page.waitForSelector('#code .line')
+    await page.waitForSelector('#code code > span')
 
     // The creator's Edit link carries the key over to the edit page.
     await page.click('.toolbar-dynamic a.btn:text("Edit")')
@@ -72,7 +72,7 @@ describe.each([
     await page.click('#submit-btn')
     await page.waitForURL(`${site.url}/${id}#${key}`)
     await decrypt(page, password)
-    await page.waitForSelector('#code .line')
+    await page.waitForSelector('#code code > span')
     expect(await decryptedText(page)).toBe(SECOND.replace(/\n$/, ''))
     expect(await page.locator('#paste-title').textContent()).toBe('greet.py v2')
     expect(await page.locator('.paste-revision').textContent()).toContain('Revision 2 of 2')
@@ -82,7 +82,7 @@ describe.each([
     const readerTraffic = recordTraffic(reader)
     await reader.goto(link)
     await decrypt(reader, password)
-    await reader.waitForSelector('#code .line')
+    await reader.waitForSelector('#code code > span')
     expect(await decryptedText(reader)).toBe(SECOND.replace(/\n$/, ''))
 
     // From the history, revision 1 opens with the same key, and shows the old text.
@@ -93,7 +93,7 @@ describe.each([
     await reader.click('.revision-link:text("Revision 1")')
     await reader.waitForURL(`${site.url}/${id}/r/1#${key}`)
     await decrypt(reader, password)
-    await reader.waitForSelector('#code .line')
+    await reader.waitForSelector('#code code > span')
     expect(await decryptedText(reader)).toBe(FIRST.replace(/\n$/, ''))
     expect(await reader.locator('#paste-title').textContent()).toBe('greet.py')
     expect(await reader.locator('.paste-revision').textContent()).toContain('Revision 1 of 2')

@@ -100,7 +100,7 @@ describe('the new-paste form', () => {
     page.once('dialog', (dialog) => void dialog.accept())
     await page.click('#submit-btn')
     await page.waitForURL(PASTE_URL)
-    expect(await page.locator('#L1 .lc').textContent()).toBe('-----BEGIN OPENSSH PRIVATE KEY-----')
+    expect(await page.locator('#L1').textContent()).toBe('-----BEGIN OPENSSH PRIVATE KEY-----')
   })
 
   it('names each kind of token it recognises, and says nothing about ordinary text', async () => {

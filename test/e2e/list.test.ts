@@ -86,6 +86,6 @@ describe('the list of public pastes', () => {
     await page.goto(`${site.url}/pastes?language=go`)
     await page.click('.paste-item-link:text-is("go 2")')
     await page.waitForURL(/\/[A-Za-z0-9_-]{10}$/)
-    expect(await page.locator('#L1 .lc').textContent()).toBe('package main // 2')
+    expect(await page.locator('#L1').textContent()).toBe('package main // 2')
   })
 })

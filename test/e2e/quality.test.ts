@@ -102,7 +102,7 @@ describe.each(schemes)('%s', (scheme) => {
     it('paste page: accessible, and only the code block scrolls sideways', async () => {
       // A highlighted range, so that its colours are judged too.
       const { page } = await open(`/${realistic.id}#L16-L24`)
-      await expect.poll(() => page.locator('#code .line.hl').count()).toBe(9)
+      await expect.poll(() => page.locator('#code code > span.hl').count()).toBe(9)
       expect(await page.locator('#code .hljs-keyword').count()).toBeGreaterThan(0)
       await expectAccessible(page)
       await expectNoSidewaysScroll(page)

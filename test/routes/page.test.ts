@@ -86,7 +86,7 @@ describe('GET /:id', () => {
       expect(html).toContain(`href="#L${n}"`)
     }
     expect(html).not.toContain('id="L6"')
-    expect(html).toMatch(/id="L2">.*?<span class="lc">two<\/span>/)
+    expect(html).toMatch(/id="L2"><a [^>]*><\/a>two<\/span>/)
   })
 
   it('has Raw, Download, Copy and Fork buttons', async () => {
