@@ -70,6 +70,11 @@ export interface LoadResult {
   loopDelayP99Ms: number | null
   /** The longest event-loop delay over the run: the longest stretch the loop was held. */
   loopDelayMaxMs: number | null
+  /**
+   * Of the reads that asked the page cache during the run (pages and raw texts), the share it
+   * answered from memory; null without redbin's /metrics (the ceiling, WORKERS=N) or reads.
+   */
+  cacheHitShare: number | null
   /** Extra numbers a scenario wants in its report. */
   notes: Record<string, number | string>
 }
@@ -107,6 +112,15 @@ export class Durations {
 export function metricValue(text: string, name: string): number | null {
   const match = new RegExp(`^${name} ([0-9.eE+-]+|NaN)$`, 'm').exec(text)
   return match?.[1] ? Number(match[1]) : null
+}
+
+/** Page cache hits ÷ lookups between two scrapes of /metrics; null without both or without lookups. */
+export function hitShare(before: string | null, after: string | null): number | null {
+  if (before === null || after === null) return null
+  const delta = (name: string) => (metricValue(after, name) ?? NaN) - (metricValue(before, name) ?? NaN)
+  const hits = delta('redbin_page_cache_hits_total')
+  const lookups = hits + delta('redbin_page_cache_misses_total')
+  return lookups > 0 ? hits / lookups : null
 }
 
 export async function scrapeMetrics(target: LoadTarget): Promise<string | null> {
@@ -158,7 +172,7 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
     await autocannonRun({ ...base, duration: spec.warmupSeconds })
   }
 
-  await scrapeMetrics(target)
+  const metricsBefore = await scrapeMetrics(target)
   const rss = target.pid !== null ? new RssSampler(target.pid, 100, target.tree) : null
   rss?.start()
   const cpuBefore = await serverCpuSeconds(target)
@@ -210,6 +224,7 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
   const peakRss = rss ? await rss.stop() : metrics ? metricValue(metrics, 'redbin_process_resident_memory_bytes') : null
   const loopDelay = metrics ? metricValue(metrics, 'redbin_event_loop_delay_seconds\\{quantile="0.99"\\}') : null
   const loopDelayMax = metrics ? metricValue(metrics, 'redbin_event_loop_delay_max_seconds') : null
+  const cacheHitShare = hitShare(metricsBefore, metrics)
   progress.done()
 
   // autocannon's own duration excludes connection setup; the measured window is ours.
@@ -235,6 +250,7 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
     redisCpu: redisBefore !== null && redisAfter !== null ? (redisAfter - redisBefore) / seconds : null,
     loopDelayP99Ms: loopDelay !== null ? loopDelay * 1000 : null,
     loopDelayMaxMs: loopDelayMax !== null ? loopDelayMax * 1000 : null,
+    cacheHitShare,
     notes,
   }
 }

@@ -251,7 +251,7 @@ const pct = (cores: number | null) => (cores === null ? '–' : `${Math.round(co
 const us = (value: number | null) => (value === null ? '–' : value.toFixed(1))
 const times = (value: number | null) => (value === null ? '–' : `${value.toFixed(2)}×`)
 
-const COLUMNS = ['scenario', 'conns', 'requests', 'server CPU µs/resp', 'CPU × ceiling', 'req/s', 'req/s × ceiling', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'peak RSS', 'loop p99 ms', 'server CPU', 'redis CPU', 'bench CPU', 'other CPU'] as const
+const COLUMNS = ['scenario', 'conns', 'requests', 'server CPU µs/resp', 'CPU × ceiling', 'req/s', 'req/s × ceiling', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'peak RSS', 'loop p99 ms', 'cache hits', 'server CPU', 'redis CPU', 'bench CPU', 'other CPU'] as const
 
 function rows(results: ScenarioResult[]): string[][] {
   return results.map((r) => [
@@ -270,6 +270,7 @@ function rows(results: ScenarioResult[]): string[][] {
     int(r.unexpected),
     mb(r.peakRssBytes),
     r.loopDelayP99Ms === null ? '–' : ms(r.loopDelayP99Ms),
+    pct(r.cacheHitShare),
     pct(r.serverCpu),
     pct(r.redisCpu),
     pct(r.generatorCpu),

@@ -1,6 +1,7 @@
 // The bench's target checks: absolute bounds, bounds relative to another row of the same run,
 // and server CPU per response against the ceilings.
 import { describe, expect, it } from 'vitest'
+import { hitShare } from '../../bench/load.js'
 import { checkTargets, compareToCeilings, cpuPerResponseUs, efficiencyLines, nameMedianRound, type ScenarioResult, type TargetRule } from '../../bench/report.js'
 
 function row(name: string, fields: { rps: number; p99: number; serverCpu: number; connections?: number; server?: 'app' | 'ceiling' }): ScenarioResult {
@@ -11,7 +12,7 @@ function row(name: string, fields: { rps: number; p99: number; serverCpu: number
     ceiling: null, ratio: null, cpuRatio: null, cpuPerResponseUs: cpuPerResponseUs(fields.serverCpu, seconds, requests),
     requests, seconds, rps: fields.rps, latencyMs: { p50: fields.p99 / 3, p90: fields.p99 / 2, p99: fields.p99, max: fields.p99 * 2 },
     errors: 0, unexpected: 0, statusCodes: {}, peakRssBytes: null, serverCpu: fields.serverCpu, generatorCpu: 0.9, otherCpu: 0,
-    redisCpu: 0.3, loopDelayP99Ms: 7, loopDelayMaxMs: 9, notes: {},
+    redisCpu: 0.3, loopDelayP99Ms: 7, loopDelayMaxMs: 9, cacheHitShare: null, notes: {},
   }
 }
 
@@ -90,5 +91,19 @@ describe('bench targets', () => {
     const rule: TargetRule = { scenario: 'page', metric: 'p99', relativeTo: 'ceiling', max: 5 }
     const results = [row('ceiling', { rps: 28_304, p99: 4.06, serverCpu: 0.76 }), row('page', { rps: 15_714, p99: 30, serverCpu: 0.8, connections: 100 })]
     expect(check(results, rule)[0]).toMatchObject({ pass: null, note: 'ceiling ran at 50 connections, page at 100' })
+  })
+})
+
+describe('the page cache column', () => {
+  const scrape = (hits: number, misses: number) => `redbin_page_cache_hits_total ${hits}\nredbin_page_cache_misses_total ${misses}\n`
+
+  it('is the share of the run\'s cache lookups answered from memory', () => {
+    expect(hitShare(scrape(10, 5), scrape(40, 15))).toBe(0.75)
+  })
+
+  it('is empty without both scrapes, without the counters (the ceiling) or without lookups', () => {
+    expect(hitShare(null, scrape(1, 1))).toBeNull()
+    expect(hitShare('redbin_event_loop_delay_max_seconds 0.01\n', 'redbin_event_loop_delay_max_seconds 0.02\n')).toBeNull()
+    expect(hitShare(scrape(3, 4), scrape(3, 4))).toBeNull()
   })
 })
