@@ -293,12 +293,25 @@ export class PageRenderer {
         ogType: 'article',
       }
     }
-    const title = paste.burn ? 'Burn after reading' : paste.title || `Untitled ${languageName(paste.language)} paste`
+    if (paste.burn) return this.burnMeta(paste.id, path)
     return {
-      title: `${title} · redbin`,
-      // Never a burn paste's content: link previews must not leak what is meant to be read once.
-      description: paste.burn ? 'A paste that is deleted once it is read.' : description,
-      robots: paste.burn || paste.visibility === 'unlisted' ? 'noindex, nofollow' : null,
+      title: `${paste.title || `Untitled ${languageName(paste.language)} paste`} · redbin`,
+      description,
+      robots: paste.visibility === 'unlisted' ? 'noindex, nofollow' : null,
+      canonical: `${this.publicUrl}${path}`,
+      ogType: 'article',
+    }
+  }
+
+  /**
+   * A burn paste's: nothing of the paste, neither its title nor its content. Link previews must not
+   * leak what is meant to be read once.
+   */
+  burnMeta(id: string, path = `/${id}`): PageMeta {
+    return {
+      title: 'Burn after reading · redbin',
+      description: 'A paste that is deleted once it is read.',
+      robots: 'noindex, nofollow',
       canonical: `${this.publicUrl}${path}`,
       ogType: 'article',
     }

@@ -66,7 +66,7 @@ export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'page' | 'slotAt' 
 export type RawPaste = Pick<PasteRecord, (typeof RAW_COLUMNS)[number]>
 export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
 /** A page goes out in parts (PageRenderer.composePaste): see sendParts in routes/shared.ts. */
-export type PageView = { kind: 'page'; html: Buffer[] } | { kind: 'burn'; paste: Pick<PasteRecord, 'id' | 'title' | 'burn' | 'visibility' | 'language'> }
+export type PageView = { kind: 'page'; html: Buffer[] } | { kind: 'burn' }
 
 const MAX_TITLE_CHARS = 200
 // Raw reads select only these: every column loaded is a field Redis sends and the model decodes.
@@ -80,7 +80,11 @@ const EDIT_COLUMNS = [...DATA_COLUMNS, 'deleteTokenHash'] as const
 /** How long an edit waits for the worker to render the new revision's page. */
 const EDIT_WAIT_FOR_PAGE_MS = 1500
 const LIST_COLUMNS = ['id', 'title', 'language', 'size', 'lines', 'createdAt'] as const
-const VIEW_COLUMNS = ['burn', 'page', 'slotAt', 'renderVersion', 'views', 'deleteTokenHash', 'title', 'visibility', 'language'] as const
+/**
+ * What a page view reads: the page, and what decides how it is shown. Not the title, language or
+ * visibility: the stored page has them, and a burn paste's interstitial shows none of them.
+ */
+const VIEW_COLUMNS = ['burn', 'page', 'slotAt', 'renderVersion', 'views', 'deleteTokenHash'] as const
 const LANGUAGE_IDS = new Set(LANGUAGE_INFO.map((l) => l.id))
 const LANGUAGE_BY_EXTENSION = new Map(LANGUAGE_INFO.map((l) => [l.ext, l.id]))
 /** Above this, a create starts on a turn of the event loop of its own, and so does storing its page. */
@@ -280,7 +284,7 @@ export class PasteService {
   async viewPage(id: string, ownerToken: string | undefined, countView = true): Promise<PageView | null> {
     const view = await this.pageViews.load(this.store, id, countView)
     if (!view) return null
-    if (view.burn) return { kind: 'burn', paste: { id, ...view } }
+    if (view.burn) return { kind: 'burn' }
     let stored = this.storedPage(view)
     if (!stored) {
       const paste = await Paste.load(this.store, id)

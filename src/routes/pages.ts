@@ -82,7 +82,7 @@ export async function pageRoutes(app: FastifyInstance, deps: RouteDeps) {
     reply.type(HTML).header('cache-control', 'private, no-cache')
     if (view.kind === 'burn') {
       reply.header('x-robots-tag', 'noindex, nofollow')
-      return reply.viewAsync('burn', { id, meta: pages.pasteMeta(view.paste, '') })
+      return reply.viewAsync('burn', { id, meta: pages.burnMeta(id) })
     }
     deps.metrics.count('paste_views')
     sendParts(request, reply, view.html)
