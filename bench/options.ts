@@ -32,6 +32,9 @@ export const USAGE = `Usage: npm run bench -- [options]
                     --worker-rate views per second per worker (page-Nw-paced: the CPU per view
                     at the same load per worker, which the scaling target compares)
   --worker-rate N   page views per second per worker in the page-Nw-paced rows (default 3000)
+  --worker-rounds N rounds of the --workers rows, each N in turn per round (default 3); the
+                    rows named page-Nw and page-Nw-paced are the round whose paced CPU ratio
+                    (largest N to 1) is the median, the others are listed as page-Nw#R
   --cpu-period US   CFS period of the cgroups, in µs (default 100000)
   --seed N          seed of the data generator (default 1): equal seeds, equal data
   --seed-rounds N   rounds of ceiling-seed then seed (default 5); the seed row is the round
@@ -61,6 +64,8 @@ export interface Options {
   workers: number[] | null
   /** --worker-rate: views per second per worker in the paced page-Nw rows. */
   workerRate: number
+  /** --worker-rounds: rounds of the --workers rows; the median round's rows carry the plain names. */
+  workerRounds: number
 }
 
 export function parseOptions(argv: string[]): Options {
@@ -84,6 +89,7 @@ export function parseOptions(argv: string[]): Options {
       'profile': { type: 'boolean', default: false },
       'workers': { type: 'string' },
       'worker-rate': { type: 'string', default: '3000' },
+      'worker-rounds': { type: 'string', default: '3' },
       'help': { type: 'boolean', default: false },
       },
     })
@@ -123,6 +129,7 @@ export function parseOptions(argv: string[]): Options {
     profile: values.profile,
     workers,
     workerRate: number('worker-rate', values['worker-rate'], 1, 1_000_000),
+    workerRounds: Math.round(number('worker-rounds', values['worker-rounds'], 1, 99)),
   }
 }
 

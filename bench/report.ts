@@ -106,6 +106,33 @@ export function nameMedianRound(rounds: Round[], titleOf: (name: string) => stri
   return rounds.map(ratio)
 }
 
+/**
+ * Gives the plain names (page-1w, page-1w-paced, page-Nw, page-Nw-paced) to the rows of the
+ * `--worker-rounds` round whose paced CPU ratio, page-`maxWorkers`w-paced#R ÷ page-1w-paced#R,
+ * is the median (the lower middle of an even count; rounds without both rows come last); the
+ * other rounds keep their #R. Returns each round's ratio, in order (null without both rows).
+ */
+export function nameMedianWorkersRound(results: ScenarioResult[], rounds: number, maxWorkers: number, titleOf: (name: string) => string): (number | null)[] {
+  const row = (name: string) => results.find((r) => r.name === name)
+  const ratioOf = (round: number) => {
+    const one = row(`page-1w-paced#${round}`)?.cpuPerResponseUs
+    const many = row(`page-${maxWorkers}w-paced#${round}`)?.cpuPerResponseUs
+    return one && many != null ? many / one : null
+  }
+  const ratios = Array.from({ length: rounds }, (_, i) => ratioOf(i + 1))
+  const order = ratios.map((ratio, i) => ({ ratio, round: i + 1 })).sort((a, b) => (a.ratio ?? Infinity) - (b.ratio ?? Infinity))
+  const measured = order.filter((o) => o.ratio !== null)
+  const median = measured[Math.floor((measured.length - 1) / 2)]
+  if (median) {
+    for (const r of results) {
+      if (!r.name.endsWith(`#${median.round}`) || !/^page-\d+w(-paced)?#/.test(r.name)) continue
+      r.name = r.name.replace(/#\d+$/, '')
+      r.title = titleOf(r.name)
+    }
+  }
+  return ratios
+}
+
 /** µs of server CPU per response; null when the server's CPU is not known (--url). */
 export function cpuPerResponseUs(serverCpu: number | null, seconds: number, responses: number): number | null {
   return serverCpu === null || responses === 0 ? null : (serverCpu * seconds * 1e6) / responses

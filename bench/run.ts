@@ -17,7 +17,7 @@ import { parseOptions, REALISTIC_PASTES, USAGE, UsageError, type Options } from 
 import { cleanupAll, cleanupOnSignals, freePort, onCleanup, run, startProcess, stopProcess, waitForHttp, type Started } from './processes.js'
 import { progress } from './progress.js'
 import { banner, BUSY_MACHINE_CORES, otherLoad, waitForQuiet } from './quiet.js'
-import { baselineMarkdown, checksText, checkTargets, compareToCeilings, cpuBudget, cpuPerResponseUs, efficiencyLines, loadTargets, markdownReport, nameMedianRound, svgChart, terminalTable, type Round, type RunReport, type ScenarioResult } from './report.js'
+import { baselineMarkdown, checksText, checkTargets, compareToCeilings, cpuBudget, cpuPerResponseUs, efficiencyLines, loadTargets, markdownReport, nameMedianRound, nameMedianWorkersRound, svgChart, terminalTable, type Round, type RunReport, type ScenarioResult } from './report.js'
 import { bigCreates, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
 import { serverNodeFlags, serverStartEnv, startRedis } from './servers.js'
 import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, growWithModel, seedThroughApi, waitForRenderedPages, waitForRenderQueue, type SeededPaste } from './seed.js'
@@ -324,7 +324,7 @@ async function bench(options: Options): Promise<number> {
   data['its raw text, the ceiling-raw body (bytes)'] = Buffer.byteLength(rawBody)
   const steps = SCENARIOS.filter(wanted).filter((s) => (local || s !== 'ceiling') && !(listDone && s === 'list'))
   let step = 0
-  const next = () => progress.setStep(++step, steps.length + (options.workers?.length ?? 0))
+  const next = () => progress.setStep(++step, steps.length + (options.workers?.length ?? 0) * options.workerRounds)
 
   if (local && wanted('ceiling')) {
     next()
@@ -391,8 +391,8 @@ async function bench(options: Options): Promise<number> {
    * on 2 cores, a 1-worker server alone on core 0 spent 15% less CPU per view than 2 workers
    * sharing both cores with Redis and the load generator, the sharing and not the workers.
    */
-  const measureWorkers = async (workers: number, helpers: number[], cores: number) => {
-    const name = workersScenario(workers)
+  const measureWorkers = async (workers: number, helpers: number[], cores: number, round: string) => {
+    const name = workersScenario(workers) + round
     const confined = await confine({ cpus: workers, cores, cpuPeriodUs: options.cpuPeriodUs, memoryBytes: MEMORY_BYTES })
     onCleanup(`remove the ${name} cgroups`, () => confined.release())
     data[`workers ${workers}`] = confined.description
@@ -405,7 +405,7 @@ async function bench(options: Options): Promise<number> {
     const target: LoadTarget = { ...app, pid: server.pid, tree: workers > 1, metrics: app.metrics && workers === 1 }
     try {
       await measure(name, target, 'app', { connections: options.connections, requests: pageRequests(pageIds) })
-      await measure(workersScenario(workers, true), target, 'app', { connections: options.connections, overallRate: workers * options.workerRate, requests: pageRequests(pageIds) })
+      await measure(workersScenario(workers, true) + round, target, 'app', { connections: options.connections, overallRate: workers * options.workerRate, requests: pageRequests(pageIds) })
     } finally {
       // SIGTERM to the primary stops its workers; the cgroups can go once all have exited.
       await stopApp()
@@ -419,12 +419,19 @@ async function bench(options: Options): Promise<number> {
     const helpers = [process.pid, ...(redisPid !== null ? [redisPid] : [])]
     const pinned = confinement?.allCores ? await Promise.all(helpers.map(affinityOf)) : null
     try {
-      for (const workers of options.workers) {
-        next()
-        await measureWorkers(workers, helpers, Math.max(...options.workers))
+      // Rounds of every N in turn: a burst on the shared VM lands in one round, not in one N.
+      for (let round = 1; round <= options.workerRounds; round++) {
+        for (const workers of options.workers) {
+          next()
+          await measureWorkers(workers, helpers, Math.max(...options.workers), options.workerRounds > 1 ? `#${round}` : '')
+        }
       }
     } finally {
       if (pinned) for (const [i, pid] of helpers.entries()) await pinProcess(pid, pinned[i]!)
+    }
+    if (options.workerRounds > 1) {
+      const ratios = nameMedianWorkersRound(results, options.workerRounds, Math.max(...options.workers), titleOf)
+      data[`workers rounds (page-${Math.max(...options.workers)}w-paced ÷ page-1w-paced CPU per view, in order)`] = ratios.map((r) => (r === null ? '–' : `${r.toFixed(2)}×`)).join(', ')
     }
     const one = results.find((r) => r.name === WORKERS_BASE)
     if (one) budget = cpuBudget(one, Math.max(...options.workers), cores)

@@ -38,13 +38,13 @@ export const PACED_WORKERS_BASE = workersScenario(1, true)
 
 /** N of a page-Nw or page-Nw-paced row; null for any other scenario. */
 export function workersOf(name: string): number | null {
-  const match = /^page-(\d+)w(-paced)?$/.exec(name)
+  const match = /^page-(\d+)w(-paced)?(#\d+)?$/.exec(name)
   return match ? Number(match[1]) : null
 }
 
 export function titleOf(name: string): string {
   const workers = workersOf(name)
-  if (workers !== null) return `${DESCRIPTIONS.page}, WORKERS=${workers} on ${workers} CPU${workers > 1 ? 's' : ''}${name.endsWith('-paced') ? ', paced per worker' : ''}`
+  if (workers !== null) return `${DESCRIPTIONS.page}, WORKERS=${workers} on ${workers} CPU${workers > 1 ? 's' : ''}${/-paced(#|$)/.test(name) ? ', paced per worker' : ''}${/#\d+$/.exec(name)?.[0].replace('#', ', round ') ?? ''}`
   // The scale variant's repeated list runs (list#2, list@1k#3, ...): the list's description.
   const again = /^(.+)#(\d+)$/.exec(name)
   if (again) return `${DESCRIPTIONS[again[1]!] ?? again[1]}, run ${again[2]}`

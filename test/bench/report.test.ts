@@ -2,7 +2,7 @@
 // and server CPU per response against the ceilings.
 import { describe, expect, it } from 'vitest'
 import { hitShare } from '../../bench/load.js'
-import { checkTargets, compareToCeilings, cpuPerResponseUs, efficiencyLines, nameMedianRound, type ScenarioResult, type TargetRule } from '../../bench/report.js'
+import { checkTargets, compareToCeilings, cpuPerResponseUs, efficiencyLines, nameMedianRound, nameMedianWorkersRound, type ScenarioResult, type TargetRule } from '../../bench/report.js'
 
 function row(name: string, fields: { rps: number; p99: number; serverCpu: number; connections?: number; server?: 'app' | 'ceiling' }): ScenarioResult {
   const seconds = 10
@@ -105,5 +105,36 @@ describe('the page cache column', () => {
     expect(hitShare(null, scrape(1, 1))).toBeNull()
     expect(hitShare('redbin_event_loop_delay_max_seconds 0.01\n', 'redbin_event_loop_delay_max_seconds 0.02\n')).toBeNull()
     expect(hitShare(scrape(3, 4), scrape(3, 4))).toBeNull()
+  })
+})
+
+describe('the --workers rounds', () => {
+  // CPU per view = serverCpu / rps: 100 µs at 0.3 cores and 3,000 views/s.
+  const round = (r: number, oneUs: number, twoUs: number) => [
+    row(`page-1w#${r}`, { rps: 9000, p99: 10, serverCpu: 0.9 }),
+    row(`page-1w-paced#${r}`, { rps: 3000, p99: 10, serverCpu: oneUs * 3000 / 1e6 }),
+    row(`page-2w#${r}`, { rps: 9000, p99: 10, serverCpu: 0.95 }),
+    row(`page-2w-paced#${r}`, { rps: 6000, p99: 10, serverCpu: twoUs * 6000 / 1e6 }),
+  ]
+
+  it('names the round of median paced CPU ratio page-1w, page-1w-paced, page-2w, page-2w-paced', () => {
+    const results = [...round(1, 100, 120), ...round(2, 100, 90), ...round(3, 100, 100)]
+    const ratios = nameMedianWorkersRound(results, 3, 2, (name) => name)
+    expect(ratios.map((r) => r?.toFixed(2))).toEqual(['1.20', '0.90', '1.00'])
+    expect(results.map((r) => r.name)).toEqual([
+      'page-1w#1', 'page-1w-paced#1', 'page-2w#1', 'page-2w-paced#1',
+      'page-1w#2', 'page-1w-paced#2', 'page-2w#2', 'page-2w-paced#2',
+      'page-1w', 'page-1w-paced', 'page-2w', 'page-2w-paced',
+    ])
+    // The scaling check then compares the median round's rows with each other.
+    compareToCeilings(results)
+    expect(results.find((r) => r.name === 'page-2w-paced')?.cpuRatio).toBeCloseTo(1.0)
+    expect(results.find((r) => r.name === 'page-2w-paced#1')?.cpuRatio).toBeCloseTo(1.2)
+  })
+
+  it('leaves a round without both paced rows out of the median', () => {
+    const results = [...round(1, 100, 130), ...round(2, 100, 110).slice(0, 2)]
+    expect(nameMedianWorkersRound(results, 2, 2, (name) => name)[1]).toBeNull()
+    expect(results.map((r) => r.name).slice(0, 4)).toEqual(['page-1w', 'page-1w-paced', 'page-2w', 'page-2w-paced'])
   })
 })
