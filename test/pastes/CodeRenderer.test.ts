@@ -51,8 +51,10 @@ describe('CodeRenderer', () => {
   })
 
   it('fails a render that outgrows the worker heap, and renders the next one', async () => {
-    // Highlighting 1 MiB builds far more than a 16 MB old generation holds.
-    const huge = 'function f(a, b) { return a + b * 2 }\n'.repeat(28_000)
+    // Highlighting 1 MiB of dense tokens builds far more than a 16 MB old generation holds (it
+    // fails at 48 MB too; 28,000 lines of 'function f(a, b) { return a + b * 2 }' fit in 24 MB
+    // once a line's markup was cut to its anchor, and only just failed at 16).
+    const huge = 'f(a,b);g(c,d);h(e);\n'.repeat(52_000)
     await expect(small.render(huge, 'javascript', huge.length)).rejects.toMatchObject({ code: 'ERR_WORKER_OUT_OF_MEMORY' })
     const html = await small.render('let x = 1\n', 'javascript', 10)
     expect(bytesOf(html).toString()).toContain('let')
