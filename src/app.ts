@@ -87,6 +87,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   const code = new CodeRenderer({
     highlightMaxBytes: config.highlightMaxBytes,
     maxQueueBytes: config.renderQueueBytes,
+    maxQueue: config.renderQueueJobs,
     oldGenerationMb: config.renderWorkerOldMb,
     youngGenerationMb: config.renderWorkerYoungMb,
     idleTimeoutMs: config.renderWorkerIdleMs,
