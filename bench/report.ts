@@ -91,45 +91,44 @@ export interface Round {
 }
 
 /**
- * Gives the plain names (seed, ceiling-seed) to the rows of the round whose req/s ratio is the
- * median (the lower middle of an even count); the other rounds keep their #N. Returns each
- * round's ratio, in order (0 for a round without a ceiling).
+ * Of repeated rounds, each with its rows (named with #N) and the ratio that ranks it (null: not
+ * measured, left out), gives the plain names to the rows of the round of median ratio (the lower
+ * middle of an even count); the other rounds keep their #N.
  */
-export function nameMedianRound(rounds: Round[], titleOf: (name: string) => string): number[] {
-  const ratio = (r: Round) => (r.ceiling ? r.seed.rps / r.ceiling.rps : 0)
-  const median = [...rounds].sort((a, b) => ratio(a) - ratio(b))[Math.floor((rounds.length - 1) / 2)]
-  for (const row of [median?.seed, median?.ceiling]) {
-    if (!row) continue
+function nameMedian(rounds: { ratio: number | null; rows: ScenarioResult[] }[], titleOf: (name: string) => string): void {
+  const measured = rounds.filter((r) => r.ratio !== null).sort((a, b) => a.ratio! - b.ratio!)
+  for (const row of measured[Math.floor((measured.length - 1) / 2)]?.rows ?? []) {
     row.name = row.name.replace(/#\d+$/, '')
     row.title = titleOf(row.name)
   }
-  return rounds.map(ratio)
+}
+
+/**
+ * Gives the plain names (seed, ceiling-seed) to the rows of the round whose req/s ratio is the
+ * median; the other rounds keep their #N. Returns each round's ratio, in order (0 for a round
+ * without a ceiling).
+ */
+export function nameMedianRound(rounds: Round[], titleOf: (name: string) => string): number[] {
+  const ratios = rounds.map((r) => (r.ceiling ? r.seed.rps / r.ceiling.rps : 0))
+  nameMedian(rounds.map((r, i) => ({ ratio: ratios[i]!, rows: r.ceiling ? [r.seed, r.ceiling] : [r.seed] })), titleOf)
+  return ratios
 }
 
 /**
  * Gives the plain names (page-1w, page-1w-paced, page-Nw, page-Nw-paced) to the rows of the
  * `--worker-rounds` round whose paced CPU ratio, page-`maxWorkers`w-paced#R ÷ page-1w-paced#R,
- * is the median (the lower middle of an even count; rounds without both rows come last); the
- * other rounds keep their #R. Returns each round's ratio, in order (null without both rows).
+ * is the median; rounds without both rows are left out. Returns each round's ratio, in order
+ * (null without both rows).
  */
 export function nameMedianWorkersRound(results: ScenarioResult[], rounds: number, maxWorkers: number, titleOf: (name: string) => string): (number | null)[] {
-  const row = (name: string) => results.find((r) => r.name === name)
-  const ratioOf = (round: number) => {
-    const one = row(`page-1w-paced#${round}`)?.cpuPerResponseUs
-    const many = row(`page-${maxWorkers}w-paced#${round}`)?.cpuPerResponseUs
+  const cpu = (name: string) => results.find((r) => r.name === name)?.cpuPerResponseUs
+  const ratios = Array.from({ length: rounds }, (_, i) => {
+    const one = cpu(`page-1w-paced#${i + 1}`)
+    const many = cpu(`page-${maxWorkers}w-paced#${i + 1}`)
     return one && many != null ? many / one : null
-  }
-  const ratios = Array.from({ length: rounds }, (_, i) => ratioOf(i + 1))
-  const order = ratios.map((ratio, i) => ({ ratio, round: i + 1 })).sort((a, b) => (a.ratio ?? Infinity) - (b.ratio ?? Infinity))
-  const measured = order.filter((o) => o.ratio !== null)
-  const median = measured[Math.floor((measured.length - 1) / 2)]
-  if (median) {
-    for (const r of results) {
-      if (!r.name.endsWith(`#${median.round}`) || !/^page-\d+w(-paced)?#/.test(r.name)) continue
-      r.name = r.name.replace(/#\d+$/, '')
-      r.title = titleOf(r.name)
-    }
-  }
+  })
+  const rowsOf = (round: number) => results.filter((r) => new RegExp(`^page-\\d+w(-paced)?#${round}$`).test(r.name))
+  nameMedian(ratios.map((ratio, i) => ({ ratio, rows: rowsOf(i + 1) })), titleOf)
   return ratios
 }
 
