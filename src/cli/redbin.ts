@@ -83,12 +83,30 @@ export async function main(argv: string[], io: Io): Promise<number> {
 }
 
 function parse(command: keyof typeof COMMANDS, args: string[]) {
+  const options = COMMANDS[command]
   try {
-    return parseArgs({ args, options: COMMANDS[command], allowPositionals: true, strict: true })
+    return parseArgs({ args: attachValues(args, options), options, allowPositionals: true, strict: true })
   } catch (err) {
     // parseArgs explains unknown options and missing values in a sentence of its own.
     throw new CliError(EXIT.usage, `${(err as Error).message.split(/\.( |$)/)[0]}. See redbin --help.`)
   }
+}
+
+/**
+ * Joins each string option to the argument after it ("--token -x" becomes "--token=-x"), as
+ * getopt does. parseArgs refuses a value that starts with a dash, and a delete token (base64url)
+ * or a title may: one token in 64 does.
+ */
+function attachValues(args: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const joined: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === '--') return joined.concat(args.slice(i))
+    const name = arg.startsWith('--') ? arg.slice(2) : /^-[^-]$/.test(arg) ? Object.keys(options).find((key) => options[key]!.short === arg[1]) : undefined
+    if (name !== undefined && Object.hasOwn(options, name) && options[name]!.type === 'string' && i + 1 < args.length) joined.push(`--${name}=${args[++i]}`)
+    else joined.push(arg)
+  }
+  return joined
 }
 
 interface PasteOptions {

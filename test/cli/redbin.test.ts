@@ -54,6 +54,16 @@ describe('redbin paste and get', () => {
     expect(Date.parse(stored.expiresAt as string) - Date.now()).toBeGreaterThan(3500_000)
   })
 
+  it('takes the argument after an option as its value even when it starts with a dash, as getopt does', async () => {
+    const made = await redbin(['paste', '-t', '-- notes', '--language', 'rust', '-'], { input: 'fn main() {}\n' })
+    expect(made.code, made.stderr).toBe(0)
+    expect(await apiPaste(made.stdout.trim())).toMatchObject({ title: '-- notes', language: 'rust', content: 'fn main() {}\n' })
+    const afterEnd = await redbin(['paste', '--', '-t', 'x'], { input: 'y\n' })
+    expect(afterEnd).toMatchObject({ code: 2, stderr: 'redbin: paste takes one FILE (or - for stdin).\n' })
+    const named = await redbin(['paste', '--', '-t'], { input: 'y\n' })
+    expect(named).toMatchObject({ code: 2, stderr: 'redbin: Cannot read -t: no such file.\n' })
+  })
+
   it('checks --language of an encrypted paste here, as the server does for a plain one', async () => {
     const run = await redbin(['paste', '-', '--encrypt', '--language', 'klingon'], { input: 'Qapla\'\n' })
     expect(run.code).toBe(2)
@@ -157,9 +167,12 @@ describe('redbin delete', () => {
     const url = made.stdout.trim()
     const token = /Delete token: (\S+)/.exec(made.stderr)![1]!
     expect((await redbin(['delete', url])).code).toBe(2)
-    const wrong = await redbin(['delete', url, '--token', 'nope'])
-    expect(wrong.code).toBe(5)
-    expect(wrong.stderr).toMatch(/does not match this paste \(HTTP 403\)/)
+    // A base64url token starts with "-" one time in 64: "--token -..." is still the token.
+    for (const wrongToken of ['nope', '-nope']) {
+      const wrong = await redbin(['delete', url, '--token', wrongToken])
+      expect(wrong.code, wrong.stderr).toBe(5)
+      expect(wrong.stderr).toMatch(/does not match this paste \(HTTP 403\)/)
+    }
     expect(await redbin(['delete', url, '--token', token])).toMatchObject({ code: 0, stdout: `Deleted ${new URL(url).pathname.slice(1)}.\n` })
     expect((await redbin(['delete', url, '--token', token])).code).toBe(3)
   })
