@@ -181,7 +181,7 @@ const schema = {
   /** Paste text waiting for the render worker; beyond it, pages render on their first view. */
   renderQueueBytes: field('RENDER_QUEUE_BYTES', '8388608', integer(1)),
   /** Renders and diffs waiting for the render worker, whatever their size; beyond it, as above. */
-  renderQueueJobs: field('RENDER_QUEUE_JOBS', '2000', integer(1)),
+  renderQueueJobs: field('RENDER_QUEUE_JOBS', '500', integer(1)),
   /** The render worker exits after this long without work, returning its memory; 0 keeps it. */
   renderWorkerIdleMs: field('RENDER_WORKER_IDLE_MS', '5000', integer(0)),
   /**

@@ -38,7 +38,7 @@ describe('loadConfig', () => {
       pageCacheMaxEntryBytes: 1_048_576,
       viewCountBatchMs: 5,
       renderQueueBytes: 8_388_608,
-      renderQueueJobs: 2000,
+      renderQueueJobs: 500,
       createBytesInFlight: 8_388_608,
       createWaitMs: 10_000,
       renderWorkerOldMb: 48,

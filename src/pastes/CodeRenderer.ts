@@ -52,7 +52,7 @@ export class CodeRenderer {
 
   constructor(private readonly options: CodeRendererOptions) {
     this.maxLines = options.maxAnchoredLines ?? 50_000
-    this.maxQueue = options.maxQueue ?? 2000
+    this.maxQueue = options.maxQueue ?? 500
     this.maxQueueBytes = options.maxQueueBytes ?? 8 * 1024 * 1024
     const idleTimeoutMs = options.idleTimeoutMs ?? 5000
     this.pool = new Piscina({
