@@ -417,24 +417,25 @@ async function bench(options: Options): Promise<number> {
     // The 1-CPU server is done: stopped, it neither competes with the workers nor counts.
     await stopApp()
     const helpers = [process.pid, ...(redisPid !== null ? [redisPid] : [])]
+    const most = Math.max(...options.workers)
     const pinned = confinement?.allCores ? await Promise.all(helpers.map(affinityOf)) : null
     try {
       // Rounds of every N in turn: a burst on the shared VM lands in one round, not in one N.
       for (let round = 1; round <= options.workerRounds; round++) {
         for (const workers of options.workers) {
           next()
-          await measureWorkers(workers, helpers, Math.max(...options.workers), options.workerRounds > 1 ? `#${round}` : '')
+          await measureWorkers(workers, helpers, most, options.workerRounds > 1 ? `#${round}` : '')
         }
       }
     } finally {
       if (pinned) for (const [i, pid] of helpers.entries()) await pinProcess(pid, pinned[i]!)
     }
     if (options.workerRounds > 1) {
-      const ratios = nameMedianWorkersRound(results, options.workerRounds, Math.max(...options.workers), titleOf)
-      data[`workers rounds (page-${Math.max(...options.workers)}w-paced ÷ page-1w-paced CPU per view, in order)`] = ratios.map((r) => (r === null ? '–' : `${r.toFixed(2)}×`)).join(', ')
+      const ratios = nameMedianWorkersRound(results, options.workerRounds, most, titleOf)
+      data[`workers rounds (page-${most}w-paced ÷ page-1w-paced CPU per view, in order)`] = ratios.map((r) => (r === null ? '–' : `${r.toFixed(2)}×`)).join(', ')
     }
     const one = results.find((r) => r.name === WORKERS_BASE)
-    if (one) budget = cpuBudget(one, Math.max(...options.workers), cores)
+    if (one) budget = cpuBudget(one, most, cores)
     else say(`no ${WORKERS_BASE} (add 1 to --workers): no scaling ratios, no CPU budget`)
     Object.assign(data, budget)
   }
