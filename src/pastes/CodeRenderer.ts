@@ -37,6 +37,9 @@ const NO_ROOM = { before: 0, after: 0 } as const
  */
 const QUEUE_FULL = new Error('the render queue is full: the page will be rendered on its first view')
 
+/** The render thread's entry point: CommonJS, for the reason the file gives. */
+export const RENDER_THREAD = new URL('./render-thread.cjs', import.meta.url)
+
 /**
  * Highlights and line-splits paste text on a worker thread at the lowest CPU priority, so a
  * create never waits for it and page views keep flowing while large pastes render.
@@ -56,7 +59,7 @@ export class CodeRenderer {
     this.maxQueueBytes = options.maxQueueBytes ?? 8 * 1024 * 1024
     const idleTimeoutMs = options.idleTimeoutMs ?? 5000
     this.pool = new Piscina({
-      filename: new URL('./code-worker.js', import.meta.url).href,
+      filename: RENDER_THREAD.href,
       // One thread, started on demand (~0.1 s) and gone when idle: a worker is a second V8 heap
       // and malloc arena, worth paying only while pastes are being created. Its heap is capped;
       // a render that runs out of it fails, and that paste renders on its first view instead.

@@ -1,6 +1,6 @@
-// Piscina worker: renders pastes off the main thread. It lowers its own thread's CPU priority
-// (Linux nice values are per thread), so that on a busy single core, requests come first and
-// rendering catches up in the gaps.
+// The render thread, loaded through render-thread.cjs (which says why): renders pastes off the
+// main thread. It lowers its own thread's CPU priority (Linux nice values are per thread), so
+// that on a busy single core, requests come first and rendering catches up in the gaps.
 import { setPriority } from 'node:os'
 import { move } from 'piscina'
 import { renderCode } from './code.js'

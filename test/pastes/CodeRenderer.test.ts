@@ -1,8 +1,10 @@
 // The render worker's queue: renders beyond it are refused at once, and the worker still
 // renders what it accepted. Its heap is bounded, and it leaves when idle.
+import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { CodeRenderer } from '../../src/pastes/CodeRenderer.js'
+import { CodeRenderer, RENDER_THREAD } from '../../src/pastes/CodeRenderer.js'
 import { bytesOf, PAGE_ROOM } from '../../src/pastes/PageRenderer.js'
 
 const renderer = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, maxQueue: 1 })
@@ -58,6 +60,27 @@ describe('CodeRenderer', () => {
     await expect(small.render(huge, 'javascript', huge.length)).rejects.toMatchObject({ code: 'ERR_WORKER_OUT_OF_MEMORY' })
     const html = await small.render('let x = 1\n', 'javascript', 10)
     expect(bytesOf(html).toString()).toContain('let')
+  })
+
+  it('enters its thread through CommonJS, never through require() of an ES module', async () => {
+    // piscina require()s the thread's file first. Node 20 linked an ES module given to require()
+    // synchronously, and aborted the process when the thread was terminated at that moment
+    // (CodeRenderer.close() while the thread starts): it crashed a CI run, and two in three runs
+    // of 300 closes timed around a start. render-thread.cjs is CommonJS and import()s the code.
+    const { Worker } = await import('node:worker_threads')
+    const probe = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads')
+      const entry = require(workerData)
+      parentPort.postMessage([Object.prototype.toString.call(entry), typeof entry.default, typeof entry.diffStats, typeof entry.diffBytes])`,
+      { eval: true, workerData: fileURLToPath(RENDER_THREAD) },
+    )
+    try {
+      const [message] = (await once(probe, 'message')) as [string[]]
+      // A required ES module comes back as its namespace, '[object Module]'.
+      expect(message).toEqual(['[object Object]', 'function', 'function', 'function'])
+    } finally {
+      await probe.terminate()
+    }
   })
 
   it('lets its worker exit when idle, and starts one again for the next render', async () => {
