@@ -65,7 +65,7 @@ async function expectSameAsFastify(target: FastifyInstance, base: string, url: s
 }
 
 describe('page views before Fastify', () => {
-  it.skipIf(clusterMode)('answers from the cache what GET /:id through Fastify answers: status, headers and bytes, but the count', async () => {
+  it(`answers from ${clusterMode ? 'Redis (the cache is off on a cluster)' : 'the cache'} what GET /:id through Fastify answers: status, headers and bytes, but the count`, async () => {
     const paste = await cachedPaste()
     await expectSameAsFastify(app, server.url, `/${paste.id}`)
   })
