@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina'
-import { escapeHtml, splitLines } from '../shared/codeBlock.js'
 import type { DiffStats, DiffTask } from './diff.js'
 import { PAGE_ROOM, type FramedBytes } from './PageRenderer.js'
+import { plainCodeBlock, plainCodeBlockNow } from './plainCode.js'
 
 export interface CodeRendererOptions {
   /** Larger pastes are shown as plain text: highlighting them costs too much for what it gives. */
@@ -42,7 +42,9 @@ export const RENDER_THREAD = new URL('./render-thread.cjs', import.meta.url)
 
 /**
  * Highlights and line-splits paste text on a worker thread at the lowest CPU priority, so a
- * create never waits for it and page views keep flowing while large pastes render.
+ * create never waits for it and page views keep flowing while large pastes render. Text with
+ * nothing to highlight (plain text, or larger than highlightMaxBytes) is made on this thread
+ * from its bytes instead, in slices (plainCode.ts), within the same queue limits.
  */
 export class CodeRenderer {
   private readonly pool: Piscina
@@ -84,6 +86,10 @@ export class CodeRenderer {
     const release = this.admit(content.length)
     try {
       const room = byteSize >= FRAME_FROM_BYTES ? PAGE_ROOM : NO_ROOM
+      // Nothing to highlight: made here, from the bytes, in slices (plainCode.ts says why).
+      if (language === 'plaintext' || byteSize > this.options.highlightMaxBytes) {
+        return await plainCodeBlock(typeof content === 'string' ? Buffer.from(content) : content, this.maxLines, room)
+      }
       const bytes: Uint8Array = await this.pool.run({ content, language, options: this.taskOptions(byteSize), room })
       const frame = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       return { frame, start: room.before, end: frame.length - room.after }
@@ -119,13 +125,11 @@ export class CodeRenderer {
   }
 
   /**
-   * Renders on this thread without highlighting: the fallback when a page is needed now and
-   * the worker has not delivered (escaping and splitting cost ~12 ms per MiB).
+   * Renders on this thread without highlighting, at once: the fallback when a page is needed
+   * now and the worker has not delivered (~12 ms per MiB).
    */
-  renderPlainNow(text: string): Buffer {
-    // What renderCode (code.js) makes without highlighting. Not through it: code.js registers
-    // every highlight.js grammar (1.3 MB of heap, measured), which only the worker needs.
-    return Buffer.from(splitLines(escapeHtml(text), this.maxLines))
+  renderPlainNow(content: Buffer | string): Buffer {
+    return plainCodeBlockNow(typeof content === 'string' ? Buffer.from(content) : content, this.maxLines)
   }
 
   /** What the browser needs to render a decrypted paste's code block as this would. */

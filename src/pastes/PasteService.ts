@@ -468,7 +468,7 @@ export class PasteService {
     const rendered = this.renderPage(paste, text).catch(() => null)
     const shared = await Promise.race([rendered, new Promise<null>((r) => setTimeout(r, 1000, null))])
     if (shared) return { page: Buffer.from(shared.page), slotAt: shared.slotAt }
-    return this.pages.pastePage(paste, this.code.renderPlainNow(text), describeContent(text))
+    return this.pages.pastePage(paste, this.code.renderPlainNow(paste.content), describeContent(text))
   }
 
   /**

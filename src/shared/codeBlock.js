@@ -55,12 +55,21 @@ export function htmlLines(html) {
  */
 export function splitLines(html, maxLines) {
   if (html.split('\n', maxLines + 2).length > maxLines + (html.endsWith('\n') ? 1 : 0)) {
-    return `<span class="plain">${html}</span>`
+    return `${PLAIN_WRAP[0]}${html}${PLAIN_WRAP[1]}`
   }
-  return htmlLines(html).map((line, i) => {
-    const n = i + 1
-    return `<span id="L${n}"><a href="#L${n}" aria-hidden="true" tabindex="-1"></a>${line}</span>\n`
-  }).join('')
+  return htmlLines(html).map((line, i) => lineHtml(i + 1, line)).join('')
+}
+
+/** What a code block of more than maxLines lines is wrapped in, instead of per-line markup. */
+export const PLAIN_WRAP = /** @type {const} */ (['<span class="plain">', '</span>'])
+
+/**
+ * Line `n` of a code block: `<span id="L7"><a href="#L7" aria-hidden="true" tabindex="-1"></a>…</span>\n`.
+ * @param {number | string} n
+ * @param {string} line
+ */
+export function lineHtml(n, line) {
+  return `<span id="L${n}"><a href="#L${n}" aria-hidden="true" tabindex="-1"></a>${line}</span>\n`
 }
 
 /**

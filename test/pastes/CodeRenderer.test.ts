@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CodeRenderer, RENDER_THREAD } from '../../src/pastes/CodeRenderer.js'
 import { bytesOf, PAGE_ROOM } from '../../src/pastes/PageRenderer.js'
+import { escapeHtml, splitLines } from '../../src/shared/codeBlock.js'
 
 const renderer = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, maxQueue: 1 })
 const small = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, oldGenerationMb: 16, youngGenerationMb: 1, idleTimeoutMs: 100 })
@@ -50,6 +51,20 @@ describe('CodeRenderer', () => {
     expect([framed.start, framed.frame.length - framed.end]).toEqual([PAGE_ROOM.before, PAGE_ROOM.after])
     expect(bytesOf(framed).toString()).toContain('let')
     expect([bare.start, bare.end]).toEqual([0, bare.frame.length])
+  })
+
+  it('makes a block with nothing to highlight on this thread, framed, and starts no worker for it', async () => {
+    const plain = new CodeRenderer({ highlightMaxBytes: 1000 })
+    try {
+      const big = 'let a = "<b>" && \'c\'\r\n'.repeat(2000) // 46 KB, above highlightMaxBytes
+      const [large, text] = await Promise.all([plain.render(Buffer.from(big), 'javascript', big.length), plain.render('x < y\n', 'plaintext', 6)])
+      expect(bytesOf(large).equals(Buffer.from(splitLines(escapeHtml(big), 50_000)))).toBe(true)
+      expect([large.start, large.frame.length - large.end]).toEqual([PAGE_ROOM.before, PAGE_ROOM.after])
+      expect(bytesOf(text).toString()).toBe('<span id="L1"><a href="#L1" aria-hidden="true" tabindex="-1"></a>x &lt; y</span>\n')
+      expect([plain.workers, plain.pending, plain.jobs]).toEqual([0, 0, 2])
+    } finally {
+      await plain.close()
+    }
   })
 
   it('fails a render that outgrows the worker heap, and renders the next one', async () => {
