@@ -178,7 +178,7 @@ const schema = {
    * space was 64 MB under npm start's former 32 MB semi-space, whatever this said.
    */
   renderWorkerYoungMb: field('RENDER_WORKER_YOUNG_MB', '8', integer(1, 1024, 'must be a whole number of MB from 1 to 1024')),
-  /** Paste text waiting for the render worker; beyond it, pages render on their first view. */
+  /** Paste text waiting to be rendered (on the worker, or plain in slices); beyond it, pages render on their first view. */
   renderQueueBytes: field('RENDER_QUEUE_BYTES', '8388608', integer(1)),
   /** Renders and diffs waiting for the render worker, whatever their size; beyond it, as above. */
   renderQueueJobs: field('RENDER_QUEUE_JOBS', '500', integer(1)),

@@ -88,7 +88,7 @@ export class CodeRenderer {
       const room = byteSize >= FRAME_FROM_BYTES ? PAGE_ROOM : NO_ROOM
       // Nothing to highlight: made here, from the bytes, in slices (plainCode.ts says why).
       if (language === 'plaintext' || byteSize > this.options.highlightMaxBytes) {
-        return await plainCodeBlock(typeof content === 'string' ? Buffer.from(content) : content, this.maxLines, room)
+        return await plainCodeBlock(content, this.maxLines, room)
       }
       const bytes: Uint8Array = await this.pool.run({ content, language, options: this.taskOptions(byteSize), room })
       const frame = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -129,7 +129,7 @@ export class CodeRenderer {
    * now and the worker has not delivered (~12 ms per MiB).
    */
   renderPlainNow(content: Buffer | string): Buffer {
-    return plainCodeBlockNow(typeof content === 'string' ? Buffer.from(content) : content, this.maxLines)
+    return plainCodeBlockNow(content, this.maxLines)
   }
 
   /** What the browser needs to render a decrypted paste's code block as this would. */

@@ -32,8 +32,8 @@ const LINE_MARKUP_BYTES = lineHtml('', '').length
  * event loop between two (setImmediate: I/O goes first), written `room.before` bytes into a
  * buffer of its own with `room.after` free bytes behind it.
  */
-export async function plainCodeBlock(content: Buffer, maxLines: number, room: Room, sliceBytes = SLICE_BYTES): Promise<FramedBytes> {
-  const steps = plainBlock(content, maxLines, room, sliceBytes)
+export async function plainCodeBlock(content: Buffer | string, maxLines: number, room: Room, sliceBytes = SLICE_BYTES): Promise<FramedBytes> {
+  const steps = plainBlock(utf8(content), maxLines, room, sliceBytes)
   for (let step = steps.next(); ; step = steps.next()) {
     if (step.done) return step.value
     await new Promise((resolve) => setImmediate(resolve))
@@ -41,8 +41,8 @@ export async function plainCodeBlock(content: Buffer, maxLines: number, room: Ro
 }
 
 /** The same block at once, for a page needed now (the fallback when the renderer is late). */
-export function plainCodeBlockNow(content: Buffer, maxLines: number): Buffer {
-  const steps = plainBlock(content, maxLines, { before: 0, after: 0 }, Infinity)
+export function plainCodeBlockNow(content: Buffer | string, maxLines: number): Buffer {
+  const steps = plainBlock(utf8(content), maxLines, { before: 0, after: 0 }, Infinity)
   for (;;) {
     const step = steps.next()
     if (step.done) return step.value.frame
@@ -56,14 +56,11 @@ export function plainCodeBlockNow(content: Buffer, maxLines: number): Buffer {
  * JavaScript was slower than the string path it replaces).
  */
 function* plainBlock(content: Buffer, maxLines: number, room: Room, sliceBytes: number): Generator<void, FramedBytes> {
-  // First pass, counting: the lines, the \r that end them, the digits of their numbers, and
-  // what the escapes add. indexOf on the bytes is memchr.
+  // First pass, counting: the lines, the \r that end them, and what the escapes add. indexOf
+  // on the bytes is memchr.
+  const endsWithNewline = content.length > 0 && content[content.length - 1] === LF
   let lines = 0
-  let newlines = 0
   let carriageReturns = 0
-  let digits = 0
-  let width = 0
-  let wider = 1
   let extra = 0
   let counted = 0
   let sliceEnd = sliceBytes
@@ -71,17 +68,10 @@ function* plainBlock(content: Buffer, maxLines: number, room: Room, sliceBytes: 
     const newline = content.indexOf(LF, start)
     const end = newline === -1 ? content.length : newline
     lines++
-    if (lines === wider) {
-      width++
-      wider *= 10
-    }
-    digits += width
     // htmlLines drops one \r at the end of each line (and the \n goes into the markup).
     if (end > start && content[end - 1] === CR) carriageReturns++
-    if (newline === -1) break
-    newlines++
     // A last \n ends the last line: no empty line after it (an empty paste is one empty line).
-    if (newline === content.length - 1) break
+    if (newline === -1 || newline === content.length - 1) break
     start = newline + 1
     if (start >= sliceEnd) {
       extra += escapesAdd(content.subarray(counted, start))
@@ -91,10 +81,11 @@ function* plainBlock(content: Buffer, maxLines: number, room: Room, sliceBytes: 
     }
   }
   extra += escapesAdd(content.subarray(counted))
+  const newlines = endsWithNewline ? lines : lines - 1
   const wrapped = lines > maxLines
   const length = wrapped
     ? PLAIN_WRAP[0].length + content.length + extra + PLAIN_WRAP[1].length
-    : content.length - newlines - carriageReturns + extra + lines * LINE_MARKUP_BYTES + 2 * digits
+    : content.length - newlines - carriageReturns + extra + lines * LINE_MARKUP_BYTES + 2 * digitsUpTo(lines)
   const frame = Buffer.allocUnsafeSlow(room.before + length + room.after)
   let at = room.before
 
@@ -113,7 +104,7 @@ function* plainBlock(content: Buffer, maxLines: number, room: Room, sliceBytes: 
       const parts = escaped.split('\n')
       // A slice ends at a \n, or at the end of the paste: its last part is what follows the
       // slice's last \n, empty unless the paste ends without one.
-      const last = to === content.length && !(content.length > 0 && content[content.length - 1] === LF) ? parts.length : parts.length - 1
+      const last = to === content.length && !endsWithNewline ? parts.length : parts.length - 1
       let chunk = ''
       for (let i = 0; i < last; i++) {
         n++
@@ -128,6 +119,18 @@ function* plainBlock(content: Buffer, maxLines: number, room: Room, sliceBytes: 
   if (wrapped) at += frame.write(PLAIN_WRAP[1], at, 'latin1')
   if (at !== room.before + length) throw new Error(`plain code block: wrote ${at - room.before} bytes, expected ${length}`)
   return { frame, start: room.before, end: at }
+}
+
+/** A string's UTF-8 bytes; Buffers as they are (Buffer.from would copy them). */
+function utf8(content: Buffer | string): Buffer {
+  return typeof content === 'string' ? Buffer.from(content) : content
+}
+
+/** The digits of the numbers 1 to n, written out one after another. */
+function digitsUpTo(n: number): number {
+  let digits = 0
+  for (let width = 1, from = 1; from <= n; width++, from *= 10) digits += width * (Math.min(n, from * 10 - 1) - from + 1)
+  return digits
 }
 
 /** The bytes escaping `bytes` adds. */
