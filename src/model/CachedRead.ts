@@ -120,13 +120,28 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   /**
    * A record the cache does not keep (not admitted, tracking down), read on the store's own
    * connection; a counted load is counted as a hit is, with the others held in the window,
-   * rather than by a script of its own sent with the read: the counters come from the counters
-   * hash (HMGET), and the record shows them with this load's increment.
+   * rather than by a script of its own sent with the read, and shows its count with this load's
+   * increment. The counters come from the counters hash (HMGET, in the same write), unless the
+   * cache remembers what Redis answered to this process's last count of the record
+   * (RecordCache.countsOf): under views spread over more records than fit, most are read past
+   * the cache, and each then costs one command rather than two.
    */
   private async loadPast(store: Store, cache: RecordCache, id: Id, key: string, slot: string, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {
-    const record = await this.model.readSelected<K>(store, key, this.columns)
-    if (record && count && this.bumps.length > 0) this.bump(store, cache, id, key, slot, null, record as Values)
-    return record
+    const counting = count && this.bumps.length > 0
+    const known = counting && this.unbumped.length === 0 ? cache.countsOf(key) : undefined
+    const [values, side] = await Promise.all([
+      this.model.readFields(store.redis, key, this.columns),
+      known ? null : readCounters(store, key, this.counters),
+    ])
+    if (values[0] === null) {
+      if (known) cache.forget(key)
+      return null
+    }
+    const record = decodeSelected<S, K>(this.model, this.columns, values) as Values
+    if (known) for (const name of this.counters) record[name] = known[name]
+    else withCounters(this.model, record, this.counters, side)
+    if (counting) this.bump(store, cache, id, key, slot, null, record)
+    return record as Pick<RecordOf<S>, K>
   }
 
   private bump(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry | null, record: Values) {
@@ -180,11 +195,15 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     }))
   }
 
-  /** Raises the entry's counters to what Redis counted; a record Redis no longer has is dropped. */
+  /**
+   * Raises the entry's counters to what Redis counted, or remembers the count of a record read
+   * past the cache; a record Redis no longer has is dropped.
+   */
   private reconcile({ cache, key, slot, entry }: Unsent, counted: Values | null) {
     if (counted === null) return cache.forget(key)
+    if (entry === null) return cache.rememberCounts(key, counted)
     // Still the same entry: a refill in between read a newer count of its own.
-    if (entry === null || cache.peek(slot) !== entry) return
+    if (cache.peek(slot) !== entry) return
     const record = entry.record
     for (const [name] of this.bumps) record[name] = Math.max(record[name] as number, counted[name] as number)
   }

@@ -36,6 +36,14 @@ const SKETCH_MAX_WIDTH = 1 << 20
  */
 const SKETCH_SAMPLE_PER_ENTRY = 10
 
+/**
+ * Counts remembered for records read past the cache (RecordCache.countsOf): one per this many
+ * bytes of budget, at least MIN_COUNTS. A count costs ~100 bytes (its key, a small object, a Map
+ * slot), so they take up to a tenth of the budget again, beside it: 16,384 at 16 MiB.
+ */
+const BYTES_PER_COUNT = 1024
+const MIN_COUNTS = 1024
+
 /** @internal One record's selected columns, kept until Redis says they changed, or they expire. */
 export interface CacheEntry {
   readonly record: Record<string, unknown>
@@ -86,9 +94,13 @@ export class RecordCache {
   private readonly held = new Set<() => Promise<unknown>>()
   /** How often each slot was looked up lately, for admission once the cache is full. */
   private readonly frequency: FrequencySketch
+  /** Record key → the counters Redis last answered for it, least recently told first (countsOf). */
+  private readonly counts = new Map<string, Record<string, unknown>>()
+  private readonly maxCounts: number
 
   constructor(readonly limits: RecordCacheLimits) {
     this.frequency = new FrequencySketch(Math.min(SKETCH_MAX_WIDTH, Math.max(SKETCH_MIN_WIDTH, limits.maxBytes / SKETCH_BYTES_PER_COUNTER)))
+    this.maxCounts = Math.max(MIN_COUNTS, Math.floor(limits.maxBytes / BYTES_PER_COUNT))
   }
 
   /** The tracked connection to read through; null while the cache is off. */
@@ -144,8 +156,9 @@ export class RecordCache {
     }
   }
 
-  /** Drops every selection of the record at `key` and cancels reads of it in flight. */
+  /** Drops every selection of the record at `key`, and its remembered counts, and cancels reads of it in flight. */
   forget(key: string) {
+    this.counts.delete(key)
     for (const tag of this.tags) {
       const slot = tag + key
       this.pending.delete(slot)
@@ -198,6 +211,31 @@ export class RecordCache {
     const admit = !full || this.frequency.estimate(slot) > this.frequency.estimate(this.entries.keys().next().value as string)
     this.frequency.increment(slot)
     return admit
+  }
+
+  /**
+   * @internal The counters Redis last answered for the record at `key` when this process counted
+   * a read of it that the cache did not keep (CachedRead's loads past the cache), if remembered:
+   * such a read then needs no read of its counters hash, and shows what it counted since, as a
+   * hit does. Counts only grow, and Redis answers them in order on one connection, so what is
+   * remembered never exceeds the true count; it lags it by the views of other processes since
+   * this one's last reply, as a cached record's does. A write of the record by this process, an
+   * invalidation, a flush or a loss of tracking forgets them, and so does a read finding no record.
+   */
+  countsOf(key: string): Record<string, unknown> | undefined {
+    return this.counts.get(key)
+  }
+
+  /** @internal Remembers what Redis answered for the record at `key` (see countsOf), the least recently told going first. */
+  rememberCounts(key: string, counted: Record<string, unknown>) {
+    this.counts.delete(key)
+    this.counts.set(key, counted)
+    if (this.counts.size > this.maxCounts) this.counts.delete(this.counts.keys().next().value as string)
+  }
+
+  /** @internal How many records' counts are remembered. */
+  get countsHeld(): number {
+    return this.counts.size
   }
 
   /** @internal The entry of `slot` if it is still there, without touching its recency. */
@@ -261,6 +299,7 @@ export class RecordCache {
 
   private clear() {
     this.entries.clear()
+    this.counts.clear()
     this.pending.clear()
     this.heldBytes = 0
   }

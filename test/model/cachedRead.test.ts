@@ -462,6 +462,44 @@ describe('counting', () => {
     }
   })
 
+  it.runIf(!process.env.REDIS_URL)('remembers the count Redis answered for a record read past the cache: its next counted read is one HMGET, never shows more than Redis counted, and a deletion forgets it', async () => {
+    const entryBytes = await bytesOfOneEntry()
+    const { store, cache } = await openCache({ maxBytes: entryBytes + 64 })
+    const popular = await createDoc(store, { body: 'x'.repeat(1000) })
+    for (let i = 0; i < 5; i++) await FULL.load(store, popular.id)
+    const docs = await Promise.all(Array.from({ length: 10 }, () => createDoc(store, { body: 'x'.repeat(1000) })))
+    const view = () => Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
+    await view()
+    await cache.flush()
+    expect(cache.countsHeld).toBe(docs.length)
+    // Another process counts views meanwhile: this one shows them from its next reply on.
+    await Doc.increment(store, docs[0]!.id, { hits: 5 })
+    const monitor = await (db.redis as Redis).duplicate()
+    const commands: string[] = []
+    await monitor.monitor().then((feed) => feed.on('monitor', (_time: string, args: string[]) => commands.push(args.join(' '))))
+    try {
+      const shown = await view()
+      await cache.flush()
+      await sleep(50)
+      const reads = commands.filter((c) => /^hmget /i.test(c))
+      expect(reads).toHaveLength(docs.length)
+      expect(reads.every((c) => !c.includes(':counters'))).toBe(true)
+      expect(shown.map((doc) => doc?.hits)).toEqual(docs.map(() => 2))
+    } finally {
+      monitor.disconnect()
+    }
+    expect((await view())[0]?.hits).toBe(8)
+    await cache.flush()
+    expect((await Promise.all(docs.map(({ id }) => counted(store, id))))).toEqual(docs.map((_, i) => (i === 0 ? 8 : 3)))
+    // Deleted in another process: the read finds no record, and the count is forgotten.
+    await Doc.delete(new Store(db.redis as Redis, { prefix: store.prefix }), docs[1]!.id)
+    expect(await FULL.load(store, docs[1]!.id, true)).toBeNull()
+    expect(cache.countsHeld).toBe(docs.length - 1)
+    // Deleted here: forgotten at once.
+    await Doc.delete(store, docs[2]!.id)
+    expect(cache.countsHeld).toBe(docs.length - 2)
+  })
+
   it('holds the views of incrementWindowMs and sends them in one script, and flush sends them at once', async () => {
     const { store, cache } = await openCache({ incrementWindowMs: 60_000 })
     const docs = await Promise.all([1, 2, 3].map(() => createDoc(store)))
