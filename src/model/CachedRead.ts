@@ -1,6 +1,6 @@
 import type { RecordOf, Schema } from './columns.js'
 import { decodeSelected, encodeId } from './encoding.js'
-import { type CounterColumns, type Increments, incrementRecord, incrementRecords, readCounters, selectedCounters, withCounters } from './counters.js'
+import { type CounterBump, type CounterColumns, counterBumps, counted, incrementChecked, type Increments, incrementRecord, readCounters, selectedCounters, withCounters } from './counters.js'
 import type { Id, Model } from './Model.js'
 import type { CacheEntry, RecordCache } from './RecordCache.js'
 import type { Store } from './Store.js'
@@ -64,6 +64,8 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   /** The selected counters, and those of them that `increment` bumps (by how much). */
   private readonly counters: string[]
   private readonly bumps: [name: string, by: number][]
+  /** The same, checked once for the increment scripts. */
+  private readonly checked: CounterBump[]
   /** Selected counters that a counting load reads rather than bumps. */
   private readonly unbumped: string[]
 
@@ -75,6 +77,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
       if (!this.counters.includes(name)) throw new Error(`${model.name}.${name}: a cached read bumps only counters it selects`)
     }
     this.unbumped = this.counters.filter((name) => !this.bumps.some(([bumped]) => bumped === name))
+    this.checked = counterBumps(model, options.increment ?? {})
   }
 
   /** The selected columns of the record, or null; `count` bumps the declared counters. */
@@ -180,9 +183,12 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     }
     this.unsent.clear()
     return Promise.all([...byStore].map(([store, batch]) => {
-      const items = batch.map(({ id, times }) => ({ id, by: Object.fromEntries(this.bumps.map(([name, each]) => [name, each * times])) as Increments<S, C> }))
-      return incrementRecords(this.model, store, items).then(
-        (counted) => batch.forEach((unsent, i) => this.reconcile(unsent, counted[i] ?? null)),
+      const rows = batch.map(({ id, times }) => ({ id, amounts: this.checked.map(({ by }) => by * times) }))
+      return incrementChecked(this.model, store, this.checked, rows).then(
+        (replies) => batch.forEach((unsent, i) => {
+          const values = replies[i]
+          this.reconcile(unsent, values ? counted(this.model, this.checked, values) : null)
+        }),
         () => {
           // Nothing to show for the local bumps (some of a call of several scripts may have
           // landed): let the next read of each record ask Redis.

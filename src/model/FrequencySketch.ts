@@ -37,7 +37,26 @@ export class FrequencySketch {
 
   /** Counts one request for `key`. */
   increment(key: string) {
-    const h = hash(key)
+    this.incrementHashed(hash(key))
+  }
+
+  /** About how often `key` was requested lately (never less than the truth, up to 15). */
+  estimate(key: string): number {
+    return this.estimateHashed(hash(key))
+  }
+
+  /**
+   * Whether `candidate` was requested more often lately than `victim` (compared before this
+   * request is counted); then counts the request for `candidate`. One hash of each key.
+   */
+  outnumbers(candidate: string, victim: string): boolean {
+    const h = hash(candidate)
+    const more = this.estimateHashed(h) > this.estimate(victim)
+    this.incrementHashed(h)
+    return more
+  }
+
+  private incrementHashed(h: number) {
     const step = rehash(h)
     const size = this.mask + 1
     for (let row = 0, i = h; row < 4; row++, i += step) {
@@ -47,9 +66,7 @@ export class FrequencySketch {
     if (++this.additions >= this.sample) this.age()
   }
 
-  /** About how often `key` was requested lately (never less than the truth, up to 15). */
-  estimate(key: string): number {
-    const h = hash(key)
+  private estimateHashed(h: number): number {
     const step = rehash(h)
     const size = this.mask + 1
     let least = 15

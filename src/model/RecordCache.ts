@@ -208,9 +208,9 @@ export class RecordCache {
     const full = size > 0 && this.heldBytes + this.heldBytes / size > this.limits.maxBytes
     // Compared before this request is counted: otherwise, under records read in turn, each miss
     // would outnumber the entry it pushes out, whose turn has not come yet in this pass.
-    const admit = !full || this.frequency.estimate(slot) > this.frequency.estimate(this.entries.keys().next().value as string)
+    if (full) return this.frequency.outnumbers(slot, this.entries.keys().next().value as string)
     this.frequency.increment(slot)
-    return admit
+    return true
   }
 
   /**

@@ -63,27 +63,42 @@ export async function incrementRecord<S extends Schema, C extends CounterColumns
 export async function incrementRecords<S extends Schema, C extends CounterColumns<S>>(
   model: CounterLayout<S>, store: Store, items: readonly IncrementItem<S, C>[],
 ): Promise<({ [P in C]: number } | null)[]> {
-  const records = items.map(({ id, by }) => {
-    const encoded = encodeId(model, id)
-    return { keys: incrementKeys(model, store, encoded), bumps: someIncrements(model, by) }
-  })
+  const records = items.map(({ id, by }) => ({ id, bumps: someIncrements(model, by) }))
   // Every counter any item bumps, named once; each record gives an amount for each ('' none).
   const counters = [...new Map(records.flatMap(({ bumps }) => bumps.map((b) => [b.name, b] as const))).values()]
-  const named = counters.flatMap(({ name, command, start }) => [name, command, start])
-  const batch = store.cluster ? 1 : INCREMENT_MANY_BATCH
-  const calls: Promise<((number | string)[] | null)[]>[] = []
-  for (let from = 0; from < records.length; from += batch) {
-    const some = records.slice(from, from + batch)
-    const amounts = some.flatMap(({ bumps }) => counters.map(({ name }) => bumps.find((b) => b.name === name)?.by ?? ''))
-    calls.push(store.redis.redbinModelIncrementMany(2 * some.length, ...some.flatMap((r) => r.keys), counters.length, ...named, ...amounts))
-  }
-  const replies = (await Promise.all(calls)).flat()
+  const rows = records.map(({ id, bumps }) => ({ id, amounts: counters.map(({ name }) => bumps.find((b) => b.name === name)?.by ?? '') }))
+  const replies = await incrementChecked(model, store, counters, rows)
   return replies.map((values, i) => {
     if (!values) return null
     // The script answers in the order the counters were named.
     const bumps = records[i]!.bumps
     return counted(model, counters.filter(({ name }) => bumps.some((b) => b.name === name)), values) as { [P in C]: number }
   })
+}
+
+/**
+ * incrementRecords' scripts, for counters already checked (counterBumps; their `by` unused):
+ * each row's amounts in the order of `counters` ('' for none). Resolves to each record's
+ * counters in that order, as the script answers them (null: no record). For a caller that
+ * bumps the same counters again and again (CachedRead), so that each batch is not checked anew.
+ */
+export async function incrementChecked<S extends Schema>(
+  model: CounterLayout<S>, store: Store, counters: readonly CounterBump[], rows: readonly { id: Id; amounts: readonly (number | '')[] }[],
+): Promise<((number | string)[] | null)[]> {
+  const named = counters.flatMap(({ name, command, start }) => [name, command, start])
+  const batch = store.cluster ? 1 : INCREMENT_MANY_BATCH
+  const calls: Promise<((number | string)[] | null)[]>[] = []
+  for (let from = 0; from < rows.length; from += batch) {
+    const some = rows.slice(from, from + batch)
+    const keys: string[] = []
+    const amounts: (number | '')[] = []
+    for (const { id, amounts: row } of some) {
+      keys.push(...incrementKeys(model, store, encodeId(model, id)))
+      amounts.push(...row)
+    }
+    calls.push(store.redis.redbinModelIncrementMany(keys.length, ...keys, counters.length, ...named, ...amounts))
+  }
+  return (await Promise.all(calls)).flat()
 }
 
 /** Runs the increment script (see INCREMENT): never writes the record's key. */
@@ -113,7 +128,7 @@ function someIncrements<S extends Schema>(model: CounterLayout<S>, increment: Pa
 }
 
 /** The counters' new values, as an increment script returns them (in `counters`' order). */
-function counted<S extends Schema>(model: CounterLayout<S>, counters: readonly CounterBump[], values: readonly (number | string)[]): Record<string, unknown> {
+export function counted<S extends Schema>(model: CounterLayout<S>, counters: readonly CounterBump[], values: readonly (number | string)[]): Record<string, unknown> {
   return Object.fromEntries(counters.map(({ name }, i) => [name, decodeValue(model, name, String(values[i]))]))
 }
 

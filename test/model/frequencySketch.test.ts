@@ -48,4 +48,17 @@ describe('FrequencySketch', () => {
     sketch.ageEvery(10)
     expect(sketch.estimate('old')).toBe(3)
   })
+
+  it('tells whether a candidate was asked for more often than a victim before counting it, then counts it', () => {
+    const sketch = new FrequencySketch(4096)
+    for (let n = 0; n < 2; n++) sketch.increment('victim')
+    expect(sketch.outnumbers('candidate', 'victim')).toBe(false)
+    expect(sketch.outnumbers('candidate', 'victim')).toBe(false)
+    expect(sketch.estimate('candidate')).toBe(2)
+    // Now equal: the request is compared before it counts, so only the next one outnumbers.
+    expect(sketch.outnumbers('candidate', 'victim')).toBe(false)
+    expect(sketch.outnumbers('candidate', 'victim')).toBe(true)
+    expect(sketch.estimate('candidate')).toBe(4)
+    expect(sketch.estimate('victim')).toBe(2)
+  })
 })
