@@ -86,17 +86,18 @@ export async function incrementChecked<S extends Schema>(
   model: CounterLayout<S>, store: Store, counters: readonly CounterBump[], rows: readonly { id: Id; amounts: readonly (number | '')[] }[],
 ): Promise<((number | string)[] | null)[]> {
   const named = counters.flatMap(({ name, command, start }) => [name, command, start])
+  // Every record's keys first: an id refused here (incrementKeys) refuses the whole call, before
+  // anything is sent.
+  const keys = rows.map(({ id }) => incrementKeys(model, store, encodeId(model, id)))
   const batch = store.cluster ? 1 : INCREMENT_MANY_BATCH
   const calls: Promise<((number | string)[] | null)[]>[] = []
   for (let from = 0; from < rows.length; from += batch) {
-    const some = rows.slice(from, from + batch)
-    const keys: string[] = []
-    const amounts: (number | '')[] = []
-    for (const { id, amounts: row } of some) {
-      keys.push(...incrementKeys(model, store, encodeId(model, id)))
-      amounts.push(...row)
-    }
-    calls.push(store.redis.redbinModelIncrementMany(keys.length, ...keys, counters.length, ...named, ...amounts))
+    const to = Math.min(rows.length, from + batch)
+    const some: (string | number)[] = []
+    for (let i = from; i < to; i++) some.push(...keys[i]!)
+    some.push(counters.length, ...named)
+    for (let i = from; i < to; i++) some.push(...rows[i]!.amounts)
+    calls.push(store.redis.redbinModelIncrementMany(2 * (to - from), ...some))
   }
   return (await Promise.all(calls)).flat()
 }
