@@ -73,6 +73,56 @@ describe('connectRedis', () => {
   })
 })
 
+describe('connectRedis: a turn with binary arguments, and the end of a connection', () => {
+  it('writes strings and a binary argument of one turn in one write, the bytes intact', async () => {
+    const client = await connectRedis(testRedis.url)
+    try {
+      await client.ping()
+      const socket = client.stream as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void }
+      const single = vi.spyOn(socket, '_write')
+      const batched = vi.spyOn(socket, '_writev')
+      const bytes = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256))
+      const [a, b, c] = ['a', 'b', 'c'].map((name) => `${testRedis.prefix}mixed:${name}`) as [string, string, string]
+      await Promise.all([client.set(a, 'before'), client.set(b, bytes), client.set(c, 'after')])
+      expect(single.mock.calls.length + batched.mock.calls.length).toBe(1)
+      expect((await client.getBuffer(b))?.equals(bytes)).toBe(true)
+      expect(await client.mget(a, c)).toEqual(['before', 'after'])
+    } finally {
+      client.disconnect()
+    }
+  })
+
+  it('writes what the turn holds before the socket ends, and nothing to a socket destroyed meanwhile (ioredis sends the command again on its next connection)', async () => {
+    const client = await connectRedis(testRedis.url)
+    try {
+      await client.ping()
+      const socket = client.stream as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void; end: () => void }
+      const single = vi.spyOn(socket, '_write')
+      const batched = vi.spyOn(socket, '_writev')
+      client.get(`${testRedis.prefix}ending`).catch(() => {})
+      expect(single.mock.calls.length + batched.mock.calls.length).toBe(0)
+      socket.end()
+      expect(single.mock.calls.length + batched.mock.calls.length).toBe(1)
+    } finally {
+      client.disconnect()
+    }
+    const other = await connectRedis(testRedis.url)
+    try {
+      await other.ping()
+      const socket = other.stream as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void; destroy: () => void }
+      const single = vi.spyOn(socket, '_write')
+      const batched = vi.spyOn(socket, '_writev')
+      const retried = other.get(`${testRedis.prefix}destroyed`)
+      socket.destroy()
+      expect(await retried).toBeNull()
+      expect(single.mock.calls.length + batched.mock.calls.length).toBe(0)
+      expect(other.stream).not.toBe(socket)
+    } finally {
+      other.disconnect()
+    }
+  })
+})
+
 describe('connectRedis during an outage', () => {
   it('fails fast while Redis is down and recovers by itself when it returns', async ({ skip }) => {
     if (!testRedis.owned) skip() // needs a server this test may stop
