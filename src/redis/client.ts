@@ -86,8 +86,9 @@ type JoinedSocket = Socket & { [JOINED]?: true }
  * copied here. A corked socket sent the same bytes in one system call too, but as a writev of
  * one chunk per command, each converted on its own: measured with 20 commands per turn to a
  * local socket, 0.84-1.11 µs of CPU per command corked, 0.15-0.40 joined. `end()` writes what
- * is held first; once the socket is destroyed, what is held is dropped: ioredis fails those
- * commands when it sees the connection close.
+ * is held first; once the socket is destroyed, what is held is dropped: when ioredis sees the
+ * connection close it sends those commands again on its next connection (its one retry,
+ * maxRetriesPerRequest) or fails them, as it does with any command left unanswered.
  */
 function joinWrites(socket: JoinedSocket): void {
   socket[JOINED] = true
