@@ -1,6 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Socket } from 'node:net'
+import type { Redis } from 'ioredis'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { connectRedis } from '../../src/redis/client.js'
@@ -53,75 +55,70 @@ describe('openRedis', () => {
 
 describe('connectRedis', () => {
   it('sends commands issued together in one write', async () => {
-    const client = await connectRedis(testRedis.url)
-    try {
+    await withClient(async (client) => {
       const keys = Array.from({ length: 20 }, (_, i) => `${testRedis.prefix}coalesced:${i}`)
       await Promise.all(keys.map((key, i) => client.set(key, String(i))))
-      // What a net.Socket calls for each write it makes: one chunk, or several at once.
-      const socket = client.stream as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void }
-      const single = vi.spyOn(socket, '_write')
-      const batched = vi.spyOn(socket, '_writev')
+      const { writes } = watchWrites(client)
       const values = await Promise.all(keys.map((key) => client.get(key)))
       expect(values).toEqual(keys.map((_, i) => String(i)))
-      expect(single.mock.calls.length + batched.mock.calls.length).toBe(1)
-      // Later commands are written too, never left corked.
+      expect(writes()).toBe(1)
+      // Later commands are written too, never left held.
       expect(await client.get(keys[0] ?? '')).toBe('0')
-      expect(single.mock.calls.length + batched.mock.calls.length).toBe(2)
-    } finally {
-      client.disconnect()
-    }
+      expect(writes()).toBe(2)
+    })
   })
 })
 
 describe('connectRedis: a turn with binary arguments, and the end of a connection', () => {
   it('writes strings and a binary argument of one turn in one write, the bytes intact', async () => {
-    const client = await connectRedis(testRedis.url)
-    try {
-      await client.ping()
-      const socket = client.stream as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void }
-      const single = vi.spyOn(socket, '_write')
-      const batched = vi.spyOn(socket, '_writev')
+    await withClient(async (client) => {
+      const { writes } = watchWrites(client)
       const bytes = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256))
       const [a, b, c] = ['a', 'b', 'c'].map((name) => `${testRedis.prefix}mixed:${name}`) as [string, string, string]
       await Promise.all([client.set(a, 'before'), client.set(b, bytes), client.set(c, 'after')])
-      expect(single.mock.calls.length + batched.mock.calls.length).toBe(1)
+      expect(writes()).toBe(1)
       expect((await client.getBuffer(b))?.equals(bytes)).toBe(true)
       expect(await client.mget(a, c)).toEqual(['before', 'after'])
-    } finally {
-      client.disconnect()
-    }
+    })
   })
 
   it('writes what the turn holds before the socket ends, and nothing to a socket destroyed meanwhile (ioredis sends the command again on its next connection)', async () => {
-    const client = await connectRedis(testRedis.url)
-    try {
-      await client.ping()
-      const socket = client.stream as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void; end: () => void }
-      const single = vi.spyOn(socket, '_write')
-      const batched = vi.spyOn(socket, '_writev')
+    await withClient(async (client) => {
+      const { socket, writes } = watchWrites(client)
       client.get(`${testRedis.prefix}ending`).catch(() => {})
-      expect(single.mock.calls.length + batched.mock.calls.length).toBe(0)
+      expect(writes()).toBe(0)
       socket.end()
-      expect(single.mock.calls.length + batched.mock.calls.length).toBe(1)
-    } finally {
-      client.disconnect()
-    }
-    const other = await connectRedis(testRedis.url)
-    try {
-      await other.ping()
-      const socket = other.stream as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void; destroy: () => void }
-      const single = vi.spyOn(socket, '_write')
-      const batched = vi.spyOn(socket, '_writev')
-      const retried = other.get(`${testRedis.prefix}destroyed`)
+      expect(writes()).toBe(1)
+    })
+    await withClient(async (client) => {
+      const { socket, writes } = watchWrites(client)
+      const retried = client.get(`${testRedis.prefix}destroyed`)
       socket.destroy()
       expect(await retried).toBeNull()
-      expect(single.mock.calls.length + batched.mock.calls.length).toBe(0)
-      expect(other.stream).not.toBe(socket)
-    } finally {
-      other.disconnect()
-    }
+      expect(writes()).toBe(0)
+      expect(client.stream).not.toBe(socket)
+    })
   })
 })
+
+/** A connected client for `test`, disconnected after it. */
+async function withClient(test: (client: Redis) => Promise<void>): Promise<void> {
+  const client = await connectRedis(testRedis.url)
+  try {
+    await client.ping()
+    await test(client)
+  } finally {
+    client.disconnect()
+  }
+}
+
+/** Counts the writes the client's current socket makes from now on: what a net.Socket calls for each write, one chunk or several at once. */
+function watchWrites(client: Redis) {
+  const socket = client.stream as unknown as Socket & { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void }
+  const single = vi.spyOn(socket, '_write')
+  const batched = vi.spyOn(socket, '_writev')
+  return { socket, writes: () => single.mock.calls.length + batched.mock.calls.length }
+}
 
 describe('connectRedis during an outage', () => {
   it('fails fast while Redis is down and recovers by itself when it returns', async ({ skip }) => {
