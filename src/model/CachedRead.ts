@@ -63,21 +63,19 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   private readonly columns: string[]
   /** The selected counters, and those of them that `increment` bumps (by how much). */
   private readonly counters: string[]
-  private readonly bumps: [name: string, by: number][]
-  /** The same, checked once for the increment scripts. */
-  private readonly checked: CounterBump[]
+  private readonly bumps: CounterBump[]
   /** Selected counters that a counting load reads rather than bumps. */
   private readonly unbumped: string[]
 
   constructor(private readonly model: Model<S>, private readonly options: CachedReadOptions<S, K, C>) {
     this.columns = model.selection(options.select)
     this.counters = selectedCounters(model, this.columns)
-    this.bumps = Object.entries(options.increment ?? {}).filter((e): e is [string, number] => typeof e[1] === 'number')
-    for (const [name] of this.bumps) {
-      if (!this.counters.includes(name)) throw new Error(`${model.name}.${name}: a cached read bumps only counters it selects`)
+    for (const [name, by] of Object.entries(options.increment ?? {})) {
+      if (by !== undefined && !this.counters.includes(name)) throw new Error(`${model.name}.${name}: a cached read bumps only counters it selects`)
     }
-    this.unbumped = this.counters.filter((name) => !this.bumps.some(([bumped]) => bumped === name))
-    this.checked = counterBumps(model, options.increment ?? {})
+    // Checked once, as the increment scripts take them.
+    this.bumps = counterBumps(model, options.increment ?? {})
+    this.unbumped = this.counters.filter((name) => !this.bumps.some((bump) => bump.name === name))
   }
 
   /** The selected columns of the record, or null; `count` bumps the declared counters. */
@@ -148,7 +146,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   }
 
   private bump(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry | null, record: Values) {
-    for (const [name, by] of this.bumps) record[name] = (record[name] as number) + by
+    for (const { name, by } of this.bumps) record[name] = (record[name] as number) + by
     const unsent = this.unsent.get(slot)
     if (unsent) {
       unsent.times++
@@ -183,11 +181,11 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     }
     this.unsent.clear()
     return Promise.all([...byStore].map(([store, batch]) => {
-      const rows = batch.map(({ id, times }) => ({ id, amounts: this.checked.map(({ by }) => by * times) }))
-      return incrementChecked(this.model, store, this.checked, rows).then(
+      const rows = batch.map(({ id, times }) => ({ id, amounts: this.bumps.map(({ by }) => by * times) }))
+      return incrementChecked(this.model, store, this.bumps, rows).then(
         (replies) => batch.forEach((unsent, i) => {
           const values = replies[i]
-          this.reconcile(unsent, values ? counted(this.model, this.checked, values) : null)
+          this.reconcile(unsent, values ? counted(this.model, this.bumps, values) : null)
         }),
         () => {
           // Nothing to show for the local bumps (some of a call of several scripts may have
@@ -211,7 +209,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     // Still the same entry: a refill in between read a newer count of its own.
     if (cache.peek(slot) !== entry) return
     const record = entry.record
-    for (const [name] of this.bumps) record[name] = Math.max(record[name] as number, counted[name] as number)
+    for (const { name } of this.bumps) record[name] = Math.max(record[name] as number, counted[name] as number)
   }
 
   private async fill(store: Store, cache: RecordCache, id: Id, key: string, slot: string, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {
@@ -242,7 +240,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
       return null
     }
     const record = withCounters(this.model, decodeSelected<S, K>(this.model, this.columns, values) as Values, sideCounters, side)
-    if (counted) for (const [name] of this.bumps) record[name] = counted[name]
+    if (counted) for (const { name } of this.bumps) record[name] = counted[name]
     if (expiresAt === null || !this.options.keep(record as Pick<RecordOf<S>, K>)) cache.abandonFill(slot, token)
     else cache.fill(slot, token, record, expiresAt)
     return { ...record } as Pick<RecordOf<S>, K>
