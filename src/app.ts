@@ -86,6 +86,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   const store = new Store(redis, { prefix: config.redisPrefix, ...(cache ? { cache: cache.records } : {}) })
   const code = new CodeRenderer({
     highlightMaxBytes: config.highlightMaxBytes,
+    inlineMaxBytes: config.highlightInlineBytes,
     maxQueueBytes: config.renderQueueBytes,
     maxQueue: config.renderQueueJobs,
     oldGenerationMb: config.renderWorkerOldMb,
@@ -99,6 +100,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   await app.register(metricsPlugin)
   // The bench waits for this to reach 0 before it measures page views.
   app.metrics.gauge('render_queue', () => code.pending)
+  app.metrics.counter('renders_refused', () => code.refused)
   const stats = cache?.records.stats
   for (const name of ['hits', 'misses', 'evictions', 'invalidations', 'incrementErrors'] as const) {
     app.metrics.counter(`page_cache_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`, () => stats?.[name] ?? 0)

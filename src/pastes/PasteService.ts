@@ -149,11 +149,20 @@ export class PasteService {
       title, language, visibility: burn ? 'unlisted' as const : visibility, content, size, createdAt, expiresAt, burn,
       lines, deleteTokenHash: hash, ...fork,
     }
-    const paste = await this.insert((id) => ({ ...record, id }), expiresAt)
-    // A render that fails (full queue, shutdown) is not the create's failure: the first view
-    // renders the page again. Handled here, so it can never become an unhandled rejection.
-    const page = this.renderPage(paste, text).catch(() => {})
-    if (waitForPageMs > 0) await Promise.race([page, new Promise((r) => setTimeout(r, waitForPageMs))])
+    // A small paste's code block is made now, on this thread (CodeRenderer says why), and its
+    // page is stored with it: one write, and its first view finds the page.
+    const block = this.code.rendersAtOnce(size) ? await this.code.render(content, language, size).catch(() => null) : null
+    const paste = await this.insert((id) => {
+      if (!block) return { ...record, id }
+      const stored = this.pages.pastePage({ ...record, id, kind: null, revision: 1, editedAt: null }, block, describeContent(text))
+      return { ...record, id, ...stored, renderVersion: this.pages.version }
+    }, expiresAt)
+    if (!block) {
+      // A render that fails (full queue, shutdown) is not the create's failure: the first view
+      // renders the page again. Handled here, so it can never become an unhandled rejection.
+      const page = this.renderPage(paste, text).catch(() => {})
+      if (waitForPageMs > 0) await Promise.race([page, new Promise((r) => setTimeout(r, waitForPageMs))])
+    }
     return { paste: dataOf(paste), deleteToken: token }
   }
 

@@ -85,3 +85,24 @@ export function highlightText(text, language, highlight) {
 export function renderCode(text, requested, options) {
   return renderCodeWith(hljs, DETECTABLE, text, requested, options)
 }
+
+/**
+ * @typedef {{ content: Uint8Array | string, language: string, options: import('../shared/codeBlock.js').RenderOptions, room: { before: number, after: number } }} BlockTask
+ */
+
+/**
+ * A paste's code block as UTF-8 bytes, written `room.before` bytes into a buffer of their own
+ * (never a slice of Node's pool, so that the render thread can move it), with `room.after` free
+ * bytes behind them: the page's head and tail are then written around them, not joined to a
+ * copy. The paste comes as its stored UTF-8 bytes (already checked well-formed) or as text.
+ * @param {BlockTask} task
+ * @returns {Buffer}
+ */
+export function renderBlock(task) {
+  const text = typeof task.content === 'string' ? task.content : new TextDecoder().decode(task.content)
+  const { html } = renderCode(text, task.language, task.options)
+  const { before, after } = task.room
+  const bytes = Buffer.allocUnsafeSlow(before + Buffer.byteLength(html) + after)
+  bytes.write(html, before)
+  return bytes
+}

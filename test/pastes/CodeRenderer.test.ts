@@ -9,7 +9,8 @@ import { bytesOf, PAGE_ROOM } from '../../src/pastes/PageRenderer.js'
 import { escapeHtml, splitLines } from '../../src/shared/codeBlock.js'
 
 const renderer = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, maxQueue: 1 })
-const small = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, oldGenerationMb: 16, youngGenerationMb: 1, idleTimeoutMs: 100 })
+// Every highlight on the worker (inlineMaxBytes 0): the tests of its heap and its idle exit.
+const small = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, inlineMaxBytes: 0, oldGenerationMb: 16, youngGenerationMb: 1, idleTimeoutMs: 100 })
 
 afterAll(() => Promise.all([renderer.close(), small.close()]))
 
@@ -20,6 +21,7 @@ describe('CodeRenderer', () => {
     const renders = [1, 2, 3].map(() => renderer.render(text, 'javascript', text.length).then((html) => bytesOf(html).length, (err: Error) => err.message))
     const [first, second, third] = await Promise.all(renders)
     expect(third).toMatch(/render queue is full/)
+    expect(renderer.refused).toBe(1)
     expect(first).toBeGreaterThan(text.length)
     expect(second).toBe(first)
     expect(renderer.pending).toBe(0)
@@ -64,6 +66,25 @@ describe('CodeRenderer', () => {
       expect([plain.workers, plain.pending, plain.jobs]).toEqual([0, 0, 2])
     } finally {
       await plain.close()
+    }
+  })
+
+  it('highlights a paste up to inlineMaxBytes on this thread, as the worker would, and starts no worker for it', async () => {
+    const inline = new CodeRenderer({ highlightMaxBytes: 1024 * 1024, inlineMaxBytes: 100 })
+    try {
+      const text = 'const café = "<☕>"\n'.repeat(4) // 88 bytes
+      const above = text + 'let x = 1\n'.repeat(2)
+      const [here, fromBytes] = await Promise.all([inline.render(text, 'javascript', Buffer.byteLength(text)), inline.render(Buffer.from(text), 'javascript', Buffer.byteLength(text))])
+      expect(inline.workers).toBe(0)
+      const onWorker = await small.render(text, 'javascript', Buffer.byteLength(text))
+      expect(bytesOf(here).toString()).toContain('<span class="hljs-keyword">const</span>')
+      expect(bytesOf(here).equals(bytesOf(onWorker))).toBe(true)
+      expect(bytesOf(fromBytes).equals(bytesOf(onWorker))).toBe(true)
+      // One byte-size above the bound: the worker's.
+      await inline.render(above, 'javascript', Buffer.byteLength(above))
+      expect([inline.workers, inline.pending, inline.jobs]).toEqual([1, 0, 3])
+    } finally {
+      await inline.close()
     }
   })
 

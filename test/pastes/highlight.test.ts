@@ -4,7 +4,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
 import { useTestRedis } from '../helpers/redis.js'
-import { createPaste, HTML_ACCEPT, useApps, waitForStoredPage, waitUntil } from '../routes/fixtures.js'
+import { createPaste, HTML_ACCEPT, storedPageVersion, useApps, waitForStoredPage, waitUntil } from '../routes/fixtures.js'
 import { SNIPPETS } from './snippets.js'
 
 const db = useTestRedis()
@@ -42,6 +42,23 @@ describe('rendering', () => {
     await waitForStoredPage(db, paste.id)
     const html = (await app.inject({ url: `/${paste.id}` })).body
     expect(html).toContain('<span class="hljs-keyword">package</span>')
+  })
+
+  it('highlights a small paste as it is created and stores its page in the same write, with no worker', async () => {
+    const { app: fresh } = await build()
+    const paste = await createPaste(fresh, { content: SNIPPETS.go ?? '', language: 'go' })
+    // No waiting: the create's one write held the page.
+    expect(await storedPageVersion(db, paste.id)).not.toBeNull()
+    expect((await fresh.inject({ url: `/${paste.id}` })).body).toContain('<span class="hljs-keyword">package</span>')
+    expect((await fresh.inject({ url: '/metrics' })).body).toMatch(/^redbin_render_workers 0$/m)
+  })
+
+  it('leaves a paste above HIGHLIGHT_INLINE_BYTES to the render worker, after the create', async () => {
+    const { app: inlineOff } = await build({ HIGHLIGHT_INLINE_BYTES: '0' })
+    const paste = await createPaste(inlineOff, { content: SNIPPETS.go ?? '', language: 'go' })
+    await waitForStoredPage(db, paste.id)
+    expect((await inlineOff.inject({ url: `/${paste.id}` })).body).toContain('<span class="hljs-keyword">package</span>')
+    expect((await inlineOff.inject({ url: '/metrics' })).body).toMatch(/^redbin_render_workers 1$/m)
   })
 
   it('stores a paste above HIGHLIGHT_MAX_BYTES as plain text', async () => {

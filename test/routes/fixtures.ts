@@ -113,10 +113,14 @@ const stores = new WeakMap<TestRedis, Store>()
  * never wait for it). Reads the record itself: no route says whether the page is the final one.
  */
 export async function waitForStoredPage(db: TestRedis, id: string, timeoutMs = 5000): Promise<void> {
+  await waitUntil(() => storedPageVersion(db, id), timeoutMs)
+}
+
+/** The templates version of the page stored with the paste now: null when none is stored yet. */
+export async function storedPageVersion(db: TestRedis, id: string): Promise<string | null> {
   let store = stores.get(db)
   if (!store) stores.set(db, (store = new Store(db.redis, { prefix: db.prefix })))
-  const found = store
-  await waitUntil(async () => (await Paste.load(found, id, { select: ['renderVersion'] }))?.renderVersion, timeoutMs)
+  return (await Paste.load(store, id, { select: ['renderVersion'] }))?.renderVersion ?? null
 }
 
 /** An error response must never carry a stack trace or internal file paths. */
