@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import { Cluster, Command, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 
 export interface ClientSettings {
   /** Per-command deadline in ms: a command that Redis does not answer in time fails. */
@@ -72,12 +72,51 @@ export function coalesceWrites(client: Redis): void {
     // The connection's socket: ioredis replaces it on every reconnect.
     const socket = client.stream as JoinedSocket | undefined
     if (socket !== undefined && socket[JOINED] === undefined) joinWrites(socket)
+    // Written by ioredis to that socket, now (not through a pipeline): its large Buffers may go as they are.
+    if (stream === undefined && socket?.[JOINED] === true && carriesLargeBuffer(command)) (command as PartsCommand)[IN_PARTS] = true
     return send(command, stream)
   }
 }
 
 const JOINED = Symbol('redbin.joinedWrites')
 type JoinedSocket = Socket & { [JOINED]?: true }
+
+/**
+ * A command with a Buffer argument of at least this size is written in parts, its Buffers as
+ * they are, rather than copied with the rest of the command into one Buffer, as ioredis does
+ * (MixedBuffers): a 1 MiB create sends its bytes and then its ~4 MB page, and each copy is
+ * paste-sized memory that malloc keeps after the copy is freed.
+ */
+const PARTS_FROM_BYTES = 64 * 1024
+const IN_PARTS = Symbol('redbin.inParts')
+type PartsCommand = Command & { [IN_PARTS]?: true }
+/** What toWritable returns for such a command, and only joinWrites' write takes. */
+class WritableParts extends Array<string | Buffer> {}
+
+function carriesLargeBuffer(command: Command): boolean {
+  return command.args.some((arg) => Buffer.isBuffer(arg) && arg.length >= PARTS_FROM_BYTES)
+}
+
+// Every command's toWritable: a command marked by coalesceWrites becomes its RESP parts, strings
+// joined, Buffers as they are; any other is left to ioredis. Scripts' commands (EVAL/EVALSHA)
+// call this through their class's own toWritable, after choosing their name and first argument.
+const joinedWritable = Command.prototype.toWritable
+Command.prototype.toWritable = function toWritable(this: PartsCommand, socket: object) {
+  if (this[IN_PARTS] !== true) return joinedWritable.call(this, socket)
+  const parts = new WritableParts()
+  let text = `*${this.args.length + 1}\r\n$${Buffer.byteLength(this.name)}\r\n${this.name}\r\n`
+  for (const arg of this.args) {
+    if (Buffer.isBuffer(arg)) {
+      parts.push(`${text}$${arg.length}\r\n`, arg)
+      text = '\r\n'
+    } else {
+      const value = String(arg)
+      text += `$${Buffer.byteLength(value)}\r\n${value}\r\n`
+    }
+  }
+  parts.push(text)
+  return parts as unknown as Buffer
+}
 
 /**
  * Holds what is written to `socket` until the end of the turn, then writes it at once: the
@@ -119,6 +158,11 @@ function joinWrites(socket: JoinedSocket): void {
     socket.uncork()
   }
   socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (chunk instanceof WritableParts) {
+      if (held.length === 0) setImmediate(flush)
+      held.push(...chunk)
+      return !socket.writableNeedDrain
+    }
     if (rest.length > 0 || (typeof chunk !== 'string' && !Buffer.isBuffer(chunk))) {
       flush()
       return (write as (...args: unknown[]) => boolean)(chunk, ...rest)

@@ -82,6 +82,24 @@ describe('connectRedis: a turn with binary arguments, and the end of a connectio
     })
   })
 
+  it('writes a large binary argument as it is, never a copy, in scripts too', async () => {
+    await withClient(async (client) => {
+      const { chunks } = watchWrites(client)
+      const bytes = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 13) % 256))
+      const small = Buffer.from([0, 1, 2, 255])
+      const key = `${testRedis.prefix}parts`
+      client.defineCommand('setBoth', { numberOfKeys: 1, lua: "redis.call('SET', KEYS[1], ARGV[1]) return redis.call('APPEND', KEYS[1], ARGV[2])" })
+      const setBoth = (client as unknown as { setBoth: (...args: unknown[]) => Promise<number> }).setBoth.bind(client)
+      // EVAL the first time on this connection, EVALSHA the second: both written in parts.
+      expect(await setBoth(key, bytes, small)).toBe(100_004)
+      expect(await setBoth(key, bytes, '')).toBe(100_000)
+      await client.set(`${key}:plain`, bytes)
+      expect(chunks().filter((chunk) => chunk === bytes)).toHaveLength(3)
+      expect((await client.getBuffer(key))?.equals(bytes)).toBe(true)
+      expect((await client.getBuffer(`${key}:plain`))?.equals(bytes)).toBe(true)
+    })
+  })
+
   it('writes what the turn holds before the socket ends, and nothing to a socket destroyed meanwhile (ioredis sends the command again on its next connection)', async () => {
     await withClient(async (client) => {
       const { socket, writes } = watchWrites(client)
@@ -114,10 +132,15 @@ async function withClient(test: (client: Redis) => Promise<void>): Promise<void>
 
 /** Counts the writes the client's current socket makes from now on: what a net.Socket calls for each write, one chunk or several at once. */
 function watchWrites(client: Redis) {
-  const socket = client.stream as unknown as Socket & { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void }
+  const socket = client.stream as unknown as Socket & { _write: (chunk: unknown, ...rest: unknown[]) => void; _writev: (chunks: { chunk: unknown }[], ...rest: unknown[]) => void }
   const single = vi.spyOn(socket, '_write')
   const batched = vi.spyOn(socket, '_writev')
-  return { socket, writes: () => single.mock.calls.length + batched.mock.calls.length }
+  return {
+    socket,
+    writes: () => single.mock.calls.length + batched.mock.calls.length,
+    /** What those writes were given, chunk by chunk. */
+    chunks: () => [...single.mock.calls.map(([chunk]) => chunk), ...batched.mock.calls.flatMap(([list]) => list.map(({ chunk }) => chunk))],
+  }
 }
 
 describe('connectRedis during an outage', () => {
