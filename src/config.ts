@@ -154,7 +154,7 @@ const schema = {
   /** Pastes larger than this are stored without highlighting; 0 never highlights. */
   highlightMaxBytes: field('HIGHLIGHT_MAX_BYTES', '262144', integer(0)),
   /** Pastes up to this size are highlighted on the main thread, at once (a few ms); larger ones on the render worker. 0: all on the worker. */
-  highlightInlineBytes: field('HIGHLIGHT_INLINE_BYTES', '4096', integer(0, 65536, 'must be a whole number of bytes from 0 to 65536')),
+  highlightInlineBytes: field('HIGHLIGHT_INLINE_BYTES', '4096', integer(0, 16384, 'must be a whole number of bytes from 0 to 16384')),
   /** The most revisions a paste may have; an edit beyond is refused. */
   maxRevisions: field('MAX_REVISIONS', '100', integer(1)),
   /** Diffs of larger texts (both sides together, in bytes) are not computed for the page. */

@@ -165,7 +165,7 @@ describe('loadConfig', () => {
     ['WORKERS', '0', 'WORKERS must be a positive integer, got "0"'],
     ['SWEEP_INTERVAL_MS', '5s', 'SWEEP_INTERVAL_MS must be a positive integer, got "5s"'],
     ['HIGHLIGHT_MAX_BYTES', 'lots', 'HIGHLIGHT_MAX_BYTES must be a non-negative integer, got "lots"'],
-    ['HIGHLIGHT_INLINE_BYTES', '100000', 'HIGHLIGHT_INLINE_BYTES must be a whole number of bytes from 0 to 65536, got "100000"'],
+    ['HIGHLIGHT_INLINE_BYTES', '20000', 'HIGHLIGHT_INLINE_BYTES must be a whole number of bytes from 0 to 16384, got "20000"'],
     ['MAX_REVISIONS', '0', 'MAX_REVISIONS must be a positive integer, got "0"'],
     ['DIFF_MAX_BYTES', 'big', 'DIFF_MAX_BYTES must be a positive integer, got "big"'],
     ['DIFF_TIMEOUT_MS', '-5', 'DIFF_TIMEOUT_MS must be a positive integer, got "-5"'],
