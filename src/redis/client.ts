@@ -93,8 +93,10 @@ type PartsCommand = Command & { [IN_PARTS]?: true }
 /** What toWritable returns for such a command, and only joinWrites' write takes. */
 class WritableParts extends Array<string | Buffer> {}
 
+/** Asked of every command, page views' included: a loop, with no closure to allocate. */
 function carriesLargeBuffer(command: Command): boolean {
-  return command.args.some((arg) => Buffer.isBuffer(arg) && arg.length >= PARTS_FROM_BYTES)
+  for (const arg of command.args) if (Buffer.isBuffer(arg) && arg.length >= PARTS_FROM_BYTES) return true
+  return false
 }
 
 // Every command's toWritable: a command marked by coalesceWrites becomes its RESP parts, strings
@@ -158,17 +160,14 @@ function joinWrites(socket: JoinedSocket): void {
     socket.uncork()
   }
   socket.write = ((chunk: unknown, ...rest: unknown[]) => {
-    if (chunk instanceof WritableParts) {
-      if (held.length === 0) setImmediate(flush)
-      held.push(...chunk)
-      return !socket.writableNeedDrain
-    }
-    if (rest.length > 0 || (typeof chunk !== 'string' && !Buffer.isBuffer(chunk))) {
+    const parts = chunk instanceof WritableParts
+    if (!parts && (rest.length > 0 || (typeof chunk !== 'string' && !Buffer.isBuffer(chunk)))) {
       flush()
       return (write as (...args: unknown[]) => boolean)(chunk, ...rest)
     }
     if (held.length === 0) setImmediate(flush)
-    held.push(chunk)
+    if (parts) held.push(...chunk)
+    else held.push(chunk as string | Buffer)
     return !socket.writableNeedDrain
   }) as Socket['write']
   socket.end = ((...args: Parameters<Socket['end']>) => {
