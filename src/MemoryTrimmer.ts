@@ -1,17 +1,20 @@
-// Gives back to the system the memory malloc keeps after a burst of creates (MALLOC_TRIM_QUIET_MS).
+// Gives back to the system the memory malloc keeps after creates and renders (MALLOC_TRIM_*).
 //
 // A 1 MiB create handles ~10-20 MB of buffers (body, text, bytes, ioredis' copies, the page):
 // freed, glibc keeps them in its arenas for the next ones, and after an ingest of 230 MB of
 // pastes that is ~55 MB of a process's RSS that stays resident while it then only serves views
-// (measured in docs/performance.md, Memory). Node has no malloc_trim: koffi, an FFI library
-// whose npm package ships its binary, calls glibc's. It runs on libuv's thread pool, not the
-// event loop: giving back 67 MB took 0.4 s on the bench's VM.
+// (measured in docs/performance.md, Memory). glibc never gives such memory back by itself
+// (jemalloc and tcmalloc do, some seconds after it is freed). Node has no malloc_trim: koffi, an
+// FFI library whose npm package ships its binary, calls glibc's. It runs on libuv's thread pool,
+// not the event loop: 30-50 MB given back took 1-7 ms on the bench's VM.
 //
-// When: once the process has been quiet for a whole tick after creates or renders: none in
-// flight, none started, and no request answered either. Never during a burst: a buffer given back
-// costs its page faults again when the next create needs one. And not under traffic: while glibc
-// trims an arena it holds the arena's lock, and the event loop's next malloc waits for it (a
-// trim of ~110 MB took 10-20 ms; one after a 10,000-paste ingest, 0.4 s).
+// When:
+// - once creates and renders have been quiet for a whole tick: none in flight, none started.
+//   Page views may go on: they reuse little of what an ingest left, and a trim holds each
+//   arena's lock for a few ms at most (a view's malloc may wait that long, once);
+// - and while work goes on, when RSS has grown by `growthBytes` since the last trim ended, at
+//   most every GROWTH_TRIM_TICKS ticks: memory freed and faulted in again is the cost of that, so
+//   not at every tick of a burst (docs/performance.md, Memory, measured both).
 import type { FastifyBaseLogger } from 'fastify'
 
 /** glibc's malloc_trim(0), run off the event loop; resolves when done. */
@@ -41,26 +44,34 @@ export interface MemoryTrimmerOptions {
    * started and with the worker threads coming and going; null while any is in flight.
    */
   activity: () => string | null
-  /** Requests answered so far: a trim waits for a tick without any. */
-  traffic: () => number
+  /** The process's resident memory now, in bytes (process.memoryUsage.rss). */
+  rss: () => number
+  /** While work goes on, trim when RSS has grown this much since the last trim ended; 0: never. */
+  growthBytes: number
   /** How often activity is looked at: a trim comes after one whole tick of quiet. */
   tickMs: number
   log?: FastifyBaseLogger
 }
 
+/** Ticks between two trims for growth, at least (5 s at MALLOC_TRIM_QUIET_MS' default). */
+export const GROWTH_TRIM_TICKS = 5
+
 export class MemoryTrimmer {
   private timer: NodeJS.Timeout | undefined
-  /** Activity and traffic at the last tick (null: busy). */
+  /** Activity at the last tick (null: busy). */
   private seen: string | null = null
-  private seenTraffic = -1
   /** Activity when the last trim started: there is nothing new to give back until it changes. */
   private trimmedAt: string | null
   private running: Promise<void> | null = null
   private count = 0
+  /** RSS when the last trim ended (at the start: what the process began with). */
+  private rssAfter: number
+  private ticksSinceTrim = 0
 
   constructor(private readonly options: MemoryTrimmerOptions) {
     // A fresh process has nothing to give back.
     this.trimmedAt = options.activity()
+    this.rssAfter = options.rss()
   }
 
   start(): void {
@@ -73,20 +84,25 @@ export class MemoryTrimmer {
     return this.count
   }
 
-  /** One look at the activity: trims when it and the traffic have not moved for a whole tick, and it moved since the last trim. */
+  /** One look: trims when the activity has not moved for a whole tick (and moved since the last trim), or RSS has grown. */
   tick(): void {
     const now = this.options.activity()
-    const traffic = this.options.traffic()
-    const quiet = now !== null && now === this.seen && traffic === this.seenTraffic && now !== this.trimmedAt
+    const quiet = now !== null && now === this.seen && now !== this.trimmedAt
     this.seen = now
-    this.seenTraffic = traffic
-    if (!quiet || this.running) return
-    this.trimmedAt = now
+    this.ticksSinceTrim++
+    const { growthBytes } = this.options
+    const grown = growthBytes > 0 && this.ticksSinceTrim >= GROWTH_TRIM_TICKS && this.options.rss() - this.rssAfter >= growthBytes
+    if (!(quiet || grown) || this.running) return
+    if (quiet) this.trimmedAt = now
+    this.ticksSinceTrim = 0
     this.count++
-    const before = process.memoryUsage.rss()
+    const before = this.options.rss()
     const started = performance.now()
     this.running = this.options.trim()
-      .then(() => this.options.log?.debug({ rssBefore: before, rssAfter: process.memoryUsage.rss(), ms: Math.round(performance.now() - started) }, 'malloc_trim'))
+      .then(() => {
+        this.rssAfter = this.options.rss()
+        this.options.log?.debug({ rssBefore: before, rssAfter: this.rssAfter, ms: Math.round(performance.now() - started), quiet }, 'malloc_trim')
+      })
       .catch((err: Error) => this.options.log?.warn({ err: err.message }, 'malloc_trim failed'))
       .finally(() => { this.running = null })
   }

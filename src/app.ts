@@ -143,7 +143,8 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   const trimmer = trim && new MemoryTrimmer({
     trim,
     activity: () => (createBudget.busy || code.pending > 0 ? null : `${createBudget.arrived}:${code.jobs}:${code.workers}`),
-    traffic: () => app.metrics.responses,
+    rss: () => process.memoryUsage.rss(),
+    growthBytes: config.mallocTrimGrowthBytes,
     tickMs: config.mallocTrimQuietMs,
     log: app.log,
   })

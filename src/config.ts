@@ -187,10 +187,12 @@ const schema = {
   /** The render worker exits after this long without work, returning its memory; 0 keeps it. */
   renderWorkerIdleMs: field('RENDER_WORKER_IDLE_MS', '5000', integer(0)),
   /**
-   * After creates or renders, once the process has been quiet this long, the memory malloc kept
-   * for their buffers is given back to the system (glibc's malloc_trim); 0: never.
+   * After creates or renders, once they have stopped this long, the memory malloc kept for their
+   * buffers is given back to the system (glibc's malloc_trim); 0: never, whatever the growth.
    */
   mallocTrimQuietMs: field('MALLOC_TRIM_QUIET_MS', '1000', integer(0, 60_000, 'must be a whole number of ms from 0 to 60000')),
+  /** While they go on: a trim when RSS has grown this much since the last one (at most every 5 quiet periods); 0: never. */
+  mallocTrimGrowthBytes: field('MALLOC_TRIM_GROWTH_BYTES', '16777216', integer(0)),
   production: field('NODE_ENV', 'development', (raw) => raw === 'production'),
 }
 

@@ -1,28 +1,35 @@
-// MALLOC_TRIM_QUIET_MS: after creates or renders, once the process has been quiet for a tick, the
-// memory malloc kept is given back (glibc's malloc_trim through koffi); never during a burst, and
-// once per burst.
+// MALLOC_TRIM_QUIET_MS: after creates or renders, once they have been quiet for a tick, the
+// memory malloc kept is given back (glibc's malloc_trim through koffi), once per burst, page views
+// or not. MALLOC_TRIM_GROWTH_BYTES: during a burst, only when RSS has grown that much since the
+// last trim, and at most every GROWTH_TRIM_TICKS ticks.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { loadMallocTrim, MemoryTrimmer } from '../src/MemoryTrimmer.js'
+import { GROWTH_TRIM_TICKS, loadMallocTrim, MemoryTrimmer } from '../src/MemoryTrimmer.js'
 import { metric } from './helpers/staleness.js'
 import { useTestRedis } from './helpers/redis.js'
 import { useApps } from './routes/fixtures.js'
 
-/** A trimmer whose activity the test sets, ticked by hand; counts the trims it asks for. */
-function trimmerWith(start: string | null, trim?: () => Promise<void>) {
+const MB = 1024 * 1024
+
+/**
+ * A trimmer whose activity and RSS the test sets, ticked by hand; counts the trims it asks for.
+ * Growth trims are off unless `growthBytes` is given.
+ */
+function trimmerWith(start: string | null, trim?: () => Promise<void>, growthBytes = 0) {
   let activity = start
-  let traffic = 0
+  let rss = 100 * MB
   let calls = 0
   const trimmer = new MemoryTrimmer({
     trim: trim ?? (async () => { calls++ }),
     activity: () => activity,
-    traffic: () => traffic,
+    rss: () => rss,
+    growthBytes,
     tickMs: 60_000,
   })
   return {
     trimmer,
     set: (value: string | null) => { activity = value },
-    answer: () => { traffic++ },
+    setRss: (bytes: number) => { rss = bytes },
     get calls() { return calls },
   }
 }
@@ -69,17 +76,42 @@ describe('MemoryTrimmer', () => {
     expect(t.calls).toBe(2)
   })
 
-  it('waits for a tick without requests: a trim holds malloc\'s lock, and requests would wait for it', () => {
+  it('trims during a burst once RSS has grown by growthBytes since the last trim, at most every GROWTH_TRIM_TICKS ticks', async () => {
+    const t = trimmerWith('0:0:0', undefined, 16 * MB)
+    let tick = 0
+    const ticks = (n: number, rss?: number) => {
+      for (let i = 0; i < n; i++) {
+        t.set(`${++tick}:0:0`) // creates keep coming: never quiet
+        if (rss !== undefined) t.setRss(rss)
+        t.trimmer.tick()
+      }
+    }
+    ticks(GROWTH_TRIM_TICKS - 1, 130 * MB)
+    expect(t.calls).toBe(0) // grown, but too soon after the start
+    ticks(1)
+    expect(t.calls).toBe(1)
+    // The trim gave back 25 MB: growth now counts from 105 MB.
+    t.setRss(105 * MB)
+    await sleep(0)
+    ticks(2 * GROWTH_TRIM_TICKS, 120 * MB)
+    expect(t.calls).toBe(1) // 15 MB: not enough
+    ticks(1, 121 * MB)
+    expect(t.calls).toBe(2)
+    await sleep(0)
+    // Nothing given back (the growth was V8's heap, not malloc's): no trim until it grows again.
+    ticks(3 * GROWTH_TRIM_TICKS, 125 * MB)
+    expect(t.calls).toBe(2)
+    await t.trimmer.close()
+  })
+
+  it('starts no trim for growth with growthBytes 0', () => {
     const t = trimmerWith('0:0:0')
-    t.set('1:1:0')
-    t.trimmer.tick()
-    for (let i = 0; i < 5; i++) {
-      t.answer() // views go on after the creates
+    for (let i = 1; i <= 4 * GROWTH_TRIM_TICKS; i++) {
+      t.set(`${i}:0:0`)
+      t.setRss(100 * MB + i * 64 * MB)
       t.trimmer.tick()
     }
     expect(t.calls).toBe(0)
-    t.trimmer.tick()
-    expect(t.calls).toBe(1)
   })
 
   it('starts no trim while one is running, and survives one that fails', async () => {
@@ -127,7 +159,8 @@ describe('MALLOC_TRIM_QUIET_MS in the app', () => {
   }
 
   it('trims once after creates, when they and their renders are done', async () => {
-    const server = await build({ MALLOC_TRIM_QUIET_MS: '50', RENDER_WORKER_IDLE_MS: '0' })
+    // Growth trims off: this test process's RSS moves with every other test's work.
+    const server = await build({ MALLOC_TRIM_QUIET_MS: '50', MALLOC_TRIM_GROWTH_BYTES: '0', RENDER_WORKER_IDLE_MS: '0' })
     const url = await server.listen()
     await sleep(300)
     expect(await metric(url, 'malloc_trims_total')).toBe(0) // a fresh process has nothing to give back
@@ -140,6 +173,17 @@ describe('MALLOC_TRIM_QUIET_MS in the app', () => {
     await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/`).then((r) => r.arrayBuffer())))
     await sleep(300)
     expect(await metric(url, 'malloc_trims_total')).toBe(1)
+  })
+
+  it('trims when RSS grows by MALLOC_TRIM_GROWTH_BYTES, creates or not', async () => {
+    const server = await build({ MALLOC_TRIM_QUIET_MS: '50', MALLOC_TRIM_GROWTH_BYTES: String(4 * 1024 * 1024) })
+    const url = await server.listen()
+    // 32 MB more resident memory than the trimmer started with, kept until the end of the test.
+    const held = Buffer.alloc(32 * 1024 * 1024, 1)
+    const deadline = Date.now() + 10_000
+    while (Date.now() < deadline && await metric(url, 'malloc_trims_total') === 0) await sleep(100)
+    expect(await metric(url, 'malloc_trims_total')).toBeGreaterThan(0)
+    expect(held[held.length - 1]).toBe(1)
   })
 
   it('never trims with MALLOC_TRIM_QUIET_MS=0', async () => {

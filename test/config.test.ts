@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       renderWorkerYoungMb: 8,
       renderWorkerIdleMs: 5000,
       mallocTrimQuietMs: 1000,
+      mallocTrimGrowthBytes: 16_777_216,
       production: false,
     })
   })
@@ -92,6 +93,7 @@ describe('loadConfig', () => {
       RENDER_WORKER_YOUNG_MB: '4',
       RENDER_WORKER_IDLE_MS: '0',
       MALLOC_TRIM_QUIET_MS: '0',
+      MALLOC_TRIM_GROWTH_BYTES: '0',
       NODE_ENV: 'production',
     })
     expect(config).toEqual({
@@ -129,6 +131,7 @@ describe('loadConfig', () => {
       renderWorkerYoungMb: 4,
       renderWorkerIdleMs: 0,
       mallocTrimQuietMs: 0,
+      mallocTrimGrowthBytes: 0,
       production: true,
     })
   })
@@ -180,6 +183,7 @@ describe('loadConfig', () => {
     ['RENDER_WORKER_YOUNG_MB', '0', 'RENDER_WORKER_YOUNG_MB must be a whole number of MB from 1 to 1024, got "0"'],
     ['MALLOC_TRIM_QUIET_MS', '-1', 'MALLOC_TRIM_QUIET_MS must be a whole number of ms from 0 to 60000, got "-1"'],
     ['MALLOC_TRIM_QUIET_MS', '90000', 'MALLOC_TRIM_QUIET_MS must be a whole number of ms from 0 to 60000, got "90000"'],
+    ['MALLOC_TRIM_GROWTH_BYTES', '16M', 'MALLOC_TRIM_GROWTH_BYTES must be a non-negative integer, got "16M"'],
     ['RENDER_WORKER_IDLE_MS', '1s', 'RENDER_WORKER_IDLE_MS must be a non-negative integer, got "1s"'],
   ])('rejects %s=%s', (name, value, problem) => {
     expect(problemsFor({ [name]: value })).toEqual([problem])

@@ -28,8 +28,6 @@ export class Metrics {
   private readonly gauges = new Map<string, () => number>()
   private readonly readCounters = new Map<string, () => number>()
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 5 })
-  /** Requests answered by routes so far (what observe() has seen). */
-  responses = 0
 
   constructor() {
     this.loopDelay.enable()
@@ -50,7 +48,6 @@ export class Metrics {
   }
 
   observe(method: string, route: string, status: number, seconds: number) {
-    this.responses++
     let methods = this.routes.get(route)
     if (!methods) this.routes.set(route, (methods = new Map()))
     let stats = methods.get(method)
