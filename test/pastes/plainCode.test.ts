@@ -1,10 +1,10 @@
 // The plain code block made from a paste's bytes on the main thread is, byte for byte, what
 // splitLines(escapeHtml(text)) makes (the worker's and the browser's), and it lets the event
-// loop run between its slices.
+// loop run between its slices once it has held it for TURN_MS.
 import { describe, expect, it } from 'vitest'
 import { escapeHtml, splitLines } from '../../src/shared/codeBlock.js'
-import { plainCodeBlock, plainCodeBlockNow } from '../../src/pastes/plainCode.js'
-import { bytesOf } from '../../src/pastes/PageRenderer.js'
+import { plainCodeBlock, plainCodeBlockNow, SLICE_BYTES } from '../../src/pastes/plainCode.js'
+import { bytesOf, type FramedBytes } from '../../src/pastes/PageRenderer.js'
 import { seededRandom } from '../helpers/random.js'
 
 const expected = (text: string, maxLines: number) => Buffer.from(splitLines(escapeHtml(text), maxLines))
@@ -57,8 +57,8 @@ describe('plainCodeBlock', () => {
     expect(plainCodeBlockNow(Buffer.from(text), 1234).equals(expected(text, 1234))).toBe(true)
   })
 
-  it('lets the event loop run between slices of a 1 MiB paste', async () => {
-    const text = 'if (a < b && c > "d") return \'e\'\n'.repeat(32_000)
+  /** Turns of the event loop while `make` runs. */
+  const turnsDuring = async (make: () => Promise<unknown>) => {
     let turns = 0
     let done = false
     const tick = () => {
@@ -66,10 +66,25 @@ describe('plainCodeBlock', () => {
       if (!done) setImmediate(tick)
     }
     setImmediate(tick)
-    const block = await plainCodeBlock(Buffer.from(text), 50_000, { before: 0, after: 0 })
+    await make()
     done = true
-    expect(bytesOf(block).equals(expected(text, 50_000))).toBe(true)
-    // Two passes over ~1 MiB in 64 KiB slices: ~30 turns; a block made in one go would let none.
-    expect(turns).toBeGreaterThan(10)
+    return turns
+  }
+  const big = 'if (a < b && c > "d") return \'e\'\n'.repeat(32_000)
+
+  it('lets the event loop run between slices of a 1 MiB paste', async () => {
+    let block: FramedBytes | undefined
+    // A turn after every slice: two passes over ~1 MiB in 16 KiB slices, ~130 turns.
+    const turns = await turnsDuring(async () => { block = await plainCodeBlock(Buffer.from(big), 50_000, { before: 0, after: 0 }, SLICE_BYTES, 0) })
+    expect(bytesOf(block!).equals(expected(big, 50_000))).toBe(true)
+    expect(turns).toBeGreaterThan(100)
+  })
+
+  it('gives up the event loop only once a turn has lasted turnMs', async () => {
+    let block: FramedBytes | undefined
+    const turns = await turnsDuring(async () => { block = await plainCodeBlock(Buffer.from(big), 50_000, { before: 0, after: 0 }, SLICE_BYTES, 60_000) })
+    expect(bytesOf(block!).equals(expected(big, 50_000))).toBe(true)
+    // The first tick runs once the block's promise is awaited: none in between.
+    expect(turns).toBeLessThanOrEqual(1)
   })
 })
