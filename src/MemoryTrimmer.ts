@@ -10,8 +10,9 @@
 //
 // When:
 // - once creates and renders have been quiet for a whole tick: none in flight, none started.
-//   Page views may go on: they reuse little of what an ingest left, and a trim holds each
-//   arena's lock for a few ms at most (a view's malloc may wait that long, once);
+//   Page views may go on: a trim holds each arena's lock for a few ms at most (1-7 ms
+//   measured), so a view's malloc may wait that long, once. Waiting for a tick without any
+//   request, as before, meant never trimming a server that has steady views;
 // - and while work goes on, when RSS has grown by `growthBytes` since the last trim ended, at
 //   most every GROWTH_TRIM_TICKS ticks: memory freed and faulted in again is the cost of that, so
 //   not at every tick of a burst (docs/performance.md, Memory, measured both).

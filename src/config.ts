@@ -191,7 +191,7 @@ const schema = {
    * buffers is given back to the system (glibc's malloc_trim); 0: never, whatever the growth.
    */
   mallocTrimQuietMs: field('MALLOC_TRIM_QUIET_MS', '1000', integer(0, 60_000, 'must be a whole number of ms from 0 to 60000')),
-  /** While they go on: a trim when RSS has grown this much since the last one (at most every 5 quiet periods); 0: never. */
+  /** While they go on: a trim when RSS has grown this much since the last one ended (at most every 5 × MALLOC_TRIM_QUIET_MS); 0: never. */
   mallocTrimGrowthBytes: field('MALLOC_TRIM_GROWTH_BYTES', '16777216', integer(0)),
   production: field('NODE_ENV', 'development', (raw) => raw === 'production'),
 }
