@@ -6,7 +6,7 @@
 // (measured in docs/performance.md, Memory). glibc never gives such memory back by itself
 // (jemalloc and tcmalloc do, some seconds after it is freed). Node has no malloc_trim: koffi, an
 // FFI library whose npm package ships its binary, calls glibc's. It runs on libuv's thread pool,
-// not the event loop: 30-50 MB given back took 1-7 ms on the bench's VM.
+// not the event loop: 5-50 MB given back took 1-7 ms on the bench's VM.
 //
 // When:
 // - once creates and renders have been quiet for a whole tick: none in flight, none started.
@@ -91,13 +91,13 @@ export class MemoryTrimmer {
     const quiet = now !== null && now === this.seen && now !== this.trimmedAt
     this.seen = now
     this.ticksSinceTrim++
+    const before = this.options.rss()
     const { growthBytes } = this.options
-    const grown = growthBytes > 0 && this.ticksSinceTrim >= GROWTH_TRIM_TICKS && this.options.rss() - this.rssAfter >= growthBytes
+    const grown = growthBytes > 0 && this.ticksSinceTrim >= GROWTH_TRIM_TICKS && before - this.rssAfter >= growthBytes
     if (!(quiet || grown) || this.running) return
     if (quiet) this.trimmedAt = now
     this.ticksSinceTrim = 0
     this.count++
-    const before = this.options.rss()
     const started = performance.now()
     this.running = this.options.trim()
       .then(() => {
