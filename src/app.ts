@@ -18,6 +18,7 @@ import { errorReplies, errorsPlugin } from './plugins/errors.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { helmetHeaders, securityHeadersPlugin } from './plugins/securityHeaders.js'
 import { viewsPlugin } from './plugins/views.js'
+import { HashReader } from './redis/HashReader.js'
 import { TrackingConnections } from './redis/TrackingConnections.js'
 import { apiRoutes } from './routes/api.js'
 import { answerFirst, fastViews } from './routes/fastViews.js'
@@ -83,7 +84,12 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   const pageCache = await openPageCache(config, redis)
   if (pageCache === 'cluster') app.log.info('page cache off: it is not supported on Redis Cluster (REDIS_CLUSTER_NODES)')
   const cache = typeof pageCache === 'object' ? pageCache : null
-  const store = new Store(redis, { prefix: config.redisPrefix, ...(cache ? { cache: cache.records } : {}) })
+  // Reads past the page cache, the views it cannot hold, go through a lean connection (see HashReader.ts).
+  const hashReader = cache ? new HashReader((redis as Redis).options, {
+    timeoutMs: config.redisCommandTimeoutMs,
+    onError: (err) => app.log.debug({ err }, 'hash reader connection'),
+  }) : undefined
+  const store = new Store(redis, { prefix: config.redisPrefix, ...(cache ? { cache: cache.records } : {}), ...(hashReader ? { hashReader } : {}) })
   const code = new CodeRenderer({
     highlightMaxBytes: config.highlightMaxBytes,
     inlineMaxBytes: config.highlightInlineBytes,
@@ -175,6 +181,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
     clearInterval(sweeper)
     // The views counted in memory and not yet sent reach Redis before it is closed.
     await cache?.records.flush().catch((err: Error) => app.log.warn({ err: err.message }, 'view counts not sent at close'))
+    hashReader?.close()
     await Promise.all([code.close(), cache?.tracking.close(), trimmer?.close()])
   })
   return app

@@ -130,8 +130,9 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   private async loadPast(store: Store, cache: RecordCache, id: Id, key: string, slot: string, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {
     const counting = count && this.bumps.length > 0
     const known = counting && this.unbumped.length === 0 ? cache.countsOf(key) : undefined
+    const hashes = store.hashReader
     const [values, side] = await Promise.all([
-      this.model.readFields(store.redis, key, this.columns),
+      hashes?.ready ? hashes.hmget(key, this.columns) : this.model.readFields(store.redis, key, this.columns),
       known ? null : readCounters(store, key, this.counters),
     ])
     if (values[0] === null) {

@@ -10,6 +10,18 @@ export interface StoreOptions {
   sweepBatchOnWrite?: number
   /** Records kept in process memory, coherent through CLIENT TRACKING (see RecordCache.ts). */
   cache?: RecordCache
+  /**
+   * A second connection for the hashes CachedRead reads past its cache, cheaper per command than
+   * ioredis (src/redis/HashReader.ts is one); ignored on a cluster. While it is not `ready`, those
+   * reads go through `redis`.
+   */
+  hashReader?: HashReads
+}
+
+/** What a store's `hashReader` does: HMGET of one hash, its values as Buffers (null: no such field). */
+export interface HashReads {
+  readonly ready: boolean
+  hmget(key: string, fields: readonly string[]): Promise<(Buffer | null)[]>
 }
 
 /** A Redis connection (single server or Cluster) plus the key prefix that models live under. */
@@ -18,6 +30,7 @@ export class Store {
   readonly cluster: boolean
   readonly sweepBatchOnWrite: number
   readonly cache: RecordCache | null
+  readonly hashReader: HashReads | null
   private readonly keyCache = new Map<string, ModelKeys>()
   private readonly historyKeyCache = new Map<string, HistoryKeys>()
 
@@ -29,6 +42,7 @@ export class Store {
     this.sweepBatchOnWrite = options.sweepBatchOnWrite ?? 20
     this.cluster = redis instanceof Cluster
     this.cache = options.cache ?? null
+    this.hashReader = this.cluster ? null : options.hashReader ?? null
     defineModelCommands(redis)
   }
 

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { column, defineModel, RecordCache, Store, type RecordCacheLimits } from '../../src/model/index.js'
 import { ENTRY_OVERHEAD_BYTES } from '../../src/model/RecordCache.js'
 import { connectRedis } from '../../src/redis/client.js'
+import { HASH_READER_NAME, HashReader } from '../../src/redis/HashReader.js'
 import { TrackingConnections } from '../../src/redis/TrackingConnections.js'
 import { freePort, scriptCalls, startRedisServer, stopRedisServer, useTestRedis } from '../helpers/redis.js'
 import { freshPrefix, waitUntil } from './fixtures.js'
@@ -43,14 +44,14 @@ afterEach(async () => {
 })
 
 /** A store with a record cache, wired to its tracking pair as app.ts does; tracking up. */
-async function openCache(limits: Partial<RecordCacheLimits> = {}, url = db.url): Promise<Cached> {
+async function openCache(limits: Partial<RecordCacheLimits> = {}, url = db.url, hashReader?: HashReader): Promise<Cached> {
   const client = await connectRedis(url)
   const cache = new RecordCache({ maxBytes: 1 << 20, maxEntryBytes: 1 << 20, ...limits })
   const tracking = new TrackingConnections(client)
   tracking.on('up', () => cache.enable(tracking.reader))
   tracking.on('down', () => cache.disable())
   tracking.on('invalidate', (keys) => cache.invalidate(keys))
-  const cached = { store: new Store(client, { prefix: freshPrefix(db), cache }), cache, tracking, client }
+  const cached = { store: new Store(client, { prefix: freshPrefix(db), cache, ...(hashReader ? { hashReader } : {}) }), cache, tracking, client }
   opened.push(cached)
   await tracking.start()
   expect(tracking.up).toBe(true)
@@ -459,6 +460,46 @@ describe('counting', () => {
       expect(await FULL.load(store, docs[0]!.id, true)).toBeNull()
       await cache.flush()
       expect(await db.redis.exists(store.keys('doc').counters(docs[0]!.id))).toBe(0)
+    }
+  })
+
+  it.runIf(!process.env.REDIS_URL)('reads past the cache through the store\'s hash reader while it is connected, and through ioredis while it is not', async () => {
+    const entryBytes = await bytesOfOneEntry()
+    const reader = new HashReader({ port: Number(new URL(db.url).port) })
+    const { store, cache } = await openCache({ maxBytes: entryBytes + 64 }, db.url, reader)
+    try {
+      await waitUntil(async () => reader.ready, 2000)
+      const popular = await createDoc(store, { body: 'x'.repeat(1000) })
+      for (let i = 0; i < 5; i++) await FULL.load(store, popular.id)
+      const docs = await Promise.all(Array.from({ length: 5 }, (_, i) => createDoc(store, { title: `t${i}`, body: `body ${i}` })))
+      const clients = String(await (db.redis as Redis).client('LIST'))
+      const readerAddress = clients.split('\n').find((line) => line.includes(`name=${HASH_READER_NAME}`))?.match(/addr=(\S+)/)?.[1]
+      expect(readerAddress).toBeDefined()
+      const monitor = await (db.redis as Redis).duplicate()
+      const reads: { source: string; args: string }[] = []
+      await monitor.monitor().then((feed) => feed.on('monitor', (_time: string, args: string[], source: string) => {
+        if (/^hmget$/i.test(args[0] ?? '') && !String(args[1]).endsWith(':counters')) reads.push({ source, args: args.join(' ') })
+      }))
+      try {
+        const view = () => Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
+        const shown = await view()
+        expect(shown.map((doc) => [doc?.title, doc?.body.toString(), doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, `body ${i}`, 1]))
+        await cache.flush()
+        await waitUntil(async () => reads.length >= docs.length, 2000)
+        expect(reads.every(({ source }) => source === readerAddress)).toBe(true)
+        expect(cache.size).toBe(1)
+        reads.length = 0
+        reader.close()
+        const again = await view()
+        expect(again.map((doc) => [doc?.title, doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, 2]))
+        await cache.flush()
+        await waitUntil(async () => reads.length >= docs.length, 2000)
+        expect(reads.some(({ source }) => source === readerAddress)).toBe(false)
+      } finally {
+        monitor.disconnect()
+      }
+    } finally {
+      reader.close()
     }
   })
 

@@ -1,0 +1,175 @@
+// The lean HMGET connection (src/redis/HashReader.ts) against a redis-server of this file's own:
+// the same answers as ioredis, replies split across socket reads, errors, authentication, and
+// every way the connection can fail. Always a single Redis: the reader is never used on a cluster.
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { ChildProcess } from 'node:child_process'
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { HASH_READER_NAME, HashReader, HashReplyError, type HashReaderOptions } from '../../src/redis/HashReader.js'
+import { freePort, startRedisServer, stopRedisServer } from '../helpers/redis.js'
+
+let port: number
+let server: ChildProcess
+let redis: Redis
+const readers: HashReader[] = []
+
+beforeAll(async () => {
+  port = await freePort()
+  server = await startRedisServer(port)
+  redis = new Redis({ port })
+})
+
+afterEach(() => {
+  for (const reader of readers.splice(0)) reader.close()
+})
+
+afterAll(async () => {
+  redis.disconnect()
+  await stopRedisServer(server)
+})
+
+async function until(condition: () => boolean, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await sleep(5)
+  }
+}
+
+/** A server of its own that asks for the password s3cret (set after start: the helper's ping has none). */
+async function passwordServer() {
+  const authPort = await freePort()
+  const secured = await startRedisServer(authPort)
+  const setup = new Redis({ port: authPort })
+  await setup.config('SET', 'requirepass', 's3cret')
+  setup.disconnect()
+  return { authPort, secured }
+}
+
+async function openReader(target: ConstructorParameters<typeof HashReader>[0] = { port }, options: HashReaderOptions = {}) {
+  const reader = new HashReader(target, options)
+  readers.push(reader)
+  await until(() => reader.ready)
+  return reader
+}
+
+describe('HashReader', () => {
+  it('answers HMGET as ioredis does: Buffers, null for a missing field, all null for a missing key', async () => {
+    await redis.hset('h:1', { title: 'héllo', body: Buffer.from([0, 13, 10, 255, 36, 42]), empty: '' })
+    const reader = await openReader()
+    const fields = ['title', 'body', 'empty', 'absent']
+    expect(await reader.hmget('h:1', fields)).toEqual(await redis.hmgetBuffer('h:1', ...fields))
+    expect(await reader.hmget('h:none', fields)).toEqual([null, null, null, null])
+    expect((await reader.hmget('h:1', fields))[0]?.toString()).toBe('héllo')
+  })
+
+  it('keeps values byte-exact and replies in order when they cross socket reads: 300 reads of 11 KB at once, and 1 MiB', async () => {
+    const values = Array.from({ length: 300 }, (_, i) => Buffer.alloc(11_000 + i, i % 251))
+    await Promise.all(values.map((value, i) => redis.hset(`h:page:${i}`, 'page', value, 'n', String(i))))
+    const large = Buffer.alloc(1 << 20)
+    for (let i = 0; i < large.length; i++) large[i] = (i * 7) & 255
+    await redis.hset('h:large', 'page', large)
+    const reader = await openReader()
+    const fields = ['n', 'page']
+    const replies = await Promise.all(values.map((_, i) => reader.hmget(`h:page:${i}`, fields)))
+    replies.forEach(([n, page], i) => {
+      expect(n?.toString()).toBe(String(i))
+      expect(page?.equals(values[i]!)).toBe(true)
+    })
+    const [, read] = await reader.hmget('h:large', fields)
+    expect(read?.equals(large)).toBe(true)
+  })
+
+  it('fails only the command Redis refuses, with its error', async () => {
+    await redis.set('h:string', 'not a hash')
+    await redis.hset('h:2', 'a', '1')
+    const reader = await openReader()
+    const [refused, answered] = await Promise.allSettled([reader.hmget('h:string', ['a']), reader.hmget('h:2', ['a'])])
+    expect(refused.status).toBe('rejected')
+    expect((refused as PromiseRejectedResult).reason).toBeInstanceOf(HashReplyError)
+    expect((refused as PromiseRejectedResult).reason.message).toMatch(/^WRONGTYPE/)
+    expect(answered).toEqual({ status: 'fulfilled', value: [Buffer.from('1')] })
+  })
+
+  it('authenticates and selects the database of the target, and names its connection', async () => {
+    const { authPort, secured } = await passwordServer()
+    try {
+      const admin = new Redis({ port: authPort, password: 's3cret', db: 3 })
+      await admin.hset('h:db3', 'a', 'three')
+      const reader = await openReader({ port: authPort, password: 's3cret', db: 3 })
+      expect(await reader.hmget('h:db3', ['a'])).toEqual([Buffer.from('three')])
+      expect(await admin.client('LIST')).toContain(`name=${HASH_READER_NAME}`)
+      admin.disconnect()
+    } finally {
+      await stopRedisServer(secured)
+    }
+  })
+
+  it('is never ready with a wrong password, and says why', async () => {
+    const { authPort, secured } = await passwordServer()
+    try {
+      const errors: Error[] = []
+      const reader = new HashReader({ port: authPort, password: 'wrong' }, { onError: (err) => errors.push(err) })
+      readers.push(reader)
+      await until(() => errors.length > 0)
+      expect(reader.ready).toBe(false)
+      expect(errors[0]?.message).toMatch(/WRONGPASS|invalid/i)
+      await expect(reader.hmget('h:1', ['a'])).rejects.toThrow(/not connected/)
+    } finally {
+      await stopRedisServer(secured)
+    }
+  })
+
+  it('fails what is in flight when its connection is killed, then connects again', async () => {
+    await redis.hset('h:3', 'a', '1')
+    const reader = await openReader()
+    await redis.client('PAUSE', 300, 'ALL')
+    const inFlight = reader.hmget('h:3', ['a'])
+    await sleep(20)
+    await redis.client('KILL', 'SKIPME', 'yes', 'TYPE', 'normal')
+    await expect(inFlight).rejects.toThrow(/connection lost/)
+    expect(reader.ready).toBe(false)
+    await until(() => reader.ready)
+    expect(await reader.hmget('h:3', ['a'])).toEqual([Buffer.from('1')])
+  })
+
+  it('gives up on a Redis that does not answer within its timeout, and recovers once it does', async () => {
+    await redis.hset('h:4', 'a', '1')
+    const reader = await openReader({ port }, { timeoutMs: 100 })
+    const paused = redis.client('PAUSE', 600, 'ALL')
+    await paused
+    const started = Date.now()
+    await expect(reader.hmget('h:4', ['a'])).rejects.toThrow(/no reply from Redis in 100 ms/)
+    expect(Date.now() - started).toBeLessThan(500)
+    await until(() => reader.ready)
+    await sleep(600)
+    expect(await reader.hmget('h:4', ['a'])).toEqual([Buffer.from('1')])
+  })
+
+  it('connects again after Redis restarts', async () => {
+    const ownPort = await freePort()
+    let own = await startRedisServer(ownPort)
+    try {
+      const reader = await openReader({ port: ownPort })
+      await stopRedisServer(own)
+      await until(() => !reader.ready)
+      await expect(reader.hmget('h:5', ['a'])).rejects.toThrow(/not connected/)
+      own = await startRedisServer(ownPort)
+      await until(() => reader.ready)
+      expect(await reader.hmget('h:5', ['a'])).toEqual([null])
+    } finally {
+      await stopRedisServer(own)
+    }
+  })
+
+  it('fails what is in flight on close, and stays closed', async () => {
+    const reader = await openReader()
+    await redis.client('PAUSE', 200, 'ALL')
+    const inFlight = reader.hmget('h:1', ['a'])
+    await sleep(20)
+    reader.close()
+    await expect(inFlight).rejects.toThrow(/closed/)
+    await sleep(1200)
+    expect(reader.ready).toBe(false)
+  })
+})
