@@ -140,7 +140,11 @@ export class HashReader implements HashReads {
       // So that operators (and the tests) can tell it apart in CLIENT LIST.
       this.command(['CLIENT', 'SETNAME', HASH_READER_NAME])
     })
-    socket.on('data', (chunk: Buffer) => this.read(chunk))
+    // Only the current socket's bytes are parsed: a reply of a connection given up on must
+    // never be taken for the answer to a command sent on the next one.
+    socket.on('data', (chunk: Buffer) => {
+      if (this.socket === socket) this.read(socket, chunk)
+    })
     socket.on('error', (err) => this.onError(err))
     socket.on('close', () => {
       if (this.socket === socket) this.lost(new Error('HashReader: connection lost'))
@@ -191,13 +195,14 @@ export class HashReader implements HashReads {
     }
   }
 
-  private read(chunk: Buffer) {
+  private read(socket: Socket, chunk: Buffer) {
     if (this.fragment !== null) {
       chunk = Buffer.concat([this.fragment, chunk])
       this.fragment = null
     }
     let at = 0
-    while (at < chunk.length) {
+    // Until the chunk is read, or the connection is given up on (a refused handshake, a reply nobody asked for).
+    while (at < chunk.length && this.socket === socket) {
       if (this.skip > 0) {
         const n = Math.min(this.skip, chunk.length - at)
         at += n
@@ -244,8 +249,9 @@ export class HashReader implements HashReads {
       } else if (type === 43 || type === 58) this.reply(line) // + and :, the handshake's
       else if (type === 45) this.reply(new HashReplyError(line)) // -
       else {
-        this.onError(new Error(`HashReader: unexpected reply type ${type}`))
-        this.lost(new Error('HashReader: protocol error'))
+        const err = new Error(`HashReader: unexpected reply type ${type}`)
+        this.onError(err)
+        this.lost(err)
         return
       }
     }
@@ -272,6 +278,14 @@ export class HashReader implements HashReads {
       return
     }
     const at = this.head
+    if (at >= this.waiting.length) {
+      // A reply with no command waiting: from here on, replies could be matched to the wrong
+      // commands, so the connection is given up on.
+      const err = new Error('HashReader: a reply nobody asked for')
+      this.onError(err)
+      this.lost(err)
+      return
+    }
     const settle = value instanceof HashReplyError ? this.waiting[at + 1] : this.waiting[at]
     this.head = at + 2
     if (this.head === this.waiting.length) {
@@ -281,7 +295,7 @@ export class HashReader implements HashReads {
       this.waiting.splice(0, this.head)
       this.head = 0
     }
-    settle?.(value as never)
+    settle!(value as never)
   }
 }
 
