@@ -131,17 +131,18 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     const counting = count && this.bumps.length > 0
     const known = counting && this.unbumped.length === 0 ? cache.countsOf(key) : undefined
     const hashes = store.hashReader
-    const [values, side] = await Promise.all([
-      hashes?.ready ? hashes.hmget(key, this.columns) : this.model.readFields(store.redis, key, this.columns),
-      known ? null : readCounters(store, key, this.counters),
-    ])
+    const fields = hashes?.ready ? hashes.hmget(key, this.columns) : this.model.readFields(store.redis, key, this.columns)
+    let values, side = null
+    if (known === undefined) [values, side] = await Promise.all([fields, readCounters(store, key, this.counters)])
+    else values = await fields
     if (values[0] === null) {
-      if (known) cache.forget(key)
+      if (known !== undefined) cache.forget(key)
       return null
     }
     const record = decodeSelected<S, K>(this.model, this.columns, values) as Values
-    if (known) for (const name of this.counters) record[name] = known[name]
-    else withCounters(this.model, record, this.counters, side)
+    if (known === undefined) withCounters(this.model, record, this.counters, side)
+    else if (typeof known === 'number') record[this.counters[0]!] = known
+    else for (const name of this.counters) record[name] = known[name]
     if (counting) this.bump(store, cache, id, key, slot, null, record)
     return record as Pick<RecordOf<S>, K>
   }
@@ -206,7 +207,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
    */
   private reconcile({ cache, key, slot, entry }: Unsent, counted: Values | null) {
     if (counted === null) return cache.forget(key)
-    if (entry === null) return cache.rememberCounts(key, counted)
+    if (entry === null) return cache.rememberCounts(key, this.bumps.length === 1 ? counted[this.bumps[0]!.name] as number : counted)
     // Still the same entry: a refill in between read a newer count of its own.
     if (cache.peek(slot) !== entry) return
     const record = entry.record

@@ -38,11 +38,18 @@ const SKETCH_SAMPLE_PER_ENTRY = 10
 
 /**
  * Counts remembered for records read past the cache (RecordCache.countsOf): one per this many
- * bytes of budget, at least MIN_COUNTS. A count costs ~100 bytes (its key, a small object, a Map
- * slot), so they take up to a tenth of the budget again, beside it: 16,384 at 16 MiB.
+ * bytes of budget, at least MIN_COUNTS. A count costs up to ~100 bytes (its key, a Map slot,
+ * and a small object when its reader bumps several counters), so they take up to a tenth of the
+ * budget again, beside it: 16,384 at 16 MiB.
  */
 const BYTES_PER_COUNT = 1024
 const MIN_COUNTS = 1024
+
+/**
+ * @internal What Redis last answered for a record's counters (RecordCache.countsOf): the value
+ * itself when its reader bumps one counter (a number keeps no object alive), else by name.
+ */
+export type RememberedCounts = number | Readonly<Record<string, unknown>>
 
 /** @internal One record's selected columns, kept until Redis says they changed, or they expire. */
 export interface CacheEntry {
@@ -94,9 +101,11 @@ export class RecordCache {
   private readonly held = new Set<() => Promise<unknown>>()
   /** How often each slot was looked up lately, for admission once the cache is full. */
   private readonly frequency: FrequencySketch
-  /** Record key → the counters Redis last answered for it, least recently told first (countsOf). */
-  private readonly counts = new Map<string, Record<string, unknown>>()
+  /** Record key → the counters Redis last answered for it, first remembered first (countsOf). */
+  private readonly counts = new Map<string, RememberedCounts>()
   private readonly maxCounts: number
+  /** The entry last made the most recently used (by `hit` or `fill`), if still there. */
+  private newest: CacheEntry | null = null
 
   constructor(readonly limits: RecordCacheLimits) {
     this.frequency = new FrequencySketch(Math.min(SKETCH_MAX_WIDTH, Math.max(SKETCH_MIN_WIDTH, limits.maxBytes / SKETCH_BYTES_PER_COUNTER)))
@@ -182,8 +191,14 @@ export class RecordCache {
       return undefined
     }
     this.frequency.increment(slot)
-    this.entries.delete(slot)
-    this.entries.set(slot, entry)
+    // Made the most recently used, unless it already is: a page read again and again (the
+    // seed's test) then costs no Map churn (each move leaves a hole; the table is rebuilt once
+    // they fill it).
+    if (entry !== this.newest) {
+      this.entries.delete(slot)
+      this.entries.set(slot, entry)
+      this.newest = entry
+    }
     this.stats.hits++
     return entry
   }
@@ -222,15 +237,22 @@ export class RecordCache {
    * this one's last reply, as a cached record's does. A write of the record by this process, an
    * invalidation, a flush or a loss of tracking forgets them, and so does a read finding no record.
    */
-  countsOf(key: string): Record<string, unknown> | undefined {
+  countsOf(key: string): RememberedCounts | undefined {
     return this.counts.get(key)
   }
 
-  /** @internal Remembers what Redis answered for the record at `key` (see countsOf), the least recently told going first. */
-  rememberCounts(key: string, counted: Record<string, unknown>) {
-    this.counts.delete(key)
-    this.counts.set(key, counted)
-    if (this.counts.size > this.maxCounts) this.counts.delete(this.counts.keys().next().value as string)
+  /**
+   * @internal Remembers what Redis answered for the record at `key` (see countsOf); past
+   * maxCounts, the record remembered first goes. A record already remembered keeps its place and
+   * its key: under views of more records than fit, nearly every view replaces a count, and
+   * moving it to the end (delete, then set) left the Map's table full of holes to rebuild and
+   * kept each view's new key string, young objects held by an old Map, which scavenges copy.
+   */
+  rememberCounts(key: string, counted: RememberedCounts) {
+    const counts = this.counts
+    const known = counts.has(key)
+    counts.set(key, counted)
+    if (!known && counts.size > this.maxCounts) counts.delete(counts.keys().next().value as string)
   }
 
   /** @internal How many records' counts are remembered. */
@@ -278,7 +300,9 @@ export class RecordCache {
       kept[name] = Buffer.isBuffer(value) ? copyOwn(value) : value
     }
     this.drop(slot)
-    this.entries.set(slot, { record: kept, expiresAt, bytes })
+    const entry = { record: kept, expiresAt, bytes }
+    this.entries.set(slot, entry)
+    this.newest = entry
     this.heldBytes += bytes
     for (const [oldest, entry] of this.entries) {
       if (this.heldBytes <= this.limits.maxBytes) break
@@ -293,11 +317,13 @@ export class RecordCache {
   private drop(slot: string) {
     const entry = this.entries.get(slot)
     if (entry === undefined) return
+    if (entry === this.newest) this.newest = null
     this.entries.delete(slot)
     this.heldBytes -= entry.bytes
   }
 
   private clear() {
+    this.newest = null
     this.entries.clear()
     this.counts.clear()
     this.pending.clear()
