@@ -7,7 +7,7 @@ export interface HashReaderTarget {
   host?: string
   port?: number
   /** A Unix socket, instead of host and port. */
-  path?: string
+  path?: string | null
   username?: string
   password?: string
   db?: number
@@ -123,13 +123,13 @@ export class HashReader implements HashReads {
       this.onError(err)
       this.lost(err)
     }
-    this.owedAtCheck = owed && this.head < this.waiting.length
+    this.owedAtCheck = this.head < this.waiting.length
     this.repliesAtCheck = this.replies
   }
 
   private open() {
     const { host = '127.0.0.1', port = 6379, path, tls } = this.target
-    const socket = path !== undefined ? connectTcp(path) : tls ? connectTls({ host, port, ...tls }) : connectTcp(port, host)
+    const socket = path ? connectTcp(path) : tls ? connectTls({ host, port, ...tls }) : connectTcp(port, host)
     this.socket = socket
     socket.setNoDelay(true)
     socket.on(tls ? 'secureConnect' : 'connect', () => {
