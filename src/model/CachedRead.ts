@@ -43,8 +43,8 @@ let tags = 0
  * read, the increment (or, for counters not bumped, a read of the counters hash) together: one
  * round trip. Once the cache is full, a miss is kept only if it was asked for more often lately
  * than the entry it would push out (RecordCache.admits); the others (and every read while
- * tracking is down) are read past the cache on the store's own connection, and counted as hits
- * are: held, then sent with the window's others. Without a cache, `load` is `Model.load`.
+ * tracking is down) are read past the cache on the store's own connection (or its hash
+ * reader), and counted as hits are: held, then sent with the window's others. Without a cache, `load` is `Model.load`.
  */
 export class CachedRead<S extends Schema, K extends keyof S, C extends CounterColumns<S> = never> {
   private readonly tag = `${++tags}|`
@@ -120,7 +120,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
 
   /**
    * A record the cache does not keep (not admitted, tracking down), read on the store's own
-   * connection; a counted load is counted as a hit is, with the others held in the window,
+   * connection, or on its `hashReader` while that is ready (Store.ts); a counted load is counted as a hit is, with the others held in the window,
    * rather than by a script of its own sent with the read, and shows its count with this load's
    * increment. The counters come from the counters hash (HMGET, in the same write), unless the
    * cache remembers what Redis answered to this process's last count of the record
