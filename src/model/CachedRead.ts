@@ -44,7 +44,8 @@ let tags = 0
  * round trip. Once the cache is full, a miss is kept only if it was asked for more often lately
  * than the entry it would push out (RecordCache.admits); the others (and every read while
  * tracking is down) are read past the cache on the store's own connection (or its hash
- * reader), and counted as hits are: held, then sent with the window's others. Without a cache, `load` is `Model.load`.
+ * reader), and counted as hits are: held, then sent with the window's others. Without a cache,
+ * `load` is `Model.load`.
  */
 export class CachedRead<S extends Schema, K extends keyof S, C extends CounterColumns<S> = never> {
   private readonly tag = `${++tags}|`
@@ -120,9 +121,9 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
 
   /**
    * A record the cache does not keep (not admitted, tracking down), read on the store's own
-   * connection, or on its `hashReader` while that is ready (Store.ts); a counted load is counted as a hit is, with the others held in the window,
-   * rather than by a script of its own sent with the read, and shows its count with this load's
-   * increment. The counters come from the counters hash (HMGET, in the same write), unless the
+   * connection, or on its `hashReader` while that is ready (Store.ts); a counted load is counted
+   * as a hit is, with the others held in the window, rather than by a script of its own sent
+   * with the read, and shows its count with this load's increment. The counters come from the counters hash (HMGET, in the same write), unless the
    * cache remembers what Redis answered to this process's last count of the record
    * (RecordCache.countsOf): under views spread over more records than fit, most are read past
    * the cache, and each then costs one command rather than two.

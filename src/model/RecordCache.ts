@@ -304,10 +304,10 @@ export class RecordCache {
     this.entries.set(slot, entry)
     this.newest = entry
     this.heldBytes += bytes
-    for (const [oldest, entry] of this.entries) {
+    for (const [oldest, evicted] of this.entries) {
       if (this.heldBytes <= this.limits.maxBytes) break
       this.entries.delete(oldest)
-      this.heldBytes -= entry.bytes
+      this.heldBytes -= evicted.bytes
       this.stats.evictions++
     }
     this.frequency.ageEvery(SKETCH_SAMPLE_PER_ENTRY * this.entries.size)

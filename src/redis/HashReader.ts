@@ -118,11 +118,7 @@ export class HashReader implements HashReads {
   /** A command owed at the last check, and no reply since: the connection is stuck. */
   private check(timeoutMs: number) {
     const owed = this.head < this.waiting.length
-    if (owed && this.owedAtCheck && this.replies === this.repliesAtCheck) {
-      const err = new Error(`HashReader: no reply from Redis in ${timeoutMs} ms`)
-      this.onError(err)
-      this.lost(err)
-    }
+    if (owed && this.owedAtCheck && this.replies === this.repliesAtCheck) this.fail(new Error(`HashReader: no reply from Redis in ${timeoutMs} ms`))
     this.owedAtCheck = this.head < this.waiting.length
     this.repliesAtCheck = this.replies
   }
@@ -169,6 +165,12 @@ export class HashReader implements HashReads {
     if (this.out === '' || this.socket === null) return
     this.socket.write(this.out)
     this.out = ''
+  }
+
+  /** Something went wrong on the connection (a refused handshake, a stuck Redis, a protocol error): say so, and give it up. */
+  private fail(err: Error) {
+    this.onError(err)
+    this.lost(err)
   }
 
   /** The connection is gone: what was in flight fails, and a new one is tried later. */
@@ -248,12 +250,7 @@ export class HashReader implements HashReads {
         } else this.reply(length < 0 ? null : [])
       } else if (type === 43 || type === 58) this.reply(line) // + and :, the handshake's
       else if (type === 45) this.reply(new HashReplyError(line)) // -
-      else {
-        const err = new Error(`HashReader: unexpected reply type ${type}`)
-        this.onError(err)
-        this.lost(err)
-        return
-      }
+      else return this.fail(new Error(`HashReader: unexpected reply type ${type}`))
     }
   }
 
@@ -271,20 +268,14 @@ export class HashReader implements HashReads {
     this.replies++
     if (this.handshake > 0) {
       this.handshake--
-      if (value instanceof Error) {
-        this.onError(value)
-        this.lost(value)
-      }
+      if (value instanceof Error) this.fail(value)
       return
     }
     const at = this.head
     if (at >= this.waiting.length) {
       // A reply with no command waiting: from here on, replies could be matched to the wrong
       // commands, so the connection is given up on.
-      const err = new Error('HashReader: a reply nobody asked for')
-      this.onError(err)
-      this.lost(err)
-      return
+      return this.fail(new Error('HashReader: a reply nobody asked for'))
     }
     const settle = value instanceof HashReplyError ? this.waiting[at + 1] : this.waiting[at]
     this.head = at + 2
