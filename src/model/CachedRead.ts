@@ -1,6 +1,6 @@
 import type { RecordOf, Schema } from './columns.js'
-import { decodeSelected, encodeId } from './encoding.js'
-import { type CounterBump, type CounterColumns, counterBumps, counted, incrementChecked, type Increments, incrementRecord, readCounters, selectedCounters, withCounters } from './counters.js'
+import { decodeSelected, decodeValue, encodeId } from './encoding.js'
+import { type CounterBump, type CounterColumns, counterBumps, counted, incrementKeyed, incrementKeys, type Increments, incrementRecord, readCounters, selectedCounters, withCounters } from './counters.js'
 import type { Id, Model } from './Model.js'
 import type { CacheEntry, RecordCache } from './RecordCache.js'
 import type { Store } from './Store.js'
@@ -15,7 +15,10 @@ export interface CachedReadOptions<S extends Schema, K extends keyof S, C extend
 
 type Values = Record<string, unknown>
 
-/** A record's counted loads not sent yet: how many, and the entry to raise to what Redis counts (none: read past the cache). */
+/**
+ * A record's counted loads not sent yet: how many, and the entry to raise to what Redis counts
+ * (none: read past the cache). A cache entry's is made once and kept with it (CacheEntry.unsent).
+ */
 interface Unsent {
   store: Store
   cache: RecordCache
@@ -23,7 +26,10 @@ interface Unsent {
   key: string
   slot: string
   entry: CacheEntry | null
+  /** Counted loads since the last send; 0: not in the queue. */
   times: number
+  /** The record and counters keys the increment script takes, once built. */
+  keys: readonly [string, string] | null
 }
 
 let tags = 0
@@ -50,14 +56,16 @@ let tags = 0
 export class CachedRead<S extends Schema, K extends keyof S, C extends CounterColumns<S> = never> {
   private readonly tag = `${++tags}|`
   /**
-   * Hits' increments not sent yet, by slot: all those held within one window (or one turn of
-   * the event loop) go out together at its end, one `incrementMany` per store (one script for up to 500 records), each
-   * record bumped by its number of hits. A script per view cost about as much server CPU as
-   * sending the view, and here a write, a reply and a promise each (writeUtf8String and the read,
-   * in the profile of the seed test); a script per record was no better, as the bench's views are
-   * nearly all of different pastes.
+   * Records with counted loads not sent yet: all those counted within one window (or one turn
+   * of the event loop) go out together at its end, one script per store (for up to 500 records),
+   * each record bumped by its number of loads. A script per view cost about as much server CPU
+   * as sending the view, and here a write, a reply and a promise each (writeUtf8String and the
+   * read, in the profile of the seed test); a script per record was no better, as the bench's
+   * views are nearly all of different pastes.
    */
-  private readonly unsent = new Map<string, Unsent>()
+  private queue: Unsent[] = []
+  /** The Unsent of records read past the cache within this window, by slot (a cached one's is on its entry). */
+  private readonly past = new Map<string, Unsent>()
   /** Cancels the pending send of the held increments; null when none is pending. */
   private scheduled: (() => void) | null = null
   private readonly sendNow = () => this.sendIncrements()
@@ -150,13 +158,18 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
 
   private bump(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry | null, record: Values) {
     for (const { name, by } of this.bumps) record[name] = (record[name] as number) + by
-    const unsent = this.unsent.get(slot)
-    if (unsent) {
-      unsent.times++
-      // A refill in between: its entry is the one to reconcile with what Redis counted.
-      if (entry) unsent.entry = entry
+    let unsent: Unsent | undefined
+    if (entry !== null) {
+      unsent = entry.unsent as Unsent | null ?? undefined
+      // With the entry's own slot, not this request's: what an entry keeps must not hold a
+      // request's strings, or they would all outlive young-generation collections.
+      if (unsent === undefined) entry.unsent = unsent = { store, cache, id, key: entry.slot.slice(this.tag.length), slot: entry.slot, entry, times: 0, keys: null }
     } else {
-      this.unsent.set(slot, { store, cache, id, key, slot, entry, times: 1 })
+      unsent = this.past.get(slot)
+      if (unsent === undefined) this.past.set(slot, unsent = { store, cache, id, key, slot, entry, times: 0, keys: null })
+    }
+    if (unsent.times++ === 0) {
+      this.queue.push(unsent)
       cache.hold(this.sendNow)
     }
     if (this.scheduled === null) {
@@ -171,48 +184,67 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     }
   }
 
-  /** Sends the hits' increments held so far; resolves once Redis has answered them. */
+  /** Sends the increments held so far; resolves once Redis has answered them. */
   private sendIncrements(): Promise<unknown> {
     this.scheduled?.()
     this.scheduled = null
+    const queue = this.queue
+    this.queue = []
+    this.past.clear()
     const byStore = new Map<Store, Unsent[]>()
-    for (const unsent of this.unsent.values()) {
+    for (const unsent of queue) {
       unsent.cache.release(this.sendNow)
       const batch = byStore.get(unsent.store)
       if (batch) batch.push(unsent)
       else byStore.set(unsent.store, [unsent])
     }
-    this.unsent.clear()
-    return Promise.all([...byStore].map(([store, batch]) => {
-      const rows = batch.map(({ id, times }) => ({ id, amounts: this.bumps.map(({ by }) => by * times) }))
-      return incrementChecked(this.model, store, this.bumps, rows).then(
-        (replies) => batch.forEach((unsent, i) => {
-          const values = replies[i]
-          this.reconcile(unsent, values ? counted(this.model, this.bumps, values) : null)
-        }),
-        () => {
-          // Nothing to show for the local bumps (some of a call of several scripts may have
-          // landed): let the next read of each record ask Redis.
-          for (const { cache, key } of batch) {
-            cache.stats.incrementErrors++
-            cache.forget(key)
-          }
-        },
-      )
-    }))
+    return Promise.all([...byStore].map(([store, batch]) => this.send(store, batch)))
+  }
+
+  private async send(store: Store, batch: readonly Unsent[]) {
+    const amounts: number[] = []
+    for (const unsent of batch) {
+      for (const { by } of this.bumps) amounts.push(by * unsent.times)
+      // From here on, a load of the record counts toward the next send.
+      unsent.times = 0
+    }
+    let replies
+    try {
+      const keys = batch.map((unsent) => (unsent.keys ??= incrementKeys(this.model, store, encodeId(this.model, unsent.id))))
+      replies = await incrementKeyed(store, this.bumps, keys, amounts)
+    } catch {
+      // Nothing to show for the local bumps (some of a call of several scripts may have
+      // landed): let the next read of each record ask Redis.
+      for (const { cache, key } of batch) {
+        cache.stats.incrementErrors++
+        cache.forget(key)
+      }
+      return
+    }
+    for (let i = 0; i < batch.length; i++) this.reconcile(batch[i]!, replies[i] ?? null)
   }
 
   /**
    * Raises the entry's counters to what Redis counted, or remembers the count of a record read
    * past the cache; a record Redis no longer has is dropped.
    */
-  private reconcile({ cache, key, slot, entry }: Unsent, counted: Values | null) {
-    if (counted === null) return cache.forget(key)
-    if (entry === null) return cache.rememberCounts(key, this.bumps.length === 1 ? counted[this.bumps[0]!.name] as number : counted)
+  private reconcile({ cache, key, slot, entry }: Unsent, values: readonly (number | string)[] | null) {
+    if (values === null) return cache.forget(key)
+    const bumps = this.bumps
+    if (entry === null) return cache.rememberCounts(key, bumps.length === 1 ? this.countAt(values, 0) : counted(this.model, bumps, values))
     // Still the same entry: a refill in between read a newer count of its own.
     if (cache.peek(slot) !== entry) return
     const record = entry.record
-    for (const { name } of this.bumps) record[name] = Math.max(record[name] as number, counted[name] as number)
+    for (let i = 0; i < bumps.length; i++) {
+      const name = bumps[i]!.name
+      record[name] = Math.max(record[name] as number, this.countAt(values, i))
+    }
+  }
+
+  /** The `i`th bumped counter's new value in a script's reply: an integer, or a float's text. */
+  private countAt(values: readonly (number | string)[], i: number): number {
+    const value = values[i]
+    return typeof value === 'number' ? value : decodeValue(this.model, this.bumps[i]!.name, String(value)) as number
   }
 
   private async fill(store: Store, cache: RecordCache, id: Id, key: string, slot: string, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {

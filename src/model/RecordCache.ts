@@ -15,8 +15,12 @@ export interface RecordCacheLimits {
   incrementWindowMs?: number
 }
 
-/** What an entry costs beyond the bytes of its values: its Map slot, key, object and record. */
-export const ENTRY_OVERHEAD_BYTES = 400
+/**
+ * What an entry costs beyond the bytes of its values: its Map slot, key, object and record
+ * (~400), and a counting reader's bookkeeping kept with it (CacheEntry.unsent: an object, the
+ * record's key and its counters key, ~250).
+ */
+export const ENTRY_OVERHEAD_BYTES = 640
 
 /**
  * The frequency sketch's counters per row: one for each 1 KB of budget, at least 4,096 (16 KB in
@@ -53,10 +57,19 @@ export type RememberedCounts = number | Readonly<Record<string, unknown>>
 
 /** @internal One record's selected columns, kept until Redis says they changed, or they expire. */
 export interface CacheEntry {
+  /** Its slot in the cache (the reader's tag + the record's key). */
+  readonly slot: string
   readonly record: Record<string, unknown>
   /** The record's expiry (epoch ms, Redis' PEXPIRETIME); Infinity when it has none. */
   readonly expiresAt: number
   readonly bytes: number
+  /**
+   * @internal Its reader's bookkeeping of the entry's counted hits not sent yet (CachedRead's
+   * Unsent), made on its first counted hit and kept with it, so that counting a hit allocates
+   * nothing: objects made per hit and held until the increments go out outlived young-generation
+   * collections, and most of what page views promoted to the old generation was theirs.
+   */
+  unsent: object | null
 }
 
 export interface RecordCacheStats {
@@ -300,7 +313,7 @@ export class RecordCache {
       kept[name] = Buffer.isBuffer(value) ? copyOwn(value) : value
     }
     this.drop(slot)
-    const entry = { record: kept, expiresAt, bytes }
+    const entry: CacheEntry = { slot, record: kept, expiresAt, bytes, unsent: null }
     this.entries.set(slot, entry)
     this.newest = entry
     this.heldBytes += bytes

@@ -79,24 +79,36 @@ export async function incrementRecords<S extends Schema, C extends CounterColumn
 /**
  * incrementRecords' scripts, for counters already checked (counterBumps; their `by` unused):
  * each row's amounts in the order of `counters` ('' for none). Resolves to each record's
- * counters in that order, as the script answers them (null: no record). For a caller that
- * bumps the same counters again and again (CachedRead), so that each batch is not checked anew.
+ * counters in that order, as the script answers them (null: no record).
  */
 export async function incrementChecked<S extends Schema>(
   model: CounterLayout<S>, store: Store, counters: readonly CounterBump[], rows: readonly { id: Id; amounts: readonly (number | '')[] }[],
 ): Promise<((number | string)[] | null)[]> {
-  const named = counters.flatMap(({ name, command, start }) => [name, command, start])
   // Every record's keys first: an id refused here (incrementKeys) refuses the whole call, before
   // anything is sent.
   const keys = rows.map(({ id }) => incrementKeys(model, store, encodeId(model, id)))
+  return incrementKeyed(store, counters, keys, rows.flatMap(({ amounts }) => amounts))
+}
+
+/**
+ * incrementChecked for records whose keys the caller keeps (incrementKeys), so that a caller
+ * bumping the same records again and again (CachedRead) builds neither their keys nor a row
+ * per record each time: `amounts` holds `counters.length` amounts per record, one record after
+ * the other.
+ */
+export async function incrementKeyed(
+  store: Store, counters: readonly CounterBump[], keys: readonly (readonly [record: string, counters: string])[], amounts: readonly (number | '')[],
+): Promise<((number | string)[] | null)[]> {
+  const named = counters.flatMap(({ name, command, start }) => [name, command, start])
+  const n = counters.length
   const batch = store.cluster ? 1 : INCREMENT_MANY_BATCH
   const calls: Promise<((number | string)[] | null)[]>[] = []
-  for (let from = 0; from < rows.length; from += batch) {
-    const to = Math.min(rows.length, from + batch)
+  for (let from = 0; from < keys.length; from += batch) {
+    const to = Math.min(keys.length, from + batch)
     const some: (string | number)[] = []
-    for (let i = from; i < to; i++) some.push(...keys[i]!)
-    some.push(counters.length, ...named)
-    for (let i = from; i < to; i++) some.push(...rows[i]!.amounts)
+    for (let i = from; i < to; i++) some.push(keys[i]![0], keys[i]![1])
+    some.push(n, ...named)
+    for (let i = from * n; i < to * n; i++) some.push(amounts[i]!)
     calls.push(store.redis.redbinModelIncrementMany(2 * (to - from), ...some))
   }
   return (await Promise.all(calls)).flat()
@@ -144,7 +156,7 @@ export function countersKey<S extends Schema>(model: CounterLayout<S>, store: St
 }
 
 /** The keys an increment script names for a record: the record and its counters hash. */
-function incrementKeys<S extends Schema>(model: CounterLayout<S>, store: Store, id: string): [record: string, counters: string] {
+export function incrementKeys<S extends Schema>(model: CounterLayout<S>, store: Store, id: string): [record: string, counters: string] {
   const record = store.keys(model.name).record(id)
   const counters = countersKey(model, store, id)
   if (counters === record) throw new QueryError(`${model.name}: on a cluster, an id with counters must not start with }`)

@@ -562,6 +562,25 @@ describe('counting', () => {
     expect(await Promise.all(docs.map(({ id }) => counted(store, id)))).toEqual([3, 3, 3])
   })
 
+  it('sends a cached record\'s views again in each window, beside views of it read past the cache in the same window', async () => {
+    const { store, cache } = await openCache({ incrementWindowMs: 60_000 })
+    const { id } = await createDoc(store)
+    await warm(store, cache, id)
+    for (let window = 1; window <= 3; window++) {
+      expect((await FULL.load(store, id, true))?.hits).toBe(2 * window - 1)
+      expect((await FULL.load(store, id, true))?.hits).toBe(2 * window)
+      await cache.flush()
+      expect(await counted(store, id)).toBe(2 * window)
+    }
+    // A hit, then (tracking lost) a read past the cache, in one window: each goes out as its own row.
+    expect((await FULL.load(store, id, true))?.hits).toBe(7)
+    cache.disable()
+    expect((await FULL.load(store, id, true))?.hits).toBe(7)
+    await cache.flush()
+    expect(await counted(store, id)).toBe(8)
+    expect(cache.stats.incrementErrors).toBe(0)
+  })
+
   it('sends held views when their window ends, without a flush', async () => {
     const { store, cache } = await openCache({ incrementWindowMs: 20 })
     const { id } = await createDoc(store)
