@@ -1,6 +1,6 @@
 import type { RecordOf, Schema } from './columns.js'
 import { decodeSelected, decodeValue, encodeId } from './encoding.js'
-import { type CounterBump, type CounterColumns, counterBumps, counted, incrementKeyed, incrementKeys, type Increments, incrementRecord, readCounters, selectedCounters, withCounters } from './counters.js'
+import { type CounterBump, type CounterColumns, type CountReply, counterBumps, counted, incrementKeyed, incrementKeys, type Increments, incrementRecord, readCounters, selectedCounters, withCounters } from './counters.js'
 import type { Id, Model } from './Model.js'
 import type { CacheEntry, RecordCache } from './RecordCache.js'
 import type { Store } from './Store.js'
@@ -64,8 +64,6 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
    * views are nearly all of different pastes.
    */
   private queue: Unsent[] = []
-  /** The Unsent of records read past the cache within this window, by slot (a cached one's is on its entry). */
-  private readonly past = new Map<string, Unsent>()
   /** Cancels the pending send of the held increments; null when none is pending. */
   private scheduled: (() => void) | null = null
   private readonly sendNow = () => this.sendIncrements()
@@ -158,15 +156,15 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
 
   private bump(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry | null, record: Values) {
     for (const { name, by } of this.bumps) record[name] = (record[name] as number) + by
-    let unsent: Unsent | undefined
+    let unsent: Unsent
     if (entry !== null) {
-      unsent = entry.unsent as Unsent | null ?? undefined
       // With the entry's own slot, not this request's: what an entry keeps must not hold a
       // request's strings, or they would all outlive young-generation collections.
-      if (unsent === undefined) entry.unsent = unsent = { store, cache, id, key: entry.slot.slice(this.tag.length), slot: entry.slot, entry, times: 0, keys: null }
+      unsent = entry.unsent as Unsent | null ?? (entry.unsent = { store, cache, id, key: entry.slot.slice(this.tag.length), slot: entry.slot, entry, times: 0, keys: null })
     } else {
-      unsent = this.past.get(slot)
-      if (unsent === undefined) this.past.set(slot, unsent = { store, cache, id, key, slot, entry, times: 0, keys: null })
+      // A read past the cache is a row of its own: a Map to find the window's earlier reads of
+      // the record grew its table anew in every window, and that was promoted as well.
+      unsent = { store, cache, id, key, slot, entry, times: 0, keys: null }
     }
     if (unsent.times++ === 0) {
       this.queue.push(unsent)
@@ -190,7 +188,6 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     this.scheduled = null
     const queue = this.queue
     this.queue = []
-    this.past.clear()
     const byStore = new Map<Store, Unsent[]>()
     for (const unsent of queue) {
       unsent.cache.release(this.sendNow)
@@ -228,7 +225,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
    * Raises the entry's counters to what Redis counted, or remembers the count of a record read
    * past the cache; a record Redis no longer has is dropped.
    */
-  private reconcile({ cache, key, slot, entry }: Unsent, values: readonly (number | string)[] | null) {
+  private reconcile({ cache, key, slot, entry }: Unsent, values: readonly CountReply[] | null) {
     if (values === null) return cache.forget(key)
     const bumps = this.bumps
     if (entry === null) return cache.rememberCounts(key, bumps.length === 1 ? this.countAt(values, 0) : counted(this.model, bumps, values))
@@ -242,7 +239,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
   }
 
   /** The `i`th bumped counter's new value in a script's reply: an integer, or a float's text. */
-  private countAt(values: readonly (number | string)[], i: number): number {
+  private countAt(values: readonly CountReply[], i: number): number {
     const value = values[i]
     return typeof value === 'number' ? value : decodeValue(this.model, this.bumps[i]!.name, String(value)) as number
   }

@@ -83,7 +83,7 @@ export async function incrementRecords<S extends Schema, C extends CounterColumn
  */
 export async function incrementChecked<S extends Schema>(
   model: CounterLayout<S>, store: Store, counters: readonly CounterBump[], rows: readonly { id: Id; amounts: readonly (number | '')[] }[],
-): Promise<((number | string)[] | null)[]> {
+): Promise<(CountReply[] | null)[]> {
   // Every record's keys first: an id refused here (incrementKeys) refuses the whole call, before
   // anything is sent.
   const keys = rows.map(({ id }) => incrementKeys(model, store, encodeId(model, id)))
@@ -98,18 +98,18 @@ export async function incrementChecked<S extends Schema>(
  */
 export async function incrementKeyed(
   store: Store, counters: readonly CounterBump[], keys: readonly (readonly [record: string, counters: string])[], amounts: readonly (number | '')[],
-): Promise<((number | string)[] | null)[]> {
+): Promise<(CountReply[] | null)[]> {
   const named = counters.flatMap(({ name, command, start }) => [name, command, start])
   const n = counters.length
   const batch = store.cluster ? 1 : INCREMENT_MANY_BATCH
-  const calls: Promise<((number | string)[] | null)[]>[] = []
+  const calls: Promise<(CountReply[] | null)[]>[] = []
   for (let from = 0; from < keys.length; from += batch) {
     const to = Math.min(keys.length, from + batch)
     const some: (string | number)[] = []
     for (let i = from; i < to; i++) some.push(keys[i]![0], keys[i]![1])
     some.push(n, ...named)
     for (let i = from * n; i < to * n; i++) some.push(amounts[i]!)
-    calls.push(store.redis.redbinModelIncrementMany(2 * (to - from), ...some))
+    calls.push(store.redis.redbinModelIncrementManyBuffer(2 * (to - from), ...some))
   }
   return (await Promise.all(calls)).flat()
 }
@@ -140,8 +140,11 @@ function someIncrements<S extends Schema>(model: CounterLayout<S>, increment: Pa
   return counters
 }
 
+/** A counter's new value as an increment script answers it: an integer, or a float's text. */
+export type CountReply = number | string | Buffer
+
 /** The counters' new values, as an increment script returns them (in `counters`' order). */
-export function counted<S extends Schema>(model: CounterLayout<S>, counters: readonly CounterBump[], values: readonly (number | string)[]): Record<string, unknown> {
+export function counted<S extends Schema>(model: CounterLayout<S>, counters: readonly CounterBump[], values: readonly CountReply[]): Record<string, unknown> {
   return Object.fromEntries(counters.map(({ name }, i) => [name, decodeValue(model, name, String(values[i]))]))
 }
 

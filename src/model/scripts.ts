@@ -662,6 +662,8 @@ declare module 'ioredis' {
     redbinModelIncrement(k1: string, k2: string, ...args: Args): Result<(number | string)[] | null, Context>
     // The number of keys comes first: two per record.
     redbinModelIncrementMany(numberOfKeys: number, ...keysAndArgs: Args): Result<((number | string)[] | null)[], Context>
+    // Its reply as the parser reads it: ioredis copies no nested array to turn Buffers into strings.
+    redbinModelIncrementManyBuffer(numberOfKeys: number, ...keysAndArgs: Args): Result<((number | Buffer)[] | null)[], Context>
     redbinModelPatch(k1: string, ...args: Args): Result<0 | 1, Context>
     redbinModelQuery(k1: string, k2: string, ...args: Args): Result<[number, unknown[]], Context>
     redbinModelSweep(k1: string, ...args: Args): Result<number, Context>
