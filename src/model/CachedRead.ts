@@ -158,8 +158,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     for (const { name, by } of this.bumps) record[name] = (record[name] as number) + by
     let unsent: Unsent
     if (entry !== null) {
-      // With the entry's own slot, not this request's: what an entry keeps must not hold a
-      // request's strings, or they would all outlive young-generation collections.
+      // Made once per entry, with the entry's own slot rather than this request's strings.
       unsent = entry.unsent as Unsent | null ?? (entry.unsent = { store, cache, id, key: entry.slot.slice(this.tag.length), slot: entry.slot, entry, times: 0, keys: null })
     } else {
       // A read past the cache is a row of its own: a Map to find the window's earlier reads of

@@ -140,7 +140,7 @@ function someIncrements<S extends Schema>(model: CounterLayout<S>, increment: Pa
   return counters
 }
 
-/** A counter's new value as an increment script answers it: an integer, or a float's text. */
+/** A counter's new value as an increment script answers it: an integer, or a float's text (a Buffer from the scripts' Buffer variants). */
 export type CountReply = number | string | Buffer
 
 /** The counters' new values, as an increment script returns them (in `counters`' order). */
