@@ -87,6 +87,16 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
 
   /** The selected columns of the record, or null; `count` bumps the declared counters. */
   load(store: Store, id: Id, count = false): Promise<Pick<RecordOf<S>, K> | null> {
+    const read = this.read(store, id, count)
+    return read instanceof Promise ? read : Promise.resolve(read)
+  }
+
+  /**
+   * As `load`, but a hit is answered at once, not through a promise: a caller that can answer
+   * its request in the same turn (a page view) then awaits nothing, and a miss costs it no
+   * second look-up of the cache.
+   */
+  read(store: Store, id: Id, count = false): Pick<RecordOf<S>, K> | Promise<Pick<RecordOf<S>, K> | null> {
     const cache = store.cache
     if (!cache) return this.loadUncached(store, id, count)
     const key = store.keys(this.model.name).record(encodeId(this.model, id))
@@ -95,21 +105,7 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
     if (entry === undefined) {
       return cache.reader && cache.admits(slot) ? this.fill(store, cache, id, key, slot, count && this.bumps.length > 0) : this.loadPast(store, cache, id, key, slot, count)
     }
-    return Promise.resolve(this.served(store, cache, id, key, slot, entry, count))
-  }
-
-  /**
-   * The selected columns if the cache holds them, at once (a hit, counted as `load` counts
-   * one); undefined if it does not, and then nothing is counted or sent: the caller loads.
-   */
-  cached(store: Store, id: Id, count = false): Pick<RecordOf<S>, K> | undefined {
-    const cache = store.cache
-    if (!cache?.reader) return undefined
-    const key = store.keys(this.model.name).record(encodeId(this.model, id))
-    const slot = this.tag + key
-    if (cache.peek(slot) === undefined) return undefined
-    const entry = cache.hit(slot)
-    return entry && this.served(store, cache, id, key, slot, entry, count)
+    return this.served(store, cache, id, key, slot, entry, count)
   }
 
   private served(store: Store, cache: RecordCache, id: Id, key: string, slot: string, entry: CacheEntry, count: boolean): Pick<RecordOf<S>, K> {

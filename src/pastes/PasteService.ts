@@ -64,6 +64,8 @@ export interface NewEncryptedPaste {
 
 export type PasteData = Omit<PasteRecord, 'deleteTokenHash' | 'page' | 'slotAt' | 'renderVersion'>
 export type RawPaste = Pick<PasteRecord, (typeof RAW_COLUMNS)[number]>
+/** What a page view reads of a paste. */
+type ViewRecord = Pick<PasteRecord, (typeof VIEW_COLUMNS)[number]>
 export type ListedPaste = Pick<PasteRecord, (typeof LIST_COLUMNS)[number]>
 /** A page goes out in parts (PageRenderer.composePaste): see sendParts in routes/shared.ts. */
 export type PageView = { kind: 'page'; html: Buffer[] } | { kind: 'burn' }
@@ -291,28 +293,38 @@ export class PasteService {
    * HEAD passes countView false: a link checker is not a reader.
    */
   async viewPage(id: string, ownerToken: string | undefined, countView = true): Promise<PageView | null> {
-    const view = await this.pageViews.load(this.store, id, countView)
-    if (!view) return null
-    if (view.burn) return { kind: 'burn' }
-    let stored = this.storedPage(view)
-    if (!stored) {
-      const paste = await Paste.load(this.store, id)
-      if (!paste) return null
-      stored = await this.pageNow(paste)
-    }
-    const owner = ownerToken !== undefined && tokenMatches(ownerToken, view.deleteTokenHash)
-    return { kind: 'page', html: this.pages.composePaste(stored, id, view.views, owner) }
+    return this.pageOf(id, await this.pageViews.load(this.store, id, countView), ownerToken)
   }
 
   /**
-   * The page of a view by someone who does not own the paste, if the page cache holds it: at
-   * once, with the view counted as `viewPage` counts it; null if it does not (then nothing is
-   * counted: call `viewPage`). Burn pastes and pages not rendered yet are never in the cache.
+   * A page view by someone who does not own the paste, counted as `viewPage` counts one: its
+   * parts at once when the page cache holds the page (burn pastes and pages not rendered yet
+   * never are), else what `viewPage` resolves to.
    */
-  cachedPageView(id: string): Buffer[] | null {
-    const view = this.pageViews.cached(this.store, id, true)
-    const stored = view && this.storedPage(view)
-    return stored ? this.pages.composePaste(stored, id, view.views, false) : null
+  pageView(id: string): Buffer[] | Promise<PageView | null> {
+    const view = this.pageViews.read(this.store, id, true)
+    if (view instanceof Promise) return view.then((read) => this.pageOf(id, read, undefined))
+    const stored = view.burn ? null : this.storedPage(view)
+    return stored ? this.pages.composePaste(stored, id, view.views, false) : Promise.resolve(this.pageOf(id, view, undefined))
+  }
+
+  /** What a view of the page finds, once its record is read: at once, unless its page must be rendered first. */
+  private pageOf(id: string, view: ViewRecord | null, ownerToken: string | undefined): PageView | null | Promise<PageView | null> {
+    if (!view) return null
+    if (view.burn) return { kind: 'burn' }
+    const stored = this.storedPage(view)
+    return stored ? this.composed(id, view, stored, ownerToken) : this.renderedView(id, view, ownerToken)
+  }
+
+  /** A view of a paste whose page is not stored (yet, or for these templates): rendered now. */
+  private async renderedView(id: string, view: ViewRecord, ownerToken: string | undefined): Promise<PageView | null> {
+    const paste = await Paste.load(this.store, id)
+    return paste && this.composed(id, view, await this.pageNow(paste), ownerToken)
+  }
+
+  private composed(id: string, view: ViewRecord, stored: StoredPage, ownerToken: string | undefined): PageView {
+    const owner = ownerToken !== undefined && tokenMatches(ownerToken, view.deleteTokenHash)
+    return { kind: 'page', html: this.pages.composePaste(stored, id, view.views, owner) }
   }
 
   /**

@@ -75,9 +75,8 @@ export function fastViews({ pastes, securityHeaders, metrics }: FastViewsDeps): 
       return
     }
     if (req.headers.cookie?.includes(ownerCookie(id))) return next()
-    const parts = pastes.cachedPageView(id)
-    if (parts !== null) return sendPage(res, parts, started)
-    const loading = pastes.viewPage(id, undefined)
+    const loading = pastes.pageView(id)
+    if (Array.isArray(loading)) return sendPage(res, loading, started)
     loading.then((view) => {
       if (view?.kind === 'page') sendPage(res, view.html, started)
       else handOn(req, loading, next)

@@ -94,6 +94,19 @@ describe('a cached read', () => {
     expect(cache.stats.invalidations).toBeGreaterThan(0)
   })
 
+  it('answers a hit at once and a miss with a promise (read), each counted once in the stats', async () => {
+    const { store, cache } = await openCache()
+    const { id } = await createDoc(store)
+    const miss = FULL.read(store, id, true)
+    expect(miss).toBeInstanceOf(Promise)
+    expect((await miss)?.hits).toBe(1)
+    expect(cache.stats).toMatchObject({ hits: 0, misses: 1 })
+    const hit = FULL.read(store, id, true)
+    expect(hit).not.toBeInstanceOf(Promise)
+    expect((hit as { hits: number }).hits).toBe(2)
+    expect(cache.stats).toMatchObject({ hits: 1, misses: 1 })
+  })
+
   it('drops every selection of a record when Redis invalidates its key', async () => {
     const { store, cache } = await openCache()
     const { id, key } = await createDoc(store)
