@@ -39,6 +39,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --seed N          seed of the data generator (default 1): equal seeds, equal data
   --seed-rounds N   rounds of ceiling-seed then seed (default 5); the seed row is the round
                     of median ratio, the others are listed as seed#N
+  --page-rounds N   rounds of ceiling then page, and of ceiling-raw then raw (default 3); the
+                    page and raw rows are the rounds of median CPU ratio, the others page#N
   --profile         start the server with node --cpu-prof (profiles in bench/results/profiles)
 
 BENCH_LOG_LEVEL: the server's LOG_LEVEL (default warn).
@@ -59,6 +61,8 @@ export interface Options {
   seed: number
   /** --seed-rounds: alternating ceiling-seed, seed pairs; the median pair's rows are seed's. */
   seedRounds: number
+  /** --page-rounds: alternating ceiling, page (and ceiling-raw, raw) pairs; the median pair's rows take the plain names. */
+  pageRounds: number
   profile: boolean
   /** --workers: the WORKERS values to measure page against; null: no scaling section. */
   workers: number[] | null
@@ -86,6 +90,7 @@ export function parseOptions(argv: string[]): Options {
       'cpu-period': { type: 'string', default: '100000' },
       'seed': { type: 'string', default: '1' },
       'seed-rounds': { type: 'string', default: '5' },
+      'page-rounds': { type: 'string', default: '3' },
       'profile': { type: 'boolean', default: false },
       'workers': { type: 'string' },
       'worker-rate': { type: 'string', default: '3000' },
@@ -126,6 +131,7 @@ export function parseOptions(argv: string[]): Options {
     cpuPeriodUs: Math.round(number('cpu-period', values['cpu-period'], 1000, 1_000_000)),
     seed: Math.round(number('seed', values.seed, 0)),
     seedRounds: Math.round(number('seed-rounds', values['seed-rounds'], 1, 99)),
+    pageRounds: Math.round(number('page-rounds', values['page-rounds'], 1, 99)),
     profile: values.profile,
     workers,
     workerRate: number('worker-rate', values['worker-rate'], 1, 1_000_000),

@@ -95,7 +95,7 @@ export interface Round {
  * measured, left out), gives the plain names to the rows of the round of median ratio (the lower
  * middle of an even count); the other rounds keep their #N.
  */
-function nameMedian(rounds: { ratio: number | null; rows: ScenarioResult[] }[], titleOf: (name: string) => string): void {
+export function nameMedian(rounds: { ratio: number | null; rows: ScenarioResult[] }[], titleOf: (name: string) => string): void {
   const measured = rounds.filter((r) => r.ratio !== null).sort((a, b) => a.ratio! - b.ratio!)
   for (const row of measured[Math.floor((measured.length - 1) / 2)]?.rows ?? []) {
     row.name = row.name.replace(/#\d+$/, '')

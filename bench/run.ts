@@ -7,6 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Redis } from 'ioredis'
+import type { Request } from 'autocannon'
 import { connectRedis } from '../src/redis/client.js'
 import { affinityOf, confine, pinProcess, type Confinement } from './confine.js'
 import { Corpus, randomGenerator } from './corpus.js'
@@ -17,7 +18,7 @@ import { parseOptions, REALISTIC_PASTES, USAGE, UsageError, type Options } from 
 import { cleanupAll, cleanupOnSignals, freePort, onCleanup, run, startProcess, stopProcess, waitForHttp, type Started } from './processes.js'
 import { progress } from './progress.js'
 import { banner, BUSY_MACHINE_CORES, otherLoad, waitForQuiet } from './quiet.js'
-import { baselineMarkdown, checksText, checkTargets, compareToCeilings, cpuBudget, cpuPerResponseUs, efficiencyLines, loadTargets, markdownReport, nameMedianRound, nameMedianWorkersRound, svgChart, terminalTable, type Round, type RunReport, type ScenarioResult } from './report.js'
+import { baselineMarkdown, checksText, checkTargets, compareToCeilings, cpuBudget, cpuPerResponseUs, efficiencyLines, loadTargets, markdownReport, nameMedian, nameMedianRound, nameMedianWorkersRound, svgChart, terminalTable, type Round, type RunReport, type ScenarioResult } from './report.js'
 import { bigCreates, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
 import { serverNodeFlags, serverStartEnv, startRedis } from './servers.js'
 import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, growWithModel, seedThroughApi, waitForRenderedPages, waitForRenderQueue, type SeededPaste } from './seed.js'
@@ -301,21 +302,41 @@ async function bench(options: Options): Promise<number> {
    * named `seed` (and its `ceiling-seed`) is the round whose ratio is the median; the other
    * rounds stay in the table as `seed#N` and `ceiling-seed#N`.
    */
-  const seedRounds = async (ceiling: { target: LoadTarget; stop: () => Promise<unknown> } | null) => {
+  const seedRounds = async (ceiling: { target: LoadTarget } | null) => {
     const spec = { connections: SEED_CONNECTIONS, amount: SEED_REQUESTS, requests: fixedRequest(`/${typical.id}`) }
     const rounds: Round[] = []
-    try {
-      for (let round = 1; round <= (ceiling ? options.seedRounds : 1); round++) {
-        const against = ceiling ? await measure(`ceiling-seed#${round}`, ceiling.target, 'ceiling', spec) : null
-        rounds.push({ ceiling: against, seed: await measure(`seed#${round}`, app, 'app', spec) })
-      }
-    } finally {
-      await ceiling?.stop()
+    for (let round = 1; round <= (ceiling ? options.seedRounds : 1); round++) {
+      const against = ceiling ? await measure(`ceiling-seed#${round}`, ceiling.target, 'ceiling', spec) : null
+      rounds.push({ ceiling: against, seed: await measure(`seed#${round}`, app, 'app', spec) })
     }
     const ratios = nameMedianRound(rounds, titleOf)
     if (ceiling) data['seed rounds (seed ÷ ceiling-seed req/s, in order)'] = ratios.map((r) => `${r.toFixed(2)}×`).join(', ')
   }
-  let ceilingForSeed: { target: LoadTarget; stop: () => Promise<unknown> } | null = null
+  /**
+   * `name` and its ceiling in `--page-rounds` alternating rounds (the ceiling first), the pair
+   * of median CPU ratio taking the plain names, as the seed test's rounds do. One reading of the
+   * ceiling, minutes before the rows it is the reference of, decided their ratio on a noisy VM:
+   * on 2026-12-05 (night) the ceiling read 12.3k req/s in one run and 21.7k in the next, and the
+   * slow reading alone put page under 1.5 × its CPU. Without the ceiling (`--only page`), one run.
+   */
+  const ceilingRounds = async (name: string, ceilingName: string, requests: () => Request[]) => {
+    const spec = () => ({ connections: options.connections, requests: requests() })
+    if (!ceilingUp) {
+      await measure(name, app, 'app', spec())
+      return
+    }
+    const rounds: { ratio: number | null; rows: ScenarioResult[] }[] = []
+    for (let round = 1; round <= options.pageRounds; round++) {
+      const against = await measure(`${ceilingName}#${round}`, ceilingUp.target, 'ceiling', spec())
+      const row = await measure(`${name}#${round}`, app, 'app', spec())
+      const ratio = row.cpuPerResponseUs !== null && against.cpuPerResponseUs ? row.cpuPerResponseUs / against.cpuPerResponseUs : null
+      rounds.push({ ratio, rows: [row, against] })
+    }
+    data[`${name} rounds (server CPU per response ÷ ${ceilingName}'s, in order)`] = rounds.map(({ ratio }) => (ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`)).join(', ')
+    nameMedian(rounds, titleOf)
+  }
+  /** The ceiling's process while seed, page and raw alternate with it. */
+  let ceilingUp: { target: LoadTarget; stop: () => Promise<unknown> } | null = null
 
   // ——— The ceiling ———
   const pageBody = (await http('GET', `${baseUrl}/${typical.id}`)).text()
@@ -338,26 +359,30 @@ async function bench(options: Options): Promise<number> {
     })
     await waitForHttp(`http://127.0.0.1:${port}/healthz`, ceiling)
     const target: LoadTarget = { baseUrl: `http://127.0.0.1:${port}`, pid: ceiling.pid, metrics: true, ours: [...app.ours, ...(app.pid ? [app.pid] : [])], redisPid: null }
-    await measure('ceiling', target, 'ceiling', { connections: options.connections, requests: pageRequests(pageIds) })
-    await measure('ceiling-raw', target, 'ceiling', { connections: options.connections, requests: rawRequests(pageIds) })
+    // Page and raw measure theirs in rounds with them (ceilingRounds).
+    if (!wanted('page')) await measure('ceiling', target, 'ceiling', { connections: options.connections, requests: pageRequests(pageIds) })
+    if (!wanted('raw')) await measure('ceiling-raw', target, 'ceiling', { connections: options.connections, requests: rawRequests(pageIds) })
     await measure('ceiling-create', target, 'ceiling', { connections: options.connections, requests: createRequests(createBodies) })
-    // The seed test alternates with its ceiling below: the ceiling stays up until then.
-    if (wanted('seed')) ceilingForSeed = { target, stop: () => stopProcess(ceiling.child) }
-    else await stopProcess(ceiling.child)
+    // The seed test, page and raw alternate with the ceiling below: it stays up until then.
+    ceilingUp = { target, stop: () => stopProcess(ceiling.child) }
   }
 
   // ——— The scenarios ———
-  if (wanted('seed')) {
-    next()
-    await seedRounds(ceilingForSeed)
-  }
-  if (wanted('page')) {
-    next()
-    await measure('page', app, 'app', { connections: options.connections, requests: pageRequests(pageIds) })
-  }
-  if (wanted('raw')) {
-    next()
-    await measure('raw', app, 'app', { connections: options.connections, requests: rawRequests(pageIds) })
+  try {
+    if (wanted('seed')) {
+      next()
+      await seedRounds(ceilingUp)
+    }
+    if (wanted('page')) {
+      next()
+      await ceilingRounds('page', 'ceiling', () => pageRequests(pageIds))
+    }
+    if (wanted('raw')) {
+      next()
+      await ceilingRounds('raw', 'ceiling-raw', () => rawRequests(pageIds))
+    }
+  } finally {
+    await ceilingUp?.stop()
   }
   if (wanted('list') && !listDone) {
     next()

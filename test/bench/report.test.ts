@@ -2,7 +2,7 @@
 // and server CPU per response against the ceilings.
 import { describe, expect, it } from 'vitest'
 import { hitShare } from '../../bench/load.js'
-import { checkTargets, compareToCeilings, cpuPerResponseUs, efficiencyLines, nameMedianRound, nameMedianWorkersRound, type ScenarioResult, type TargetRule } from '../../bench/report.js'
+import { checkTargets, compareToCeilings, cpuPerResponseUs, efficiencyLines, nameMedian, nameMedianRound, nameMedianWorkersRound, type ScenarioResult, type TargetRule } from '../../bench/report.js'
 
 function row(name: string, fields: { rps: number; p99: number; serverCpu: number; connections?: number; server?: 'app' | 'ceiling' }): ScenarioResult {
   const seconds = 10
@@ -85,6 +85,27 @@ describe('bench targets', () => {
     const alone = { ceiling: null, seed: row('seed#1', { rps: 5_000, p99: 1, serverCpu: 0.5, connections: 5 }) }
     expect(nameMedianRound([alone], (name) => name)).toEqual([0])
     expect(alone.seed.name).toBe('seed')
+  })
+
+  it('page is the round of median CPU ratio among rounds alternating with the ceiling, which the list is compared to', () => {
+    // Server CPU (cores) over 10 s at 10,000 req/s: 0.4 → 40 µs per response. One slow ceiling reading (round 2).
+    const cpu = [[0.30, 0.45], [0.60, 0.46], [0.31, 0.50]]
+    const rounds = cpu.map(([ceiling, page], i) => {
+      const against = row(`ceiling#${i + 1}`, { rps: 10_000, p99: 3, serverCpu: ceiling! })
+      const view = row(`page#${i + 1}`, { rps: 10_000, p99: 5, serverCpu: page! })
+      return { ratio: view.cpuPerResponseUs! / against.cpuPerResponseUs!, rows: [view, against] }
+    })
+    expect(rounds.map((r) => r.ratio.toFixed(2))).toEqual(['1.50', '0.77', '1.61'])
+    nameMedian(rounds, (name) => name)
+    const list = row('list', { rps: 2_000, p99: 20, serverCpu: 0.4 })
+    const results = [...rounds.flatMap((r) => r.rows), list]
+    const [page] = check(results, { scenario: 'page', metric: 'cpuPerResponse', relativeTo: 'ceiling', max: 1.5 })
+    expect(page).toMatchObject({ pass: true })
+    expect(results.find((r) => r.name === 'page')).toMatchObject({ ceiling: 'ceiling', serverCpu: 0.45 })
+    expect(results.find((r) => r.name === 'page#2')).toMatchObject({ ceiling: 'ceiling#2' })
+    expect(list.ceiling).toBe('ceiling')
+    // 200 µs per list page against the median round's ceiling, 30 µs.
+    expect(list.cpuRatio).toBeCloseTo(200 / 30, 5)
   })
 
   it('a relative bound is not applied across different connection counts', () => {
