@@ -125,16 +125,21 @@ export class CachedRead<S extends Schema, K extends keyof S, C extends CounterCo
    * A record the cache does not keep (not admitted, tracking down), read on the store's own
    * connection, or on its `hashReader` while that is ready (Store.ts); a counted load is counted
    * as a hit is, with the others held in the window, rather than by a script of its own sent
-   * with the read, and shows its count with this load's increment. The counters come from the counters hash (HMGET, in the same write), unless the
-   * cache remembers what Redis answered to this process's last count of the record
-   * (RecordCache.countsOf): under views spread over more records than fit, most are read past
-   * the cache, and each then costs one command rather than two.
+   * with the read, and shows its count with this load's increment. The counters come from the
+   * counters hash (HMGET, in the same write), unless the cache remembers what Redis answered to
+   * this process's last count of the record (RecordCache.countsOf): under views spread over more
+   * records than fit, most are read past the cache, and each then costs one command rather than
+   * two.
    */
   private async loadPast(store: Store, cache: RecordCache, id: Id, key: string, slot: string, count: boolean): Promise<Pick<RecordOf<S>, K> | null> {
     const counting = count && this.bumps.length > 0
     const known = counting && this.unbumped.length === 0 ? cache.countsOf(key) : undefined
     const hashes = store.hashReader
-    const fields = hashes?.ready ? hashes.hmget(key, this.columns) : this.model.readFields(store.redis, key, this.columns)
+    // A read the hash reader fails (its connection lost or stuck while the read was out) is made
+    // again on the store's connection: an error of that connection is one the caller knows.
+    const fields = hashes?.ready
+      ? hashes.hmget(key, this.columns).catch(() => this.model.readFields(store.redis, key, this.columns))
+      : this.model.readFields(store.redis, key, this.columns)
     let values, side = null
     if (known === undefined) [values, side] = await Promise.all([fields, readCounters(store, key, this.counters)])
     else values = await fields

@@ -516,6 +516,29 @@ describe('counting', () => {
     }
   })
 
+  it.runIf(!process.env.REDIS_URL)('reads again through ioredis what the hash reader fails, its connection killed while the read was out', async () => {
+    const entryBytes = await bytesOfOneEntry()
+    const reader = new HashReader({ port: Number(new URL(db.url).port) })
+    const { store, cache } = await openCache({ maxBytes: entryBytes + 64 }, db.url, reader)
+    try {
+      await waitUntil(async () => reader.ready, 2000)
+      const popular = await createDoc(store, { body: 'x'.repeat(1000) })
+      for (let i = 0; i < 5; i++) await FULL.load(store, popular.id)
+      const docs = await Promise.all(Array.from({ length: 3 }, (_, i) => createDoc(store, { title: `t${i}` })))
+      const clients = String(await (db.redis as Redis).client('LIST'))
+      const readerAddress = clients.split('\n').find((line) => line.includes(`name=${HASH_READER_NAME}`))?.match(/addr=(\S+)/)?.[1]
+      expect(readerAddress).toBeDefined()
+      await (db.redis as Redis).client('PAUSE', 300, 'ALL')
+      const shown = Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
+      await sleep(20)
+      await (db.redis as Redis).client('KILL', 'ADDR', readerAddress!)
+      expect((await shown).map((doc) => [doc?.title, doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, 1]))
+      expect(cache.size).toBe(1)
+    } finally {
+      reader.close()
+    }
+  })
+
   it.runIf(!process.env.REDIS_URL)('remembers the count Redis answered for a record read past the cache: its next counted read is one HMGET, never shows more than Redis counted, and a deletion forgets it', async () => {
     const entryBytes = await bytesOfOneEntry()
     const { store, cache } = await openCache({ maxBytes: entryBytes + 64 })
