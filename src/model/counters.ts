@@ -66,8 +66,11 @@ export async function incrementRecords<S extends Schema, C extends CounterColumn
   const records = items.map(({ id, by }) => ({ id, bumps: someIncrements(model, by) }))
   // Every counter any item bumps, named once; each record gives an amount for each ('' none).
   const counters = [...new Map(records.flatMap(({ bumps }) => bumps.map((b) => [b.name, b] as const))).values()]
-  const rows = records.map(({ id, bumps }) => ({ id, amounts: counters.map(({ name }) => bumps.find((b) => b.name === name)?.by ?? '') }))
-  const replies = await incrementChecked(model, store, counters, rows)
+  // Every record's keys first: an id refused here (incrementKeys) refuses the whole call, before
+  // anything is sent.
+  const keys = records.map(({ id }) => incrementKeys(model, store, encodeId(model, id)))
+  const amounts = records.flatMap(({ bumps }) => counters.map(({ name }) => bumps.find((b) => b.name === name)?.by ?? ''))
+  const replies = await incrementKeyed(store, counters, keys, amounts)
   return replies.map((values, i) => {
     if (!values) return null
     // The script answers in the order the counters were named.
@@ -77,24 +80,11 @@ export async function incrementRecords<S extends Schema, C extends CounterColumn
 }
 
 /**
- * incrementRecords' scripts, for counters already checked (counterBumps; their `by` unused):
- * each row's amounts in the order of `counters` ('' for none). Resolves to each record's
- * counters in that order, as the script answers them (null: no record).
- */
-export async function incrementChecked<S extends Schema>(
-  model: CounterLayout<S>, store: Store, counters: readonly CounterBump[], rows: readonly { id: Id; amounts: readonly (number | '')[] }[],
-): Promise<(CountReply[] | null)[]> {
-  // Every record's keys first: an id refused here (incrementKeys) refuses the whole call, before
-  // anything is sent.
-  const keys = rows.map(({ id }) => incrementKeys(model, store, encodeId(model, id)))
-  return incrementKeyed(store, counters, keys, rows.flatMap(({ amounts }) => amounts))
-}
-
-/**
- * incrementChecked for records whose keys the caller keeps (incrementKeys), so that a caller
- * bumping the same records again and again (CachedRead) builds neither their keys nor a row
- * per record each time: `amounts` holds `counters.length` amounts per record, one record after
- * the other.
+ * incrementRecords' scripts, for counters already checked (counterBumps; their `by` unused) and
+ * records whose keys the caller has (incrementKeys), so that a caller bumping the same records
+ * again and again (CachedRead) checks nothing and builds no key anew: `amounts` holds
+ * `counters.length` amounts per record ('' for none), one record after the other. Resolves to
+ * each record's counters in that order, as the script answers them (null: no record).
  */
 export async function incrementKeyed(
   store: Store, counters: readonly CounterBump[], keys: readonly (readonly [record: string, counters: string])[], amounts: readonly (number | '')[],
