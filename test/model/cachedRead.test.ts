@@ -250,6 +250,24 @@ describe('the byte budget', () => {
     expect(cache.stats.hits).toBe(hits + 1)
   })
 
+  it('when every entry was read lately, pushes out the oldest, never the entry just kept', async () => {
+    const entry = await bytesOfOneEntry()
+    const { store, cache } = await openCache({ maxBytes: Math.floor(3.5 * entry) })
+    const [a, b, c, d] = await Promise.all([1, 2, 3, 4].map(() => createDoc(store, { body: 'x'.repeat(1000) })))
+    for (const doc of [a, b, c]) await FULL.load(store, doc!.id)
+    // Each read once more: eviction's hand passes over all three (CLOCK's second chance), and a
+    // is then the oldest of them. d gets in on its fourth read (asked for more often than a, twice).
+    for (const doc of [c, b, a, d, d, d]) await FULL.load(store, doc!.id)
+    expect(cache.stats.evictions).toBe(0)
+    await FULL.load(store, d!.id)
+    expect([cache.size, cache.stats.evictions]).toEqual([3, 1])
+    const hits = cache.stats.hits
+    for (const doc of [b, c, d]) await FULL.load(store, doc!.id)
+    expect(cache.stats.hits).toBe(hits + 3)
+    await FULL.load(store, a!.id)
+    expect(cache.stats.hits).toBe(hits + 3)
+  })
+
   it('once full, keeps a miss only if it was asked for more often than the entry it would push out', async () => {
     const entry = await bytesOfOneEntry()
     const { store, cache } = await openCache({ maxBytes: Math.floor(3.5 * entry) })
