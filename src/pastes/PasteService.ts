@@ -354,6 +354,15 @@ export class PasteService {
     return this.consumeBurn(id, this.rawReads.load(this.store, id), consume)
   }
 
+  /**
+   * `readRaw(id)`, but the paste at once when the page cache holds it (a burn paste never is):
+   * a caller that can answer in the same turn (fastViews) then awaits nothing.
+   */
+  rawView(id: string): RawPaste | Promise<RawPaste | null> {
+    const read = this.rawReads.read(this.store, id)
+    return read instanceof Promise ? this.consumeBurn(id, read, true) : read
+  }
+
   /** A read paste, unless it is a burn paste to consume: then the one who takes it gets it. */
   private async consumeBurn<P extends { burn: boolean }>(id: string, reading: Promise<P | null>, consume: boolean): Promise<P | PasteData | null> {
     const paste = await reading

@@ -67,7 +67,8 @@ export function fastViews({ pastes, securityHeaders, metrics }: FastViewsDeps): 
     const started = performance.now()
     if (raw) {
       if (req.headers['if-none-match'] !== undefined) return next()
-      const reading = pastes.readRaw(id)
+      const reading = pastes.rawView(id)
+      if (!(reading instanceof Promise)) return sendRaw(res, id, reading, started)
       reading.then((paste) => {
         if (paste && !paste.burn) sendRaw(res, id, paste, started)
         else handOn(req, reading, next)
