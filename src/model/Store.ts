@@ -11,17 +11,21 @@ export interface StoreOptions {
   /** Records kept in process memory, coherent through CLIENT TRACKING (see RecordCache.ts). */
   cache?: RecordCache
   /**
-   * A second connection for the hashes CachedRead reads past its cache, cheaper per command than
-   * ioredis (src/redis/HashReader.ts is one); ignored on a cluster. While it is not `ready`, those
-   * reads go through `redis`.
+   * A second connection for the hashes CachedRead reads past its cache and the view counts it
+   * sends, cheaper per command than ioredis (src/redis/HashReader.ts is one); ignored on a
+   * cluster. While it is not `ready`, those go through `redis`.
    */
   hashReader?: HashReads
 }
 
-/** What a store's `hashReader` does: HMGET of one hash, its values as Buffers (null: no such field). */
+/**
+ * What a store's `hashReader` does: HMGET of one hash, its values as Buffers (null: no such
+ * field); EVALSHA of a script Redis has (NOSCRIPT fails it), bulk replies as Buffers.
+ */
 export interface HashReads {
   readonly ready: boolean
   hmget(key: string, fields: readonly string[]): Promise<(Buffer | null)[]>
+  evalsha(sha: string, numberOfKeys: number, keysAndArgs: readonly (string | number)[]): Promise<unknown>
 }
 
 /** A Redis connection (single server or Cluster) plus the key prefix that models live under. */

@@ -9,6 +9,7 @@
 //
 // Scripts read the clock with TIME (Redis 7 replicates scripts by effects, so this is allowed)
 // so that "expired" means the same thing here as it does to PEXPIREAT: expireAt < now.
+import { createHash } from 'node:crypto'
 import type { Cluster, Redis, Result } from 'ioredis'
 
 const LIBRARY = `
@@ -641,6 +642,9 @@ return {total, out}
 const SWEEP = `${LIBRARY}
 return sweep(ARGV[1], now_ms(), tonumber(ARGV[2]))
 `
+
+/** INCREMENT_MANY's SHA-1, as EVALSHA names it (what ioredis computes for its commands). */
+export const INCREMENT_MANY_SHA = createHash('sha1').update(INCREMENT_MANY).digest('hex')
 
 type Args = (string | number | Buffer)[]
 declare module 'ioredis' {

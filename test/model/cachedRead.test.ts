@@ -10,6 +10,7 @@ import { column, defineModel, RecordCache, Store, type RecordCacheLimits } from 
 import { ENTRY_OVERHEAD_BYTES } from '../../src/model/RecordCache.js'
 import { connectRedis } from '../../src/redis/client.js'
 import { HASH_READER_NAME, HashReader } from '../../src/redis/HashReader.js'
+import { INCREMENT_MANY_SHA } from '../../src/model/scripts.js'
 import { TrackingConnections } from '../../src/redis/TrackingConnections.js'
 import { freePort, scriptCalls, startRedisServer, stopRedisServer, useTestRedis } from '../helpers/redis.js'
 import { freshPrefix, waitUntil } from './fixtures.js'
@@ -494,7 +495,7 @@ describe('counting', () => {
     }
   })
 
-  it.runIf(!process.env.REDIS_URL)('reads past the cache through the store\'s hash reader while it is connected, and through ioredis while it is not', async () => {
+  it.runIf(!process.env.REDIS_URL)('reads past the cache and sends the counts through the store\'s hash reader while it is connected, and through ioredis while it is not', async () => {
     const entryBytes = await bytesOfOneEntry()
     const reader = new HashReader({ port: Number(new URL(db.url).port) })
     const { store, cache } = await openCache({ maxBytes: entryBytes + 64 }, db.url, reader)
@@ -508,8 +509,12 @@ describe('counting', () => {
       expect(readerAddress).toBeDefined()
       const monitor = await (db.redis as Redis).duplicate()
       const reads: { source: string; args: string }[] = []
+      const scripts: string[] = []
       await monitor.monitor().then((feed) => feed.on('monitor', (_time: string, args: string[], source: string) => {
         if (/^hmget$/i.test(args[0] ?? '') && !String(args[1]).endsWith(':counters')) reads.push({ source, args: args.join(' ') })
+        // ioredis sends EVAL with the script's text when it has not run it on its connection yet.
+        const script = /^evalsha$/i.test(args[0] ?? '') ? args[1] === INCREMENT_MANY_SHA : /^eval$/i.test(args[0] ?? '') && String(args[1]).includes('increment_record(KEYS[2 * r - 1]')
+        if (script) scripts.push(source)
       }))
       try {
         const view = () => Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
@@ -519,10 +524,21 @@ describe('counting', () => {
         await waitUntil(async () => reads.length >= docs.length, 2000)
         expect(reads.every(({ source }) => source === readerAddress)).toBe(true)
         expect(cache.size).toBe(1)
+        // The counts too (the first script may go through ioredis, which loads it into Redis).
+        expect((await view()).map((doc) => doc?.hits)).toEqual(docs.map(() => 2))
+        await cache.flush()
+        await waitUntil(async () => scripts.includes(readerAddress!), 2000)
+        // Whatever else the monitor has yet to tell of those views.
+        await sleep(100)
         reads.length = 0
+        scripts.length = 0
         reader.close()
         const again = await view()
-        expect(again.map((doc) => [doc?.title, doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, 2]))
+        expect(again.map((doc) => [doc?.title, doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, 3]))
+        await cache.flush()
+        await waitUntil(async () => scripts.length > 0, 2000)
+        expect(scripts.includes(readerAddress!)).toBe(false)
+        expect(Number(await db.redis.hget(store.keys('doc').counters(docs[0]!.id), 'hits'))).toBe(3)
         await cache.flush()
         await waitUntil(async () => reads.length >= docs.length, 2000)
         expect(reads.some(({ source }) => source === readerAddress)).toBe(false)

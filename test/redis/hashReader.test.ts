@@ -91,6 +91,22 @@ describe('HashReader', () => {
     expect(answered).toEqual({ status: 'fulfilled', value: [Buffer.from('1')] })
   })
 
+  it('runs a script by its SHA: nested arrays, integers, bulk strings and nil as ioredis\'s Buffer replies; NOSCRIPT until Redis has it', async () => {
+    const lua = "return {KEYS[1], tonumber(ARGV[1]) + 1, false, {ARGV[2], {}, {7, ARGV[3]}}, {}}"
+    const sha = String(await redis.script('LOAD', lua))
+    const reader = await openReader()
+    const args = ['k:1', 41, 'x'.repeat(70_000), 'héllo'] as const
+    const replies = await Promise.all([1, 2, 3].map(() => reader.evalsha(sha, 1, args)))
+    const expected = await redis.callBuffer('EVALSHA', sha, 1, ...args)
+    expect(expected).toEqual([Buffer.from('k:1'), 42, null, [Buffer.from('x'.repeat(70_000)), [], [7, Buffer.from('héllo')]], []])
+    for (const reply of replies) expect(reply).toEqual(expected)
+    const unknown = reader.evalsha('0'.repeat(40), 0, [])
+    await expect(unknown).rejects.toBeInstanceOf(HashReplyError)
+    await expect(unknown).rejects.toThrow(/^NOSCRIPT/)
+    // The connection goes on.
+    expect(await reader.evalsha(sha, 1, args)).toEqual(expected)
+  })
+
   it('authenticates and selects the database of the target, and names its connection', async () => {
     const { authPort, secured } = await passwordServer()
     try {
