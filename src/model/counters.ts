@@ -110,16 +110,19 @@ type ManyReply = (CountReply[] | null)[]
 /**
  * One INCREMENT_MANY script: on the store's hash reader while it is ready (through ioredis, each
  * cost ~2 µs of the server's CPU per page view past the cache, and its command and reply were
- * most of what such views left to the old generation), else, and when that fails (the script
- * not loaded yet: NOSCRIPT; the connection lost), through ioredis, which loads it. A script
- * whose reply was lost with its connection may then count twice, as ioredis' own resend of
- * commands in flight on reconnection may.
+ * most of what such views left to the old generation), else through ioredis; and through
+ * ioredis again when the reader could not run it: Redis does not have the script yet (NOSCRIPT:
+ * ioredis loads it), or the reader's connection was lost meanwhile. A script whose reply was
+ * lost with the connection may then count twice, as ioredis' own resend of commands in flight
+ * on reconnection may. Any other refusal fails the call: a script that stopped halfway must not
+ * run again.
  */
 function incrementMany(store: Store, numberOfKeys: number, keysAndArgs: (string | number)[]): Promise<ManyReply> {
   const viaRedis = () => store.redis.redbinModelIncrementManyBuffer(numberOfKeys, ...keysAndArgs)
   const lean = store.hashReader
   if (!lean?.ready) return viaRedis()
-  return (lean.evalsha(INCREMENT_MANY_SHA, numberOfKeys, keysAndArgs) as Promise<ManyReply>).catch(viaRedis)
+  return (lean.evalsha(INCREMENT_MANY_SHA, numberOfKeys, keysAndArgs) as Promise<ManyReply>).catch((err: unknown) =>
+    !lean.ready || (err instanceof Error && err.message.startsWith('NOSCRIPT')) ? viaRedis() : Promise.reject(err))
 }
 
 /** Runs the increment script (see INCREMENT): never writes the record's key. */

@@ -39,16 +39,17 @@ const CR = 13
 
 /**
  * A second connection to a single Redis for the hottest path's commands: HMGET, for page views
- * read past the page cache (CachedRead), and EVALSHA, for the view counts they send together. Through ioredis such a read cost ~19 µs of client CPU
- * per command, against ~10 here, measured alone (200,000 HMGETs of an 11 KB field, 50 in
+ * read past the page cache (CachedRead), and EVALSHA, for the view counts they send together.
+ * Through ioredis such a read cost ~19 µs of client CPU per command, against ~10 here, measured alone (200,000 HMGETs of an 11 KB field, 50 in
  * flight, client on one core and Redis on the other): ioredis builds a Command with its own
  * promise, timers and flags for each, and its parser copies every reply that crosses two
  * socket reads into a pool that is never reused. Here a command is a string appended to the
  * turn's write and two callbacks in a queue; a reply is parsed where it lies, a value that
  * crosses reads is copied once into a Buffer of its size.
  *
- * Nothing else goes through it: writes, scripts, tracked reads and clusters stay with ioredis.
- * While it is not connected (`ready` false) callers read through ioredis; a lost connection,
+ * Nothing else goes through it: writes, other scripts (and loading this one: NOSCRIPT fails it),
+ * tracked reads and clusters stay with ioredis. While it is not connected (`ready` false)
+ * callers go through ioredis; a lost connection,
  * or one that leaves a command unanswered for `timeoutMs`, fails the commands in flight and is
  * tried again after RETRY_MS.
  */

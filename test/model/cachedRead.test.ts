@@ -550,6 +550,33 @@ describe('counting', () => {
     }
   })
 
+  it.runIf(!process.env.REDIS_URL)('sends the counts through ioredis when Redis lost the script, and never again a script Redis refused halfway', async () => {
+    const entryBytes = await bytesOfOneEntry()
+    const reader = new HashReader({ port: Number(new URL(db.url).port) })
+    const { store, cache } = await openCache({ maxBytes: entryBytes + 64 }, db.url, reader)
+    try {
+      await waitUntil(async () => reader.ready, 2000)
+      const popular = await createDoc(store, { body: 'x'.repeat(1000) })
+      for (let i = 0; i < 5; i++) await FULL.load(store, popular.id)
+      const [first, second] = await Promise.all([1, 2].map(() => createDoc(store, { title: 't' })))
+      const counted = async (id: string) => Number(await db.redis.hget(store.keys('doc').counters(id), 'hits'))
+      // Redis forgets its scripts: the reader's EVALSHA gets NOSCRIPT, and ioredis loads it.
+      await (db.redis as Redis).script('FLUSH')
+      await Promise.all([first!, second!].map(({ id }) => FULL.load(store, id, true)))
+      await cache.flush()
+      expect([await counted(first!.id), await counted(second!.id), cache.stats.incrementErrors]).toEqual([1, 1, 0])
+      // The second record's counters are no hash: the script bumps the first, then fails. Sent
+      // again, it would bump the first twice.
+      await db.redis.del(store.keys('doc').counters(second!.id))
+      await db.redis.set(store.keys('doc').counters(second!.id), 'not a hash')
+      await Promise.all([first!, second!].map(({ id }) => FULL.load(store, id, true)))
+      await cache.flush()
+      expect([await counted(first!.id), cache.stats.incrementErrors]).toEqual([2, 2])
+    } finally {
+      reader.close()
+    }
+  })
+
   it.runIf(!process.env.REDIS_URL)('reads again through ioredis what the hash reader fails, its connection killed while the read was out', async () => {
     const entryBytes = await bytesOfOneEntry()
     const reader = new HashReader({ port: Number(new URL(db.url).port) })
