@@ -75,6 +75,28 @@ async function bytesOfOneEntry(): Promise<number> {
   return cache.bytes
 }
 
+/**
+ * Runs `test` on a cache with room for one entry, held by a record read often, and a store whose
+ * hash reader is connected: every other record is read past the cache. `readerAddress` is the
+ * reader's connection as CLIENT LIST and MONITOR name it.
+ */
+async function pastTheCache(test: (context: { store: Store; cache: RecordCache; reader: HashReader; readerAddress: string }) => Promise<void>) {
+  const entryBytes = await bytesOfOneEntry()
+  const reader = new HashReader({ port: Number(new URL(db.url).port) })
+  const { store, cache } = await openCache({ maxBytes: entryBytes + 64 }, db.url, reader)
+  try {
+    await waitUntil(async () => reader.ready, 2000)
+    const popular = await createDoc(store, { body: 'x'.repeat(1000) })
+    for (let i = 0; i < 5; i++) await FULL.load(store, popular.id)
+    const clients = String(await (db.redis as Redis).client('LIST'))
+    const readerAddress = clients.split('\n').find((line) => line.includes(`name=${HASH_READER_NAME}`))?.match(/addr=(\S+)/)?.[1]
+    expect(readerAddress).toBeDefined()
+    await test({ store, cache, reader, readerAddress: readerAddress! })
+  } finally {
+    reader.close()
+  }
+}
+
 async function warm(store: Store, cache: RecordCache, id: string) {
   await FULL.load(store, id)
   const hits = cache.stats.hits
@@ -495,110 +517,74 @@ describe('counting', () => {
     }
   })
 
-  it.runIf(!process.env.REDIS_URL)('reads past the cache and sends the counts through the store\'s hash reader while it is connected, and through ioredis while it is not', async () => {
-    const entryBytes = await bytesOfOneEntry()
-    const reader = new HashReader({ port: Number(new URL(db.url).port) })
-    const { store, cache } = await openCache({ maxBytes: entryBytes + 64 }, db.url, reader)
+  it.runIf(!process.env.REDIS_URL)('reads past the cache and sends the counts through the store\'s hash reader while it is connected, and through ioredis while it is not', () => pastTheCache(async ({ store, cache, reader, readerAddress }) => {
+    const docs = await Promise.all(Array.from({ length: 5 }, (_, i) => createDoc(store, { title: `t${i}`, body: `body ${i}` })))
+    const monitor = await (db.redis as Redis).duplicate()
+    const reads: { source: string; args: string }[] = []
+    const scripts: string[] = []
+    await monitor.monitor().then((feed) => feed.on('monitor', (_time: string, args: string[], source: string) => {
+      if (/^hmget$/i.test(args[0] ?? '') && !String(args[1]).endsWith(':counters')) reads.push({ source, args: args.join(' ') })
+      // ioredis sends EVAL with the script's text when it has not run it on its connection yet.
+      const script = /^evalsha$/i.test(args[0] ?? '') ? args[1] === INCREMENT_MANY_SHA : /^eval$/i.test(args[0] ?? '') && String(args[1]).includes('increment_record(KEYS[2 * r - 1]')
+      if (script) scripts.push(source)
+    }))
     try {
-      await waitUntil(async () => reader.ready, 2000)
-      const popular = await createDoc(store, { body: 'x'.repeat(1000) })
-      for (let i = 0; i < 5; i++) await FULL.load(store, popular.id)
-      const docs = await Promise.all(Array.from({ length: 5 }, (_, i) => createDoc(store, { title: `t${i}`, body: `body ${i}` })))
-      const clients = String(await (db.redis as Redis).client('LIST'))
-      const readerAddress = clients.split('\n').find((line) => line.includes(`name=${HASH_READER_NAME}`))?.match(/addr=(\S+)/)?.[1]
-      expect(readerAddress).toBeDefined()
-      const monitor = await (db.redis as Redis).duplicate()
-      const reads: { source: string; args: string }[] = []
-      const scripts: string[] = []
-      await monitor.monitor().then((feed) => feed.on('monitor', (_time: string, args: string[], source: string) => {
-        if (/^hmget$/i.test(args[0] ?? '') && !String(args[1]).endsWith(':counters')) reads.push({ source, args: args.join(' ') })
-        // ioredis sends EVAL with the script's text when it has not run it on its connection yet.
-        const script = /^evalsha$/i.test(args[0] ?? '') ? args[1] === INCREMENT_MANY_SHA : /^eval$/i.test(args[0] ?? '') && String(args[1]).includes('increment_record(KEYS[2 * r - 1]')
-        if (script) scripts.push(source)
-      }))
-      try {
-        const view = () => Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
-        const shown = await view()
-        expect(shown.map((doc) => [doc?.title, doc?.body.toString(), doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, `body ${i}`, 1]))
-        await cache.flush()
-        await waitUntil(async () => reads.length >= docs.length, 2000)
-        expect(reads.every(({ source }) => source === readerAddress)).toBe(true)
-        expect(cache.size).toBe(1)
-        // The counts too (the first script may go through ioredis, which loads it into Redis).
-        expect((await view()).map((doc) => doc?.hits)).toEqual(docs.map(() => 2))
-        await cache.flush()
-        await waitUntil(async () => scripts.includes(readerAddress!), 2000)
-        // Whatever else the monitor has yet to tell of those views.
-        await sleep(100)
-        reads.length = 0
-        scripts.length = 0
-        reader.close()
-        const again = await view()
-        expect(again.map((doc) => [doc?.title, doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, 3]))
-        await cache.flush()
-        await waitUntil(async () => scripts.length > 0, 2000)
-        expect(scripts.includes(readerAddress!)).toBe(false)
-        expect(Number(await db.redis.hget(store.keys('doc').counters(docs[0]!.id), 'hits'))).toBe(3)
-        await cache.flush()
-        await waitUntil(async () => reads.length >= docs.length, 2000)
-        expect(reads.some(({ source }) => source === readerAddress)).toBe(false)
-      } finally {
-        monitor.disconnect()
-      }
-    } finally {
-      reader.close()
-    }
-  })
-
-  it.runIf(!process.env.REDIS_URL)('sends the counts through ioredis when Redis lost the script, and never again a script Redis refused halfway', async () => {
-    const entryBytes = await bytesOfOneEntry()
-    const reader = new HashReader({ port: Number(new URL(db.url).port) })
-    const { store, cache } = await openCache({ maxBytes: entryBytes + 64 }, db.url, reader)
-    try {
-      await waitUntil(async () => reader.ready, 2000)
-      const popular = await createDoc(store, { body: 'x'.repeat(1000) })
-      for (let i = 0; i < 5; i++) await FULL.load(store, popular.id)
-      const [first, second] = await Promise.all([1, 2].map(() => createDoc(store, { title: 't' })))
-      const counted = async (id: string) => Number(await db.redis.hget(store.keys('doc').counters(id), 'hits'))
-      // Redis forgets its scripts: the reader's EVALSHA gets NOSCRIPT, and ioredis loads it.
-      await (db.redis as Redis).script('FLUSH')
-      await Promise.all([first!, second!].map(({ id }) => FULL.load(store, id, true)))
+      const view = () => Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
+      const shown = await view()
+      expect(shown.map((doc) => [doc?.title, doc?.body.toString(), doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, `body ${i}`, 1]))
       await cache.flush()
-      expect([await counted(first!.id), await counted(second!.id), cache.stats.incrementErrors]).toEqual([1, 1, 0])
-      // The second record's counters are no hash: the script bumps the first, then fails. Sent
-      // again, it would bump the first twice.
-      await db.redis.del(store.keys('doc').counters(second!.id))
-      await db.redis.set(store.keys('doc').counters(second!.id), 'not a hash')
-      await Promise.all([first!, second!].map(({ id }) => FULL.load(store, id, true)))
-      await cache.flush()
-      expect([await counted(first!.id), cache.stats.incrementErrors]).toEqual([2, 2])
-    } finally {
-      reader.close()
-    }
-  })
-
-  it.runIf(!process.env.REDIS_URL)('reads again through ioredis what the hash reader fails, its connection killed while the read was out', async () => {
-    const entryBytes = await bytesOfOneEntry()
-    const reader = new HashReader({ port: Number(new URL(db.url).port) })
-    const { store, cache } = await openCache({ maxBytes: entryBytes + 64 }, db.url, reader)
-    try {
-      await waitUntil(async () => reader.ready, 2000)
-      const popular = await createDoc(store, { body: 'x'.repeat(1000) })
-      for (let i = 0; i < 5; i++) await FULL.load(store, popular.id)
-      const docs = await Promise.all(Array.from({ length: 3 }, (_, i) => createDoc(store, { title: `t${i}` })))
-      const clients = String(await (db.redis as Redis).client('LIST'))
-      const readerAddress = clients.split('\n').find((line) => line.includes(`name=${HASH_READER_NAME}`))?.match(/addr=(\S+)/)?.[1]
-      expect(readerAddress).toBeDefined()
-      await (db.redis as Redis).client('PAUSE', 300, 'ALL')
-      const shown = Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
-      await sleep(20)
-      await (db.redis as Redis).client('KILL', 'ADDR', readerAddress!)
-      expect((await shown).map((doc) => [doc?.title, doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, 1]))
+      await waitUntil(async () => reads.length >= docs.length, 2000)
+      expect(reads.every(({ source }) => source === readerAddress)).toBe(true)
       expect(cache.size).toBe(1)
-    } finally {
+      // The counts too (the first script may go through ioredis, which loads it into Redis).
+      expect((await view()).map((doc) => doc?.hits)).toEqual(docs.map(() => 2))
+      await cache.flush()
+      await waitUntil(async () => scripts.includes(readerAddress), 2000)
+      // Whatever else the monitor has yet to tell of those views.
+      await sleep(100)
+      reads.length = 0
+      scripts.length = 0
       reader.close()
+      const again = await view()
+      expect(again.map((doc) => [doc?.title, doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, 3]))
+      await cache.flush()
+      await waitUntil(async () => scripts.length > 0, 2000)
+      expect(scripts.includes(readerAddress)).toBe(false)
+      expect(Number(await db.redis.hget(store.keys('doc').counters(docs[0]!.id), 'hits'))).toBe(3)
+      await cache.flush()
+      await waitUntil(async () => reads.length >= docs.length, 2000)
+      expect(reads.some(({ source }) => source === readerAddress)).toBe(false)
+    } finally {
+      monitor.disconnect()
     }
-  })
+  }))
+
+  it.runIf(!process.env.REDIS_URL)('sends the counts through ioredis when Redis lost the script, and never again a script Redis refused halfway', () => pastTheCache(async ({ store, cache }) => {
+    const [first, second] = await Promise.all([1, 2].map(() => createDoc(store, { title: 't' })))
+    const counted = async (id: string) => Number(await db.redis.hget(store.keys('doc').counters(id), 'hits'))
+    // Redis forgets its scripts: the reader's EVALSHA gets NOSCRIPT, and ioredis loads it.
+    await (db.redis as Redis).script('FLUSH')
+    await Promise.all([first!, second!].map(({ id }) => FULL.load(store, id, true)))
+    await cache.flush()
+    expect([await counted(first!.id), await counted(second!.id), cache.stats.incrementErrors]).toEqual([1, 1, 0])
+    // The second record's counters are no hash: the script bumps the first, then fails. Sent
+    // again, it would bump the first twice.
+    await db.redis.del(store.keys('doc').counters(second!.id))
+    await db.redis.set(store.keys('doc').counters(second!.id), 'not a hash')
+    await Promise.all([first!, second!].map(({ id }) => FULL.load(store, id, true)))
+    await cache.flush()
+    expect([await counted(first!.id), cache.stats.incrementErrors]).toEqual([2, 2])
+  }))
+
+  it.runIf(!process.env.REDIS_URL)('reads again through ioredis what the hash reader fails, its connection killed while the read was out', () => pastTheCache(async ({ store, cache, readerAddress }) => {
+    const docs = await Promise.all(Array.from({ length: 3 }, (_, i) => createDoc(store, { title: `t${i}` })))
+    await (db.redis as Redis).client('PAUSE', 300, 'ALL')
+    const shown = Promise.all(docs.map(({ id }) => FULL.load(store, id, true)))
+    await sleep(20)
+    await (db.redis as Redis).client('KILL', 'ADDR', readerAddress)
+    expect((await shown).map((doc) => [doc?.title, doc?.hits])).toEqual(docs.map((_, i) => [`t${i}`, 1]))
+    expect(cache.size).toBe(1)
+  }))
 
   it.runIf(!process.env.REDIS_URL)('remembers the count Redis answered for a record read past the cache: its next counted read is one HMGET, never shows more than Redis counted, and a deletion forgets it', async () => {
     const entryBytes = await bytesOfOneEntry()
