@@ -16,10 +16,28 @@
 // - and while work goes on, when RSS has grown by `growthBytes` since the last trim ended, at
 //   most every GROWTH_TRIM_TICKS ticks: memory freed and faulted in again is the cost of that, so
 //   not at every tick of a burst (docs/performance.md, Memory, measured both).
+//
+// A quiet trim comes after a full garbage collection (`collect`): a buffer of the burst that is
+// no longer used is freed only when V8 collects the object that held it, and those of requests
+// that lived long enough to be promoted wait for the next mark-compact, which under page views
+// alone can be minutes away. Measured after the bench's ingest of 204 MB: 36 MB of such
+// buffers were still allocated 30 s later, so malloc could give back none of it.
 import type { FastifyBaseLogger } from 'fastify'
 
 /** glibc's malloc_trim(0), run off the event loop; resolves when done. */
 export type Trim = () => Promise<void>
+
+/** A full (major) garbage collection; resolves when done. */
+export type Collect = () => Promise<unknown>
+
+/**
+ * V8's full collection, started in a task of its own (`execution: 'async'`), where node runs
+ * with --expose-gc (npm start and the Dockerfile do); null without it.
+ */
+export function majorCollection(): Collect | null {
+  const gc = (globalThis as { gc?: (options: { type: 'major'; execution: 'async' }) => Promise<unknown> }).gc
+  return typeof gc === 'function' ? () => gc({ type: 'major', execution: 'async' }) : null
+}
 
 /**
  * malloc_trim from the C library, through koffi; null where there is none (not Linux with
@@ -40,6 +58,8 @@ export async function loadMallocTrim(): Promise<Trim | null> {
 
 export interface MemoryTrimmerOptions {
   trim: Trim
+  /** Run before a quiet trim, so that what the burst no longer uses is freed first (majorCollection). */
+  collect?: Collect | null
   /**
    * The work that leaves memory to malloc, as a value that changes with every create or render
    * started and with the worker threads coming and going; null while any is in flight.
@@ -99,10 +119,12 @@ export class MemoryTrimmer {
     this.ticksSinceTrim = 0
     this.count++
     const started = performance.now()
-    this.running = this.options.trim()
+    const { collect, trim } = this.options
+    // A failed collection still lets the trim give back what is free.
+    this.running = (quiet && collect ? collect().catch(() => {}).then(trim) : trim())
       .then(() => {
         this.rssAfter = this.options.rss()
-        this.options.log?.debug({ rssBefore: before, rssAfter: this.rssAfter, ms: Math.round(performance.now() - started), quiet }, 'malloc_trim')
+        this.options.log?.debug({ rssBefore: before, rssAfter: this.rssAfter, ms: Math.round(performance.now() - started), quiet, collected: quiet && !!collect }, 'malloc_trim')
       })
       .catch((err: Error) => this.options.log?.warn({ err: err.message }, 'malloc_trim failed'))
       .finally(() => { this.running = null })

@@ -5,7 +5,7 @@ import swagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Cluster, type Redis } from 'ioredis'
 import type { Config } from './config.js'
-import { loadMallocTrim, MemoryTrimmer } from './MemoryTrimmer.js'
+import { loadMallocTrim, majorCollection, MemoryTrimmer } from './MemoryTrimmer.js'
 import { RecordCache, Store } from './model/index.js'
 import { CodeRenderer } from './pastes/CodeRenderer.js'
 import { CreateBytesBudget } from './pastes/CreateBytesBudget.js'
@@ -148,6 +148,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   const trim = config.mallocTrimQuietMs > 0 ? await loadMallocTrim() : null
   const trimmer = trim && new MemoryTrimmer({
     trim,
+    collect: majorCollection(),
     activity: () => (createBudget.busy || code.pending > 0 ? null : `${createBudget.arrived}:${code.jobs}:${code.workers}`),
     rss: () => process.memoryUsage.rss(),
     growthBytes: config.mallocTrimGrowthBytes,

@@ -4,7 +4,7 @@
 // last trim, and at most every GROWTH_TRIM_TICKS ticks.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { GROWTH_TRIM_TICKS, loadMallocTrim, MemoryTrimmer } from '../src/MemoryTrimmer.js'
+import { GROWTH_TRIM_TICKS, loadMallocTrim, majorCollection, MemoryTrimmer } from '../src/MemoryTrimmer.js'
 import { metric } from './helpers/staleness.js'
 import { useTestRedis } from './helpers/redis.js'
 import { useApps } from './routes/fixtures.js'
@@ -137,6 +137,59 @@ describe('MemoryTrimmer', () => {
     t.trimmer.tick()
     expect(calls).toBe(2)
     await t.trimmer.close() // the failure was caught
+  })
+
+  it('collects garbage before a quiet trim, not before one for growth, and trims even if collecting fails', async () => {
+    const order: string[] = []
+    let fail = false
+    let activity = '0:0:0'
+    let rss = 100 * MB
+    const trimmer = new MemoryTrimmer({
+      trim: async () => { order.push('trim') },
+      collect: async () => {
+        order.push('collect')
+        if (fail) throw new Error('no')
+      },
+      activity: () => activity,
+      rss: () => rss,
+      growthBytes: 16 * MB,
+      tickMs: 60_000,
+    })
+    activity = '1:1:0'
+    trimmer.tick()
+    trimmer.tick() // quiet for a whole tick
+    await sleep(0)
+    expect(order).toEqual(['collect', 'trim'])
+    // A burst that grows RSS: trimmed for growth, without a collection (work goes on).
+    for (let i = 2; i < 2 + GROWTH_TRIM_TICKS; i++) {
+      activity = `${i}:${i}:1`
+      rss = 200 * MB
+      trimmer.tick()
+    }
+    await sleep(0)
+    expect(order).toEqual(['collect', 'trim', 'trim'])
+    fail = true
+    trimmer.tick() // quiet again
+    await sleep(0)
+    await trimmer.close()
+    expect(order).toEqual(['collect', 'trim', 'trim', 'collect', 'trim'])
+  })
+
+  it('has V8\'s full collection where node runs with --expose-gc, and none without', async () => {
+    const gc = (globalThis as { gc?: unknown }).gc
+    try {
+      ;(globalThis as { gc?: unknown }).gc = undefined
+      expect(majorCollection()).toBeNull()
+      const asked: unknown[] = []
+      ;(globalThis as { gc?: unknown }).gc = (options: unknown) => {
+        asked.push(options)
+        return Promise.resolve()
+      }
+      await majorCollection()!()
+      expect(asked).toEqual([{ type: 'major', execution: 'async' }])
+    } finally {
+      ;(globalThis as { gc?: unknown }).gc = gc
+    }
   })
 
   it('calls glibc\'s malloc_trim on this machine', async () => {
