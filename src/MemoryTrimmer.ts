@@ -20,8 +20,9 @@
 // A quiet trim comes after a full garbage collection (`collect`): a buffer of the burst that is
 // no longer used is freed only when V8 collects the object that held it, and those of requests
 // that lived long enough to be promoted wait for the next mark-compact, which under page views
-// alone can be minutes away. Measured after the bench's ingest of 204 MB: 36 MB of such
-// buffers were still allocated 30 s later, so malloc could give back none of it.
+// alone can be minutes away. Measured 30 s after the bench's ingest of 204 MB: Buffers held 36
+// MB, 18 of them no longer used, and malloc could give none of those back (18 MB in all once
+// collected first; docs/performance.md, Memory).
 import type { FastifyBaseLogger } from 'fastify'
 
 /** glibc's malloc_trim(0), run off the event loop; resolves when done. */
