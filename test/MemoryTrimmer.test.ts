@@ -2,14 +2,18 @@
 // memory malloc kept is given back (glibc's malloc_trim through koffi), once per burst, page views
 // or not. MALLOC_TRIM_GROWTH_BYTES: during a burst, only when RSS has grown that much since the
 // last trim, and at most every GROWTH_TRIM_TICKS ticks.
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { GROWTH_TRIM_TICKS, loadMallocTrim, majorCollection, MemoryTrimmer } from '../src/MemoryTrimmer.js'
 import { metric } from './helpers/staleness.js'
-import { useTestRedis } from './helpers/redis.js'
+import { freePort, useTestRedis } from './helpers/redis.js'
 import { useApps } from './routes/fixtures.js'
 
 const MB = 1024 * 1024
+const ROOT = new URL('..', import.meta.url).pathname
 
 /**
  * A trimmer whose activity and RSS the test sets, ticked by hand; counts the trims it asks for.
@@ -237,6 +241,41 @@ describe('MALLOC_TRIM_QUIET_MS in the app', () => {
     while (Date.now() < deadline && await metric(url, 'malloc_trims_total') === 0) await sleep(100)
     expect(await metric(url, 'malloc_trims_total')).toBeGreaterThan(0)
     expect(held[held.length - 1]).toBe(1)
+  })
+
+  it('collects garbage before that trim in a server run with npm start\'s node flags', async () => {
+    // The flags npm start gives node (package.json), --expose-gc among them, as the bench takes them.
+    const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+    const flags = start.split(/\s+/).filter((word) => word.startsWith('--'))
+    expect(flags).toContain('--expose-gc')
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const { REDIS_URL: _url, REDIS_CLUSTER_NODES: _nodes, WORKERS: _workers, ...inherited } = process.env
+    const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'src/server.ts'], {
+      cwd: ROOT,
+      env: {
+        ...inherited, REDIS_URL: db.url, REDIS_PREFIX: db.prefix, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', WORKERS: '1',
+        LOG_LEVEL: 'debug', RATE_LIMIT_CREATES_PER_MINUTE: '0', MALLOC_TRIM_QUIET_MS: '50', MALLOC_TRIM_GROWTH_BYTES: '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let log = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { log += chunk })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { log += chunk })
+    try {
+      const deadline = Date.now() + 20_000
+      while (!await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the server did not start:\n${log}`)
+        await sleep(50)
+      }
+      await Promise.all([createOne(url), createOne(url), createOne(url)])
+      const trims = () => log.split('\n').filter((line) => line.includes('"msg":"malloc_trim"')).map((line) => JSON.parse(line) as { quiet: boolean; collected: boolean })
+      while (Date.now() < deadline && !trims().some((trim) => trim.quiet)) await sleep(100)
+      expect(trims().filter((trim) => trim.quiet)[0]).toMatchObject({ quiet: true, collected: true })
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise((resolve) => child.exitCode !== null ? resolve(null) : child.once('exit', resolve))
+    }
   })
 
   it('never trims with MALLOC_TRIM_QUIET_MS=0', async () => {
