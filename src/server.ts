@@ -10,6 +10,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import type { EmbeddedRedis } from './redis/EmbeddedRedis.js'
+import { workerExecArgv } from './workerExecArgv.js'
 
 /** How long a worker may take to finish its requests and close before it is killed. */
 const WORKER_STOP_TIMEOUT_MS = 15_000
@@ -114,6 +115,7 @@ async function supervise(config: Config) {
     process.exit(exitCode)
   }
 
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, config.workers) })
   const fork = () => {
     const worker = cluster.fork(workerEnv)
     startedAt.set(worker, Date.now())

@@ -3,6 +3,7 @@
 // replaced, and SIGTERM stopping everything: no worker and no redis-server left behind.
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -37,12 +38,12 @@ interface Server {
   lines: string[]
 }
 
-async function startServer(env: Record<string, string>): Promise<Server> {
+async function startServer(env: Record<string, string>, nodeFlags: string[] = []): Promise<Server> {
   const dataDir = await mkdtemp(join(tmpdir(), 'redbin-workers-'))
   dirs.push(dataDir)
   const port = await freePort()
   const { REDIS_URL: _url, REDIS_CLUSTER_NODES: _nodes, WORKERS: _workers, ...inherited } = process.env
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: { ...inherited, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -162,6 +163,23 @@ describe('WORKERS=2 with the embedded Redis', () => {
     await waitFor('the replacement to serve', async () => (await workerIds(server.port, 8)).has(3))
 
     await stopAndExpectClean(server, [...replaced, ...redisServers].map((c) => c.pid))
+  }, 60_000)
+})
+
+describe('WORKERS=2 and the young generation', () => {
+  it('runs each worker with the primary\'s semi-space divided by 2, its other node flags unchanged', async () => {
+    const server = await startServer({ WORKERS: '2' }, ['--max-semi-space-size=8', '--min-semi-space-size=8', '--expose-gc'])
+    const pid = server.child.pid as number
+    await waitFor('the primary to report its workers listening', () => server.lines.some((l) => l.includes('with 2 workers')))
+    const children = await childrenOf(pid)
+    const workers = children.filter((c) => c.command === 'node')
+    expect(workers).toHaveLength(2)
+    for (const worker of workers) {
+      const argv = readFileSync(`/proc/${worker.pid}/cmdline`, 'utf8').split('\0')
+      expect(argv).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--min-semi-space-size=4', '--expose-gc']))
+      expect(argv).not.toContain('--max-semi-space-size=8')
+    }
+    await stopAndExpectClean(server, children.map((c) => c.pid))
   }, 60_000)
 })
 
