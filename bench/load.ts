@@ -158,8 +158,45 @@ async function sumCpu(pids: number[]): Promise<number> {
   return total
 }
 
-export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadResult> {
-  const base = {
+/** What one window of a run measured, before it is turned into rates (LoadResult). */
+interface Window {
+  seconds: number
+  errors: number
+  /** CPU seconds over the window: the server's, redis-server's, our helpers' and the kernel's threads, the machine's, this process's. */
+  serverCpu: number | null
+  redisCpu: number | null
+  ours: number
+  machine: number | null
+  own: number
+  peakRss: number | null
+  loopDelayP99: number | null
+  loopDelayMax: number | null
+  metricsBefore: string | null
+  metricsAfter: string | null
+  notes: Record<string, number | string>
+}
+
+/** Every response of a run, over all its windows. */
+class Responses {
+  readonly durations = new Durations()
+  readonly statusCodes: Record<string, number> = {}
+  unexpected = 0
+  last = 0
+
+  constructor(private readonly expect: (status: number) => boolean) {}
+
+  readonly setupClient = (client: Client) => {
+    client.on('response', (status: number, _bytes: number, ms: number) => {
+      this.last = performance.now()
+      this.durations.push(ms)
+      this.statusCodes[status] = (this.statusCodes[status] ?? 0) + 1
+      if (!this.expect(status)) this.unexpected++
+    })
+  }
+}
+
+function autocannonOptions(target: LoadTarget, spec: LoadSpec) {
+  return {
     url: target.baseUrl,
     connections: spec.connections,
     requests: spec.requests,
@@ -167,11 +204,16 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
     // A slow response is a result, not an error: only a stalled server times out.
     timeout: 30,
   }
-  if (spec.warmupSeconds > 0) {
-    progress.phase(`${spec.name}: warm-up`, spec.warmupSeconds)
-    await autocannonRun({ ...base, duration: spec.warmupSeconds })
-  }
+}
 
+async function warmUp(target: LoadTarget, spec: LoadSpec) {
+  if (spec.warmupSeconds <= 0) return
+  progress.phase(`${spec.name}: warm-up`, spec.warmupSeconds)
+  await autocannonRun({ ...autocannonOptions(target, spec), duration: spec.warmupSeconds })
+}
+
+/** One window of load: `spec.amount` requests, or `spec.duration` seconds. */
+async function measureWindow(target: LoadTarget, spec: LoadSpec, responses: Responses, label = spec.name): Promise<Window> {
   const metricsBefore = await scrapeMetrics(target)
   const rss = target.pid !== null ? new RssSampler(target.pid, 100, target.tree) : null
   rss?.start()
@@ -180,32 +222,20 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
   const oursBefore = await sumCpu(target.ours)
   const machineBefore = await machineBusySeconds()
   const ownCpuBefore = process.cpuUsage()
-
-  const durations = new Durations()
-  const statusCodes: Record<string, number> = {}
-  const expect = spec.expect ?? ((status: number) => status >= 200 && status < 300)
-  let unexpected = 0
-  let lastResponse = 0
-  const setupClient = (client: Client) => {
-    client.on('response', (status: number, _bytes: number, ms: number) => {
-      lastResponse = performance.now()
-      durations.push(ms)
-      statusCodes[status] = (statusCodes[status] ?? 0) + 1
-      if (!expect(status)) unexpected++
-    })
-  }
+  const counted = responses.durations.length
 
   const abort = new AbortController()
   const alongside = spec.alongside?.(abort.signal)
   const started = performance.now()
-  progress.phase(spec.name, spec.amount ?? spec.duration, spec.amount ? 'requests' : 'seconds')
+  progress.phase(label, spec.amount ?? spec.duration, spec.amount ? 'requests' : 'seconds')
   const ticker = setInterval(() => {
     const elapsed = (performance.now() - started) / 1000
-    progress.update(spec.amount ? durations.length : elapsed, durations.length / Math.max(elapsed, 0.001))
+    const done = responses.durations.length - counted
+    progress.update(spec.amount ? done : elapsed, done / Math.max(elapsed, 0.001))
   }, 250)
   let result: autocannon.Result
   try {
-    result = await autocannonRun({ ...base, ...(spec.amount ? { amount: spec.amount } : { duration: spec.duration }), setupClient })
+    result = await autocannonRun({ ...autocannonOptions(target, spec), ...(spec.amount ? { amount: spec.amount } : { duration: spec.duration }), setupClient: responses.setupClient })
   } finally {
     clearInterval(ticker)
     abort.abort()
@@ -213,44 +243,109 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
   // A run of `amount` requests ends at its last response: autocannon itself resolves only at its
   // next one-second sample, so its end would round the run up to whole seconds (10,000 views in
   // 1.1 s would count as 2 s: "5,000 req/s").
-  const seconds = ((spec.amount && lastResponse > started ? lastResponse : performance.now()) - started) / 1000
+  const seconds = ((spec.amount && responses.last > started ? responses.last : performance.now()) - started) / 1000
   const notes = alongside ? await alongside : {}
   const ownCpu = process.cpuUsage(ownCpuBefore)
   const machineAfter = await machineBusySeconds()
   const oursAfter = await sumCpu(target.ours)
   const cpuAfter = await serverCpuSeconds(target)
   const redisAfter = target.redisPid !== null ? await cpuSeconds(target.redisPid) : null
-  const metrics = await scrapeMetrics(target)
-  const peakRss = rss ? await rss.stop() : metrics ? metricValue(metrics, 'redbin_process_resident_memory_bytes') : null
-  const loopDelay = metrics ? metricValue(metrics, 'redbin_event_loop_delay_seconds\\{quantile="0.99"\\}') : null
-  const loopDelayMax = metrics ? metricValue(metrics, 'redbin_event_loop_delay_max_seconds') : null
-  const cacheHitShare = hitShare(metricsBefore, metrics)
+  const metricsAfter = await scrapeMetrics(target)
+  const peakRss = rss ? await rss.stop() : metricsAfter ? metricValue(metricsAfter, 'redbin_process_resident_memory_bytes') : null
   progress.done()
+  return {
+    seconds,
+    // autocannon counts a timeout as an error too.
+    errors: result.errors,
+    serverCpu: cpuBefore !== null && cpuAfter !== null ? cpuAfter - cpuBefore : null,
+    redisCpu: redisBefore !== null && redisAfter !== null ? redisAfter - redisBefore : null,
+    ours: oursAfter - oursBefore,
+    machine: machineBefore !== null && machineAfter !== null ? machineAfter - machineBefore : null,
+    own: (ownCpu.user + ownCpu.system) / 1e6,
+    peakRss,
+    loopDelayP99: metricsAfter ? metricValue(metricsAfter, 'redbin_event_loop_delay_seconds\\{quantile="0.99"\\}') : null,
+    loopDelayMax: metricsAfter ? metricValue(metricsAfter, 'redbin_event_loop_delay_max_seconds') : null,
+    metricsBefore,
+    metricsAfter,
+    notes,
+  }
+}
 
-  // autocannon's own duration excludes connection setup; the measured window is ours.
-  const requests = durations.length
-  const serverCpu = cpuBefore !== null && cpuAfter !== null ? (cpuAfter - cpuBefore) / seconds : null
-  const generatorCpu = (ownCpu.user + ownCpu.system) / 1e6 / seconds
-  const otherCpu = machineBefore !== null && machineAfter !== null && serverCpu !== null
-    ? Math.max(0, (machineAfter - machineBefore - (oursAfter - oursBefore)) / seconds - serverCpu - generatorCpu)
+/** Windows of one run summed into its result: rates over their total time, peaks over all of them. */
+function summarize(windows: readonly Window[], responses: Responses): LoadResult {
+  const total = (pick: (w: Window) => number | null): number | null => {
+    let sum = 0
+    for (const w of windows) {
+      const value = pick(w)
+      if (value === null) return null
+      sum += value
+    }
+    return sum
+  }
+  const peak = (pick: (w: Window) => number | null): number | null => {
+    const values = windows.map(pick).filter((v): v is number => v !== null)
+    return values.length > 0 ? Math.max(...values) : null
+  }
+  // autocannon's own duration excludes connection setup; the measured windows are ours.
+  const seconds = total((w) => w.seconds)!
+  const requests = responses.durations.length
+  const serverSeconds = total((w) => w.serverCpu)
+  const redisSeconds = total((w) => w.redisCpu)
+  const machineSeconds = total((w) => w.machine)
+  const serverCpu = serverSeconds === null ? null : serverSeconds / seconds
+  const generatorCpu = total((w) => w.own)! / seconds
+  const otherCpu = machineSeconds !== null && serverCpu !== null
+    ? Math.max(0, (machineSeconds - total((w) => w.ours)!) / seconds - serverCpu - generatorCpu)
     : null
+  const loopDelay = peak((w) => w.loopDelayP99)
+  const loopDelayMax = peak((w) => w.loopDelayMax)
   return {
     requests,
     seconds,
     rps: requests / seconds,
-    latencyMs: latencyOf(durations.toArray()),
-    // autocannon counts a timeout as an error too.
-    errors: result.errors,
-    unexpected,
-    statusCodes,
-    peakRssBytes: peakRss,
+    latencyMs: latencyOf(responses.durations.toArray()),
+    errors: total((w) => w.errors)!,
+    unexpected: responses.unexpected,
+    statusCodes: responses.statusCodes,
+    peakRssBytes: peak((w) => w.peakRss),
     serverCpu,
     generatorCpu,
     otherCpu,
-    redisCpu: redisBefore !== null && redisAfter !== null ? (redisAfter - redisBefore) / seconds : null,
+    redisCpu: redisSeconds === null ? null : redisSeconds / seconds,
     loopDelayP99Ms: loopDelay !== null ? loopDelay * 1000 : null,
     loopDelayMaxMs: loopDelayMax !== null ? loopDelayMax * 1000 : null,
-    cacheHitShare,
-    notes,
+    // The other runs' windows in between touch neither the app's counters nor its cache.
+    cacheHitShare: hitShare(windows[0]?.metricsBefore ?? null, windows.at(-1)?.metricsAfter ?? null),
+    notes: Object.assign({}, ...windows.map((w) => w.notes)),
   }
+}
+
+const expected = (spec: LoadSpec) => spec.expect ?? ((status: number) => status >= 200 && status < 300)
+
+export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadResult> {
+  await warmUp(target, spec)
+  const responses = new Responses(expected(spec))
+  return summarize([await measureWindow(target, spec, responses)], responses)
+}
+
+/**
+ * Two runs measured in turn, in windows of `windowSeconds` (whole seconds: autocannon ends a run
+ * on its one-second tick), as many as make up `spec.duration`, after a warm-up of each; each run
+ * is summed over its own windows. A drift of the machine's speed then touches both alike. On a
+ * shared VM the CPU a response costs drifted by up to 2 × within a minute (2026-12-06: bare
+ * Fastify 41 then 75 µs per response, minutes apart; page 62 then 88 µs, in rounds 20 s apart),
+ * and the ratio of two 10 s runs one after the other read anything from 0.97 to 2.11 for the
+ * same code. In windows of 1 s, two rounds a minute apart read 1.64 and 1.65, though each of the
+ * first round's windows cost 48-79 µs (bare Fastify) and 91-141 (page), and the second's 43-51
+ * and 72-90. Only `duration` runs: not `amount`, nor `alongside`.
+ */
+export async function runAlternating(a: [LoadTarget, LoadSpec], b: [LoadTarget, LoadSpec], windowSeconds: number): Promise<[LoadResult, LoadResult]> {
+  const windows = Math.max(1, Math.round(a[1].duration / windowSeconds))
+  const sides = [a, b].map(([target, spec]) => ({ target, spec: { ...spec, duration: windowSeconds }, responses: new Responses(expected(spec)), windows: [] as Window[] }))
+  for (const { target, spec } of sides) await warmUp(target, spec)
+  for (let window = 1; window <= windows; window++) {
+    for (const side of sides) side.windows.push(await measureWindow(side.target, side.spec, side.responses, `${side.spec.name} (${window}/${windows})`))
+  }
+  const [first, second] = sides.map((side) => summarize(side.windows, side.responses))
+  return [first!, second!]
 }

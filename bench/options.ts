@@ -39,8 +39,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --seed N          seed of the data generator (default 1): equal seeds, equal data
   --seed-rounds N   rounds of ceiling-seed then seed (default 5); the seed row is the round
                     of median ratio, the others are listed as seed#N
-  --page-rounds N   rounds of ceiling then page, and of ceiling-raw then raw (default 3); the
-                    page and raw rows are the rounds of median CPU ratio, the others page#N
+  --page-rounds N   rounds of ceiling and page, and of ceiling-raw and raw (default 3), each
+                    pair alternating in windows of 1 s for --duration seconds each; the page
+                    and raw rows are the rounds of median CPU ratio, the others page#N
   --profile         start the server with node --cpu-prof (profiles in bench/results/profiles)
 
 BENCH_LOG_LEVEL: the server's LOG_LEVEL (default warn).

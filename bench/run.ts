@@ -12,7 +12,7 @@ import { connectRedis } from '../src/redis/client.js'
 import { affinityOf, confine, pinProcess, type Confinement } from './confine.js'
 import { Corpus, randomGenerator } from './corpus.js'
 import { http } from './http.js'
-import { runLoad, serverPids, type LoadSpec, type LoadTarget } from './load.js'
+import { runAlternating, runLoad, serverPids, type LoadResult, type LoadSpec, type LoadTarget } from './load.js'
 import { describeMachine } from './machine.js'
 import { parseOptions, REALISTIC_PASTES, USAGE, UsageError, type Options } from './options.js'
 import { cleanupAll, cleanupOnSignals, freePort, onCleanup, run, startProcess, stopProcess, waitForHttp, type Started } from './processes.js'
@@ -33,6 +33,12 @@ const SCALE_FIRST_STEP = 1_000
 const LIST_CYCLES = 2
 const LIST_PAGE_SIZE = 20
 const DEEP_LIST_PAGE = 200
+/**
+ * Page and raw alternate with their ceilings in windows this long (ceilingRounds): short enough
+ * that the machine's speed hardly moves between the two, long enough (~10k responses) that each
+ * window's CPU, read from /proc in 10 ms ticks, is exact to 2%.
+ */
+const PAIRED_WINDOW_SECONDS = 1
 const SEED_REQUESTS = 10_000
 const SEED_CONNECTIONS = 5
 const PROBE_CONNECTIONS = 10
@@ -194,16 +200,19 @@ async function bench(options: Options): Promise<number> {
   const metricsText = await http('GET', `${baseUrl}/metrics`).then((r) => (r.status === 200 ? r.text() : ''), () => '')
   const app: LoadTarget = { baseUrl, pid: current.server?.pid ?? null, metrics: metricsText.includes('redbin_'), ours: redisPid ? [redisPid] : [], redisPid }
 
-  const measure = async (name: string, target: LoadTarget, server: 'app' | 'ceiling', spec: Omit<LoadSpec, 'name' | 'warmupSeconds' | 'duration'> & { duration?: number }) => {
-    if (target.pid !== null) await waitForQuiet([...await serverPids(target), ...target.ours])
-    const result = await runLoad(target, { name, warmupSeconds: options.warmup, duration: options.duration, ...spec })
+  /** A run's result as a row of the report. */
+  const record = (name: string, server: 'app' | 'ceiling', connections: number, result: LoadResult) => {
     // The probe's 1 MiB creates are responses too, and the CPU they cost is in serverCpu.
     const responses = result.requests + Number(result.notes.bigCreates ?? 0)
     const cpu = cpuPerResponseUs(result.serverCpu, result.seconds, responses)
-    const scenario: ScenarioResult = { name, title: titleOf(name), connections: spec.connections, server, ceiling: null, ratio: null, cpuPerResponseUs: cpu, cpuRatio: null, ...result }
+    const scenario: ScenarioResult = { name, title: titleOf(name), connections, server, ceiling: null, ratio: null, cpuPerResponseUs: cpu, cpuRatio: null, ...result }
     results.push(scenario)
     say(`  ${name.padEnd(15)} ${Math.round(result.rps).toLocaleString('en-US').padStart(8)} req/s  ${cpu === null ? '' : `${cpu.toFixed(1)} µs CPU/resp  `}p50 ${result.latencyMs.p50.toFixed(2)}  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  non-2xx ${result.unexpected}`)
     return scenario
+  }
+  const measure = async (name: string, target: LoadTarget, server: 'app' | 'ceiling', spec: Omit<LoadSpec, 'name' | 'warmupSeconds' | 'duration'> & { duration?: number }) => {
+    if (target.pid !== null) await waitForQuiet([...await serverPids(target), ...target.ours])
+    return record(name, server, spec.connections, await runLoad(target, { name, warmupSeconds: options.warmup, duration: options.duration, ...spec }))
   }
 
   // ——— Data ———
@@ -313,11 +322,14 @@ async function bench(options: Options): Promise<number> {
     if (ceiling) data['seed rounds (seed ÷ ceiling-seed req/s, in order)'] = ratios.map((r) => `${r.toFixed(2)}×`).join(', ')
   }
   /**
-   * `name` and its ceiling in `--page-rounds` alternating rounds (the ceiling first), the pair
-   * of median CPU ratio taking the plain names, as the seed test's rounds do. One reading of the
-   * ceiling, minutes before the rows it is the reference of, decided their ratio on a noisy VM:
-   * on 2026-12-05 (night) the ceiling read 12.3k req/s in one run and 21.7k in the next, and the
-   * slow reading alone put page under 1.5 × its CPU. Without the ceiling (`--only page`), one run.
+   * `name` and its ceiling in `--page-rounds` rounds, the round of median CPU ratio taking the
+   * plain names, as the seed test's rounds do. Within a round the two alternate in windows of
+   * PAIRED_WINDOW_SECONDS (runAlternating), the ceiling first: on a shared VM the CPU a response
+   * costs drifts within a minute, and runs of 10 s one after the other compared the drift as
+   * much as the servers (on 2026-12-06 the rounds of one run read 2.11, 0.97 and 1.55 ×). One
+   * reading of the ceiling, minutes before the rows it is the reference of, was worse still (on
+   * 2026-12-05 the ceiling read 12.3k req/s in one run and 21.7k in the next). Without the
+   * ceiling (`--only page`), one run.
    */
   const ceilingRounds = async (name: string, ceilingName: string, requests: () => Request[]) => {
     const spec = () => ({ connections: options.connections, requests: requests() })
@@ -325,14 +337,18 @@ async function bench(options: Options): Promise<number> {
       await measure(name, app, 'app', spec())
       return
     }
+    const ceiling = ceilingUp.target
     const rounds: { ratio: number | null; rows: ScenarioResult[] }[] = []
     for (let round = 1; round <= options.pageRounds; round++) {
-      const against = await measure(`${ceilingName}#${round}`, ceilingUp.target, 'ceiling', spec())
-      const row = await measure(`${name}#${round}`, app, 'app', spec())
+      await waitForQuiet([...await serverPids(ceiling), ...await serverPids(app), ...app.ours])
+      const run = (runName: string): LoadSpec => ({ name: runName, warmupSeconds: options.warmup, duration: options.duration, ...spec() })
+      const [againstRun, rowRun] = await runAlternating([ceiling, run(`${ceilingName}#${round}`)], [app, run(`${name}#${round}`)], PAIRED_WINDOW_SECONDS)
+      const against = record(`${ceilingName}#${round}`, 'ceiling', options.connections, againstRun)
+      const row = record(`${name}#${round}`, 'app', options.connections, rowRun)
       const ratio = row.cpuPerResponseUs !== null && against.cpuPerResponseUs ? row.cpuPerResponseUs / against.cpuPerResponseUs : null
       rounds.push({ ratio, rows: [row, against] })
     }
-    data[`${name} rounds (server CPU per response ÷ ${ceilingName}'s, in order)`] = rounds.map(({ ratio }) => (ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`)).join(', ')
+    data[`${name} rounds (server CPU per response ÷ ${ceilingName}'s, in order; alternating windows of ${PAIRED_WINDOW_SECONDS} s)`] = rounds.map(({ ratio }) => (ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`)).join(', ')
     nameMedian(rounds, titleOf)
   }
   /** The ceiling's process while seed, page and raw alternate with it. */

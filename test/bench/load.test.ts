@@ -1,0 +1,60 @@
+// The bench's paired runs (runAlternating): two servers measured in turn, window by window, each
+// run summed over its own windows. Real HTTP servers, real autocannon.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runAlternating, type LoadSpec, type LoadTarget } from '../../bench/load.js'
+
+/** A server that answers every request with `status`, and remembers when each came. */
+async function server(status: number) {
+  const arrivals: number[] = []
+  const http: Server = createServer((_req, res) => {
+    arrivals.push(performance.now())
+    res.writeHead(status, { 'content-type': 'text/plain' }).end('ok')
+  })
+  await new Promise<void>((done) => http.listen(0, '127.0.0.1', done))
+  const target: LoadTarget = { baseUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, pid: null, metrics: false, ours: [], redisPid: null }
+  return { http, target, arrivals }
+}
+
+const spec = (name: string): LoadSpec => ({ name, connections: 2, duration: 2, warmupSeconds: 0, requests: [{ method: 'GET', path: '/' }] })
+
+describe('bench: runAlternating', () => {
+  let a: Awaited<ReturnType<typeof server>>
+  let b: Awaited<ReturnType<typeof server>>
+  beforeAll(async () => {
+    a = await server(200)
+    b = await server(503)
+  })
+  afterAll(async () => {
+    for (const s of [a, b]) await new Promise((done) => s.http.close(done))
+  })
+
+  it('measures the two in turn, window by window, and sums each over its own windows', async () => {
+    const [first, second] = await runAlternating([a.target, spec('a')], [b.target, spec('b')], 1)
+    // Each run lasted its duration in all, in 2 windows of a second.
+    expect(first.seconds).toBeGreaterThan(1.8)
+    expect(first.seconds).toBeLessThan(3)
+    expect(second.seconds).toBeGreaterThan(1.8)
+    // Every response counted, of the requests that came; at most one per connection was still
+    // in flight when each window ended.
+    for (const [result, side] of [[first, a], [second, b]] as const) {
+      expect(result.requests).toBeGreaterThan(100)
+      expect(result.requests).toBeLessThanOrEqual(side.arrivals.length)
+      expect(result.requests).toBeGreaterThanOrEqual(side.arrivals.length - 2 * 2)
+    }
+    expect(first.rps).toBeCloseTo(first.requests / first.seconds, 6)
+    expect(first.statusCodes).toEqual({ 200: first.requests })
+    expect(first.unexpected).toBe(0)
+    expect(second.unexpected).toBe(second.requests)
+    expect(first.serverCpu).toBeNull()
+
+    // In turn: a's requests came in 2 spells, each followed by one of b's.
+    const spells = [...a.arrivals.map((t) => ({ t, side: 'a' })), ...b.arrivals.map((t) => ({ t, side: 'b' }))]
+      .sort((x, y) => x.t - y.t)
+      .filter((arrival, i, all) => i === 0 || all[i - 1]!.side !== arrival.side)
+      .map((arrival) => arrival.side)
+      .join('')
+    expect(spells).toBe('abab')
+  })
+})
