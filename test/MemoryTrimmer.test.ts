@@ -3,10 +3,9 @@
 // or not. MALLOC_TRIM_GROWTH_BYTES: during a burst, only when RSS has grown that much since the
 // last trim, and at most every GROWTH_TRIM_TICKS ticks.
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
+import { serverNodeFlags } from '../bench/servers.js'
 import { GROWTH_TRIM_TICKS, loadMallocTrim, majorCollection, MemoryTrimmer } from '../src/MemoryTrimmer.js'
 import { metric } from './helpers/staleness.js'
 import { freePort, useTestRedis } from './helpers/redis.js'
@@ -244,9 +243,8 @@ describe('MALLOC_TRIM_QUIET_MS in the app', () => {
   })
 
   it('collects garbage before that trim in a server run with npm start\'s node flags', async () => {
-    // The flags npm start gives node (package.json), --expose-gc among them, as the bench takes them.
-    const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
-    const flags = start.split(/\s+/).filter((word) => word.startsWith('--'))
+    // The flags npm start gives node (package.json), --expose-gc among them, read as the bench reads them.
+    const flags = serverNodeFlags
     expect(flags).toContain('--expose-gc')
     const port = await freePort()
     const url = `http://127.0.0.1:${port}`
