@@ -162,11 +162,15 @@ async function sumCpu(pids: number[]): Promise<number> {
 interface Window {
   seconds: number
   errors: number
-  /** CPU seconds over the window: the server's, redis-server's, our helpers' and the kernel's threads, the machine's, this process's. */
+  // CPU seconds over the window:
+  /** the server's (its process tree's with `tree`) */
   serverCpu: number | null
   redisCpu: number | null
+  /** our helper processes' and the kernel's threads' */
   ours: number
+  /** every process's on the machine */
   machine: number | null
+  /** this process's: the load generator */
   own: number
   peakRss: number | null
   loopDelayP99: number | null
