@@ -17,6 +17,11 @@ export interface LoadTarget {
   tree?: boolean
   /** Whether the server has redbin's /metrics. */
   metrics: boolean
+  /**
+   * Further single-process servers measured as one with this one (N servers of one worker side
+   * by side, the control of the WORKERS=N rows): requests spread over all of them, CPU summed.
+   */
+  peers?: { baseUrl: string; pid: number }[]
   /** Our other processes (redis-server, an idle app): not counted as other load. */
   ours: number[]
   /** The redis-server this bench started, when it did: its CPU use is reported. */
@@ -140,15 +145,20 @@ function autocannonRun(options: autocannon.Options, onTick?: (instance: autocann
   })
 }
 
-/** The server's processes: its pid, and with `tree` every descendant (none when it runs elsewhere). */
+/** The server's processes: its pid, and with `tree` every descendant, then its peers' (none when it runs elsewhere). */
 export async function serverPids(target: LoadTarget): Promise<number[]> {
   if (target.pid === null) return []
-  return target.tree ? processTree(target.pid) : [target.pid]
+  return [...target.tree ? await processTree(target.pid) : [target.pid], ...target.peers?.map((peer) => peer.pid) ?? []]
 }
 
-function serverCpuSeconds(target: LoadTarget): Promise<number | null> {
-  if (target.pid === null) return Promise.resolve(null)
-  return target.tree ? sumOverTree(target.pid, cpuSeconds) : cpuSeconds(target.pid)
+async function serverCpuSeconds(target: LoadTarget): Promise<number | null> {
+  if (target.pid === null) return null
+  let total = target.tree ? await sumOverTree(target.pid, cpuSeconds) : await cpuSeconds(target.pid)
+  for (const peer of target.peers ?? []) {
+    const seconds = await cpuSeconds(peer.pid)
+    total = total === null || seconds === null ? null : total + seconds
+  }
+  return total
 }
 
 /** CPU seconds of our helper processes plus the kernel's threads (loopback networking). */
@@ -201,7 +211,9 @@ class Responses {
 
 function autocannonOptions(target: LoadTarget, spec: LoadSpec) {
   return {
-    url: target.baseUrl,
+    // Several URLs: autocannon gives each its share of the connections, in turn (its README;
+    // @types/autocannon only knows one).
+    url: (target.peers ? [target.baseUrl, ...target.peers.map((peer) => peer.baseUrl)] : target.baseUrl) as string,
     connections: spec.connections,
     requests: spec.requests,
     ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
@@ -219,7 +231,8 @@ async function warmUp(target: LoadTarget, spec: LoadSpec) {
 /** One window of load: `spec.amount` requests, or `spec.duration` seconds. */
 async function measureWindow(target: LoadTarget, spec: LoadSpec, responses: Responses, label = spec.name): Promise<Window> {
   const metricsBefore = await scrapeMetrics(target)
-  const rss = target.pid !== null ? new RssSampler(target.pid, 100, target.tree) : null
+  // Servers side by side (peers) have no one memory figure: each counts the code they share.
+  const rss = target.pid !== null && !target.peers ? new RssSampler(target.pid, 100, target.tree) : null
   rss?.start()
   const cpuBefore = await serverCpuSeconds(target)
   const redisBefore = target.redisPid !== null ? await cpuSeconds(target.redisPid) : null
@@ -333,23 +346,23 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
 }
 
 /**
- * Two runs measured in turn, in windows of `windowSeconds` (whole seconds: autocannon ends a run
- * on its one-second tick), as many as make up `spec.duration`, after a warm-up of each; each run
- * is summed over its own windows. A drift of the machine's speed then touches both alike. On a
+ * Runs measured in turn, in windows of `windowSeconds` (whole seconds: autocannon ends a run on
+ * its one-second tick), as many as make up `spec.duration`, after a warm-up of each; each run is
+ * summed over its own windows. A drift of the machine's speed then touches them alike. On a
  * shared VM the CPU a response costs drifted by up to 2 × within a minute (2026-12-06: bare
  * Fastify 41 then 75 µs per response, minutes apart; page 62 then 88 µs, in rounds 20 s apart),
  * and the ratio of two 10 s runs one after the other read anything from 0.97 to 2.11 for the
  * same code. In windows of 1 s, two rounds a minute apart read 1.64 and 1.65, though each of the
  * first round's windows cost 48-79 µs (bare Fastify) and 91-141 (page), and the second's 43-51
- * and 72-90. Only `duration` runs: not `amount`, nor `alongside`.
+ * and 72-90. Only `duration` runs: not `amount`, nor `alongside`. The runs' results come in the
+ * order of `runs`.
  */
-export async function runAlternating(a: [LoadTarget, LoadSpec], b: [LoadTarget, LoadSpec], windowSeconds: number): Promise<[LoadResult, LoadResult]> {
-  const windows = Math.max(1, Math.round(a[1].duration / windowSeconds))
-  const sides = [a, b].map(([target, spec]) => ({ target, spec: { ...spec, duration: windowSeconds }, responses: new Responses(expected(spec)), windows: [] as Window[] }))
+export async function runAlternating<const Runs extends readonly [LoadTarget, LoadSpec][]>(runs: Runs, windowSeconds: number): Promise<{ -readonly [K in keyof Runs]: LoadResult }> {
+  const windows = Math.max(1, Math.round(runs[0]![1].duration / windowSeconds))
+  const sides = runs.map(([target, spec]) => ({ target, spec: { ...spec, duration: windowSeconds }, responses: new Responses(expected(spec)), windows: [] as Window[] }))
   for (const { target, spec } of sides) await warmUp(target, spec)
   for (let window = 1; window <= windows; window++) {
     for (const side of sides) side.windows.push(await measureWindow(side.target, side.spec, side.responses, `${side.spec.name} (${window}/${windows})`))
   }
-  const [first, second] = sides.map((side) => summarize(side.windows, side.responses))
-  return [first!, second!]
+  return sides.map((side) => summarize(side.windows, side.responses)) as { -readonly [K in keyof Runs]: LoadResult }
 }

@@ -28,13 +28,16 @@ export const USAGE = `Usage: npm run bench -- [options]
                     2 GB): rows page-Nw, compared to page-1w, plus the CPU per request and the
                     req/s the machine's cores allow. Redis and the load generator move to the
                     cores left, or share all of them when none are. Each N is measured twice:
-                    as fast as it answers (page-Nw: req/s, for information) and paced at
-                    --worker-rate views per second per worker (page-Nw-paced: the CPU per view
-                    at the same load per worker, which the scaling target compares)
+                    alone, as fast as it answers (page-Nw: req/s and memory, for information),
+                    and paced at --worker-rate views per second per worker (page-Nw-paced: the
+                    CPU per view at the same load per worker). For each N > 1, N servers of one
+                    worker side by side are paced the same way (page-Nx1w-paced): the scaling
+                    target compares page-Nw-paced with them. The paced rows of a round are all
+                    up at once and take turns in windows of 1 s
   --worker-rate N   page views per second per worker in the page-Nw-paced rows (default 3000)
-  --worker-rounds N rounds of the --workers rows, each N in turn per round (default 3); the
-                    rows named page-Nw and page-Nw-paced are the round whose paced CPU ratio
-                    (largest N to 1) is the median, the others are listed as page-Nw#R
+  --worker-rounds N rounds of the --workers rows (default 3); the rows with plain names are the
+                    round whose paced CPU ratio (largest N to its N servers of one worker) is
+                    the median, the others are listed as page-Nw#R
   --cpu-period US   CFS period of the cgroups, in µs (default 100000)
   --seed N          seed of the data generator (default 1): equal seeds, equal data
   --seed-rounds N   rounds of ceiling-seed then seed (default 5); the seed row is the round

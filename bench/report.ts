@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import type { LoadResult } from './load.js'
 import type { Machine } from './machine.js'
-import { PACED_WORKERS_BASE, WORKERS_BASE, workersOf, workersScenario } from './scenarios.js'
+import { controlScenario, isControl, PACED_WORKERS_BASE, WORKERS_BASE, workersOf, workersScenario } from './scenarios.js'
 
 export interface ScenarioResult extends LoadResult {
   name: string
@@ -65,7 +65,12 @@ const WORKERS_NEEDED = 'runs with --workers 1,2'
 
 /** The row a scenario is compared to: its ceiling, page-1w for page-Nw; null for ceilings and the fixed-rate probe. */
 export function ceilingOf(name: string): string | null {
-  if (workersOf(name) !== null) return name.endsWith('-paced') ? PACED_WORKERS_BASE : WORKERS_BASE
+  const workers = workersOf(name)
+  if (workers !== null) {
+    if (!name.endsWith('-paced')) return WORKERS_BASE
+    // page-Nw-paced against N servers of one worker; those against one.
+    return workers > 1 && !isControl(name) ? controlScenario(workers) : PACED_WORKERS_BASE
+  }
   if (name.startsWith('ceiling') || name === 'probe') return null
   return ({ raw: 'ceiling-raw', create: 'ceiling-create', seed: 'ceiling-seed' } as Record<string, string>)[name] ?? 'ceiling'
 }
@@ -115,19 +120,19 @@ export function nameMedianRound(rounds: Round[], titleOf: (name: string) => stri
 }
 
 /**
- * Gives the plain names (page-1w, page-1w-paced, page-Nw, page-Nw-paced) to the rows of the
- * `--worker-rounds` round whose paced CPU ratio, page-`maxWorkers`w-paced#R ÷ page-1w-paced#R,
- * is the median; rounds without both rows are left out. Returns each round's ratio, in order
- * (null without both rows).
+ * Gives the plain names (page-1w, page-1w-paced, page-Nw, page-Nw-paced, page-Nx1w-paced) to the
+ * rows of the `--worker-rounds` round whose paced CPU ratio, page-`maxWorkers`w-paced#R ÷ its
+ * control page-`maxWorkers`x1w-paced#R, is the median; rounds without both rows are left out.
+ * Returns each round's ratio, in order (null without both rows).
  */
 export function nameMedianWorkersRound(results: ScenarioResult[], rounds: number, maxWorkers: number, titleOf: (name: string) => string): (number | null)[] {
   const cpu = (name: string) => results.find((r) => r.name === name)?.cpuPerResponseUs
   const ratios = Array.from({ length: rounds }, (_, i) => {
-    const one = cpu(`page-1w-paced#${i + 1}`)
-    const many = cpu(`page-${maxWorkers}w-paced#${i + 1}`)
-    return one && many != null ? many / one : null
+    const control = cpu(`${controlScenario(maxWorkers)}#${i + 1}`)
+    const many = cpu(`${workersScenario(maxWorkers, true)}#${i + 1}`)
+    return control && many != null ? many / control : null
   })
-  const rowsOf = (round: number) => results.filter((r) => new RegExp(`^page-\\d+w(-paced)?#${round}$`).test(r.name))
+  const rowsOf = (round: number) => results.filter((r) => new RegExp(`^page-\\d+(x1)?w(-paced)?#${round}$`).test(r.name))
   nameMedian(ratios.map((ratio, i) => ({ ratio, rows: rowsOf(i + 1) })), titleOf)
   return ratios
 }

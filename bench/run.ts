@@ -19,7 +19,7 @@ import { cleanupAll, cleanupOnSignals, freePort, onCleanup, run, startProcess, s
 import { progress } from './progress.js'
 import { banner, BUSY_MACHINE_CORES, otherLoad, waitForQuiet } from './quiet.js'
 import { baselineMarkdown, checksText, checkTargets, compareToCeilings, cpuBudget, cpuPerResponseUs, efficiencyLines, loadTargets, markdownReport, nameMedian, nameMedianRound, nameMedianWorkersRound, svgChart, terminalTable, type Round, type RunReport, type ScenarioResult } from './report.js'
-import { bigCreates, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
+import { bigCreates, controlScenario, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
 import { serverNodeFlags, serverStartEnv, startRedis } from './servers.js'
 import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, growWithModel, seedThroughApi, waitForRenderedPages, waitForRenderQueue, type SeededPaste } from './seed.js'
 
@@ -129,12 +129,13 @@ async function bench(options: Options): Promise<number> {
   let baseUrl: string
   /** The app server running (or last run): a failure keeps its log; `stopped` when we stopped it. */
   const current: { server: Started | null; stopped: boolean } = { server: null, stopped: false }
-  /** Starts an app server, confined by `wrap`, with `env` added, and waits until it is ready. */
-  let launchApp: ((wrap: Confinement['wrap'], env: Record<string, string>, logName: string) => Promise<Started>) | null = null
   /** Replaces the app server with a fresh process on the same port and data; returns its pid. */
   let restartApp: (() => Promise<number>) | null = null
-  /** Starts a second app server, confined the same way, on the keys under `listPrefix`. */
-  let startListServer: ((listPrefix: string) => Promise<{ started: Started; url: string }>) | null = null
+  /**
+   * Starts another app server, `name`, beside the app server, on a port of its own, confined by
+   * `wrap`, with `env` added (the keys under another prefix, other WORKERS); the caller stops it.
+   */
+  let startSideServer: ((name: string, wrap: Confinement['wrap'], env: Record<string, string>) => Promise<{ started: Started; url: string }>) | null = null
   const stopApp = async () => {
     if (!current.server) return
     await stopProcess(current.server.child, 15_000)
@@ -157,6 +158,7 @@ async function bench(options: Options): Promise<number> {
     const nodeArgs = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
     const program = [process.execPath, ...serverNodeFlags, ...nodeArgs, join(ROOT, 'dist/server.js')]
     const url = baseUrl
+    /** Starts the app server, confined by `wrap`, with `env` added, and waits until it is ready. */
     const launch = async (wrap: Confinement['wrap'], extraEnv: Record<string, string>, logName: string) => {
       const started = startProcess('redbin', wrap(program), { env: { ...env, ...extraEnv }, cwd: ROOT, logFile: join(tmp, logName), graceMs: 15_000 })
       current.server = started
@@ -164,14 +166,13 @@ async function bench(options: Options): Promise<number> {
       await waitForHttp(`${url}/readyz`, started)
       return started
     }
-    launchApp = launch
     const wrap = confinement!.wrap
-    startListServer = async (listPrefix: string) => {
+    startSideServer = async (name, sideWrap, extraEnv) => {
       const sidePort = await freePort()
       const sideUrl = `http://127.0.0.1:${sidePort}`
-      const started = startProcess('redbin (list@1k)', wrap(program), {
-        env: { ...env, PORT: String(sidePort), PUBLIC_URL: sideUrl, REDIS_PREFIX: listPrefix },
-        cwd: ROOT, logFile: join(tmp, 'server-list-1k.log'), graceMs: 15_000,
+      const started = startProcess(`redbin (${name})`, sideWrap(program), {
+        env: { ...env, ...extraEnv, PORT: String(sidePort), PUBLIC_URL: sideUrl },
+        cwd: ROOT, logFile: join(tmp, `server-${name}.log`), graceMs: 15_000,
       })
       await waitForHttp(`${sideUrl}/readyz`, started)
       return { started, url: sideUrl }
@@ -280,11 +281,11 @@ async function bench(options: Options): Promise<number> {
   let listDone = false
   if (scale && wanted('list')) {
     const list = (name: string, target: LoadTarget) => measure(name, target, 'app', { connections: options.connections, requests: listRequests(deepPage) })
-    if (startListServer && restartApp && app.pid !== null) {
+    if (startSideServer && restartApp && app.pid !== null) {
       // Two fresh processes started together, so that only the data differs: the app server,
       // after seeding 10,000 pastes, listed N ~9% faster than the new process listed 1k.
       app.pid = await restartApp()
-      const side = await startListServer(listPrefix)
+      const side = await startSideServer('list-1k', confinement!.wrap, { REDIS_PREFIX: listPrefix })
       const small: LoadTarget = { ...app, baseUrl: side.url, pid: side.started.pid, ours: [...app.ours, app.pid] }
       const big: LoadTarget = { ...app, ours: [...app.ours, side.started.pid] }
       // A, B, B, A, twice: a steady drift of the machine cancels out, and bursts average out.
@@ -342,7 +343,7 @@ async function bench(options: Options): Promise<number> {
     for (let round = 1; round <= options.pageRounds; round++) {
       await waitForQuiet([...await serverPids(ceiling), ...await serverPids(app), ...app.ours])
       const run = (runName: string): LoadSpec => ({ name: runName, warmupSeconds: options.warmup, duration: options.duration, ...spec() })
-      const [againstRun, rowRun] = await runAlternating([ceiling, run(`${ceilingName}#${round}`)], [app, run(`${name}#${round}`)], PAIRED_WINDOW_SECONDS)
+      const [againstRun, rowRun] = await runAlternating([[ceiling, run(`${ceilingName}#${round}`)], [app, run(`${name}#${round}`)]], PAIRED_WINDOW_SECONDS)
       const against = record(`${ceilingName}#${round}`, 'ceiling', options.connections, againstRun)
       const row = record(`${name}#${round}`, 'app', options.connections, rowRun)
       const ratio = row.cpuPerResponseUs !== null && against.cpuPerResponseUs ? row.cpuPerResponseUs / against.cpuPerResponseUs : null
@@ -361,7 +362,7 @@ async function bench(options: Options): Promise<number> {
   data['its raw text, the ceiling-raw body (bytes)'] = Buffer.byteLength(rawBody)
   const steps = SCENARIOS.filter(wanted).filter((s) => (local || s !== 'ceiling') && !(listDone && s === 'list'))
   let step = 0
-  const next = () => progress.setStep(++step, steps.length + (options.workers?.length ?? 0) * options.workerRounds)
+  const next = () => progress.setStep(++step, steps.length + (options.workers ? (options.workers.length + 1) * options.workerRounds : 0))
 
   if (local && wanted('ceiling')) {
     next()
@@ -427,13 +428,13 @@ async function bench(options: Options): Promise<number> {
 
   // ——— Scaling: the page scenario against WORKERS=N on N CPUs ———
   /**
-   * One page-Nw row: a fresh WORKERS=N server in its own N-CPU cgroup; `helpers` (Redis, us) moved
-   * aside. Every row is pinned to the cores of the largest N, so that the rows differ in N alone:
-   * on 2 cores, a 1-worker server alone on core 0 spent 15% less CPU per view than 2 workers
-   * sharing both cores with Redis and the load generator, the sharing and not the workers.
+   * A fresh WORKERS=N server, `name`, in its own N-CPU cgroup, on a port of its own; `helpers`
+   * (Redis, us) moved aside. Every one is pinned to the cores of the largest N, so that the rows
+   * differ in N alone: on 2 cores, a 1-worker server alone on core 0 spent 15% less CPU per view
+   * than 2 workers sharing both cores with Redis and the load generator, the sharing and not
+   * the workers.
    */
-  const measureWorkers = async (workers: number, helpers: number[], cores: number, round: string) => {
-    const name = workersScenario(workers) + round
+  const startWorkers = async (workers: number, helpers: number[], cores: number, name: string) => {
     const confined = await confine({ cpus: workers, cores, cpuPeriodUs: options.cpuPeriodUs, memoryBytes: MEMORY_BYTES })
     onCleanup(`remove the ${name} cgroups`, () => confined.release())
     data[`workers ${workers}`] = confined.description
@@ -441,16 +442,68 @@ async function bench(options: Options): Promise<number> {
     // Redis and the load generator take the cores the server leaves, or share them all.
     const aside = confined.otherCores ?? confined.allCores
     if (aside) for (const pid of helpers) await pinProcess(pid, aside)
-    const server = await launchApp!(confined.wrap, { WORKERS: String(workers) }, `server-${name}.log`)
+    const { started, url } = await startSideServer!(name, confined.wrap, { WORKERS: String(workers) })
     // With several workers a /metrics scrape reaches one of them: its loop delay would be one worker's.
-    const target: LoadTarget = { ...app, pid: server.pid, tree: workers > 1, metrics: app.metrics && workers === 1 }
-    try {
-      await measure(name, target, 'app', { connections: options.connections, requests: pageRequests(pageIds) })
-      await measure(workersScenario(workers, true) + round, target, 'app', { connections: options.connections, overallRate: workers * options.workerRate, requests: pageRequests(pageIds) })
-    } finally {
+    const target: LoadTarget = { ...app, baseUrl: url, pid: started.pid, tree: workers > 1, metrics: app.metrics && workers === 1 }
+    return {
+      target,
       // SIGTERM to the primary stops its workers; the cgroups can go once all have exited.
-      await stopApp()
-      confined.release()
+      stop: async () => {
+        await stopProcess(started.child, 15_000)
+        confined.release()
+      },
+    }
+  }
+  /**
+   * One round of the --workers rows. First page-Nw for each N: a server alone, as fast as it
+   * answers (req/s and peak memory). Then the paced rows, the CPU per view that the scaling
+   * target compares: page-Nw-paced for each N, and for each N > 1 its control page-Nx1w-paced
+   * (N servers of one worker side by side, scenarios.ts says why), all up at once, each paced at
+   * --worker-rate views/s per worker, taking turns in windows of PAIRED_WINDOW_SECONDS as page
+   * takes turns with its ceiling. Rows of fresh servers one after the other compared the
+   * machine's drift as much as the workers: the rounds of one run read 0.98, 1.28 and 1.72
+   * (2026-12-06, 08:25). The paced rows have no memory figure: side by side, the servers share
+   * Node's code, and a sum of proportional set sizes would split it between them. Their
+   * unpaced rows, alone and under more load, carry the memory.
+   */
+  const workersRound = async (helpers: number[], cores: number, round: string) => {
+    for (const workers of options.workers!) {
+      next()
+      const name = workersScenario(workers) + round
+      const server = await startWorkers(workers, helpers, cores, name)
+      try {
+        await measure(name, server.target, 'app', { connections: options.connections, requests: pageRequests(pageIds) })
+      } finally {
+        await server.stop()
+      }
+    }
+    next()
+    const sides: { name: string; workers: number; target: LoadTarget; stop: () => Promise<void> }[] = []
+    try {
+      for (const workers of options.workers!) {
+        const name = workersScenario(workers, true) + round
+        sides.push({ name, workers, ...await startWorkers(workers, helpers, cores, name) })
+      }
+      for (const workers of options.workers!.filter((n) => n > 1)) {
+        const name = controlScenario(workers) + round
+        const servers: Awaited<ReturnType<typeof startWorkers>>[] = []
+        const stop = async () => { for (const server of servers) await server.stop() }
+        sides.push({ name, workers, target: app, stop })
+        for (let i = 1; i <= workers; i++) servers.push(await startWorkers(1, helpers, cores, `${name}.${i}`))
+        const [first, ...rest] = servers.map((server) => server.target)
+        sides.at(-1)!.target = { ...first!, peers: rest.map(({ baseUrl, pid }) => ({ baseUrl, pid: pid! })) }
+      }
+      const pids = await Promise.all(sides.map(({ target }) => serverPids(target)))
+      await waitForQuiet([...pids.flat(), ...app.ours])
+      const runs = sides.map(({ workers, name, target }, i): [LoadTarget, LoadSpec] => [
+        // The others idle meanwhile: theirs is not other load.
+        { ...target, ours: [...app.ours, ...pids.filter((_, j) => j !== i).flat()] },
+        { name, warmupSeconds: options.warmup, duration: options.duration, connections: options.connections, overallRate: workers * options.workerRate, requests: pageRequests(pageIds) },
+      ])
+      const paced = await runAlternating(runs, PAIRED_WINDOW_SECONDS)
+      for (const [i, { name }] of sides.entries()) record(name, 'app', options.connections, { ...paced[i]!, peakRssBytes: null })
+    } finally {
+      for (const side of sides) await side.stop()
     }
   }
   let budget: Record<string, string> = {}
@@ -462,18 +515,13 @@ async function bench(options: Options): Promise<number> {
     const pinned = confinement?.allCores ? await Promise.all(helpers.map(affinityOf)) : null
     try {
       // Rounds of every N in turn: a burst on the shared VM lands in one round, not in one N.
-      for (let round = 1; round <= options.workerRounds; round++) {
-        for (const workers of options.workers) {
-          next()
-          await measureWorkers(workers, helpers, most, options.workerRounds > 1 ? `#${round}` : '')
-        }
-      }
+      for (let round = 1; round <= options.workerRounds; round++) await workersRound(helpers, most, options.workerRounds > 1 ? `#${round}` : '')
     } finally {
       if (pinned) for (const [i, pid] of helpers.entries()) await pinProcess(pid, pinned[i]!)
     }
     if (options.workerRounds > 1) {
       const ratios = nameMedianWorkersRound(results, options.workerRounds, most, titleOf)
-      data[`workers rounds (page-${most}w-paced ÷ page-1w-paced CPU per view, in order)`] = ratios.map((r) => (r === null ? '–' : `${r.toFixed(2)}×`)).join(', ')
+      data[`workers rounds (page-${most}w-paced ÷ page-${most}x1w-paced CPU per view, in order)`] = ratios.map((r) => (r === null ? '–' : `${r.toFixed(2)}×`)).join(', ')
     }
     const one = results.find((r) => r.name === WORKERS_BASE)
     if (one) budget = cpuBudget(one, most, cores)

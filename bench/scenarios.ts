@@ -35,16 +35,29 @@ export const workersScenario = (workers: number, paced = false) => `page-${worke
 /** The rows the others' scaling is measured against. */
 export const WORKERS_BASE = workersScenario(1)
 export const PACED_WORKERS_BASE = workersScenario(1, true)
+/**
+ * The control of page-Nw-paced (N > 1): N servers of one worker side by side, each on 1 CPU,
+ * paced at the same rate per server. On 2 cores shared with Redis and the load generator, two
+ * busy processes cost more CPU per view than one, whatever they are: two WORKERS=1 servers side
+ * by side cost 1.31 × one's per view, and one WORKERS=2 server 1.32 × (2026-12-06, alternating
+ * windows; docs/performance.md). Against this row page-Nw-paced shows what WORKERS=N itself costs.
+ */
+export const controlScenario = (servers: number) => `page-${servers}x1w-paced`
 
-/** N of a page-Nw or page-Nw-paced row; null for any other scenario. */
+/** N of a page-Nw, page-Nw-paced or page-Nx1w-paced row; null for any other scenario. */
 export function workersOf(name: string): number | null {
-  const match = /^page-(\d+)w(-paced)?(#\d+)?$/.exec(name)
+  const match = /^page-(\d+)(x1)?w(-paced)?(#\d+)?$/.exec(name)
   return match ? Number(match[1]) : null
 }
 
+/** Whether a row is a control (page-Nx1w-paced): N servers of one worker. */
+export const isControl = (name: string) => /^page-\d+x1w-paced(#\d+)?$/.test(name)
+
 export function titleOf(name: string): string {
   const workers = workersOf(name)
-  if (workers !== null) return `${DESCRIPTIONS.page}, WORKERS=${workers} on ${workers} CPU${workers > 1 ? 's' : ''}${/-paced(#|$)/.test(name) ? ', paced per worker' : ''}${/#\d+$/.exec(name)?.[0].replace('#', ', round ') ?? ''}`
+  const round = /#\d+$/.exec(name)?.[0].replace('#', ', round ') ?? ''
+  if (workers !== null && isControl(name)) return `${DESCRIPTIONS.page}, ${workers} servers of WORKERS=1 side by side, each on 1 CPU, paced per server${round}`
+  if (workers !== null) return `${DESCRIPTIONS.page}, WORKERS=${workers} on ${workers} CPU${workers > 1 ? 's' : ''}${/-paced(#|$)/.test(name) ? ', paced per worker' : ''}${round}`
   // The scale variant's repeated list runs (list#2, list@1k#3, ...): the list's description.
   const again = /^(.+)#(\d+)$/.exec(name)
   if (again) return `${DESCRIPTIONS[again[1]!] ?? again[1]}, run ${again[2]}`

@@ -1,9 +1,9 @@
-// The bench's paired runs (runAlternating): two servers measured in turn, window by window, each
-// run summed over its own windows. Real HTTP servers, real autocannon.
+// The bench's paired runs (runAlternating): servers measured in turn, window by window, each run
+// summed over its own windows. Real HTTP servers, real autocannon.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runAlternating, type LoadSpec, type LoadTarget } from '../../bench/load.js'
+import { runAlternating, runLoad, type LoadResult, type LoadSpec, type LoadTarget } from '../../bench/load.js'
 
 /** A server that answers every request with `status`, and remembers when each came. */
 async function server(status: number) {
@@ -22,23 +22,28 @@ const spec = (name: string): LoadSpec => ({ name, connections: 2, duration: 2, w
 describe('bench: runAlternating', () => {
   let a: Awaited<ReturnType<typeof server>>
   let b: Awaited<ReturnType<typeof server>>
+  let c: Awaited<ReturnType<typeof server>>
   beforeAll(async () => {
     a = await server(200)
     b = await server(503)
+    c = await server(200)
   })
   afterAll(async () => {
-    for (const s of [a, b]) await new Promise((done) => s.http.close(done))
+    for (const s of [a, b, c]) await new Promise((done) => s.http.close(done))
   })
 
-  it('measures the two in turn, window by window, and sums each over its own windows', async () => {
-    const [first, second] = await runAlternating([a.target, spec('a')], [b.target, spec('b')], 1)
+  it('measures them in turn, window by window, and sums each over its own windows', async () => {
+    const results = await runAlternating([[a.target, spec('a')], [b.target, spec('b')], [c.target, spec('c')]], 1)
+    expect(results).toHaveLength(3)
+    const [first, second, third] = results as [LoadResult, LoadResult, LoadResult]
     // Each run lasted its duration in all, in 2 windows of a second.
-    expect(first.seconds).toBeGreaterThan(1.8)
-    expect(first.seconds).toBeLessThan(3)
-    expect(second.seconds).toBeGreaterThan(1.8)
+    for (const result of results) {
+      expect(result.seconds).toBeGreaterThan(1.8)
+      expect(result.seconds).toBeLessThan(3)
+    }
     // Every response counted, of the requests that came; at most one per connection was still
     // in flight when each window ended.
-    for (const [result, side] of [[first, a], [second, b]] as const) {
+    for (const [result, side] of [[first, a], [second, b], [third, c]] as const) {
       expect(result.requests).toBeGreaterThan(100)
       expect(result.requests).toBeLessThanOrEqual(side.arrivals.length)
       expect(result.requests).toBeGreaterThanOrEqual(side.arrivals.length - 2 * 2)
@@ -47,14 +52,30 @@ describe('bench: runAlternating', () => {
     expect(first.statusCodes).toEqual({ 200: first.requests })
     expect(first.unexpected).toBe(0)
     expect(second.unexpected).toBe(second.requests)
+    expect(third.statusCodes).toEqual({ 200: third.requests })
     expect(first.serverCpu).toBeNull()
 
-    // In turn: a's requests came in 2 spells, each followed by one of b's.
-    const spells = [...a.arrivals.map((t) => ({ t, side: 'a' })), ...b.arrivals.map((t) => ({ t, side: 'b' }))]
+    // In turn: a's requests came in 2 spells, each followed by one of b's, then one of c's.
+    const spells = [...a.arrivals.map((t) => ({ t, side: 'a' })), ...b.arrivals.map((t) => ({ t, side: 'b' })), ...c.arrivals.map((t) => ({ t, side: 'c' }))]
       .sort((x, y) => x.t - y.t)
       .filter((arrival, i, all) => i === 0 || all[i - 1]!.side !== arrival.side)
       .map((arrival) => arrival.side)
       .join('')
-    expect(spells).toBe('abab')
+    expect(spells).toBe('abcabc')
+  })
+
+  it('spreads the requests of a target with peers over them all, as one server', async () => {
+    const before = [a.arrivals.length, c.arrivals.length]
+    const both: LoadTarget = { ...a.target, peers: [{ baseUrl: c.target.baseUrl, pid: process.pid }] }
+    const result = await runLoad(both, { ...spec('a+c'), duration: 1 })
+    const toA = a.arrivals.length - before[0]!
+    const toC = c.arrivals.length - before[1]!
+    // One connection each: both served, every response counted once.
+    expect(toA).toBeGreaterThan(20)
+    expect(toC).toBeGreaterThan(20)
+    expect(result.requests).toBeLessThanOrEqual(toA + toC)
+    expect(result.requests).toBeGreaterThanOrEqual(toA + toC - 2)
+    // pid null on the first: no CPU figure, even with a peer's pid.
+    expect(result.serverCpu).toBeNull()
   })
 })
