@@ -345,24 +345,40 @@ export async function runLoad(target: LoadTarget, spec: LoadSpec): Promise<LoadR
   return summarize([await measureWindow(target, spec, responses)], responses)
 }
 
+/** How long each of runAlternating's windows lasts: whole seconds, or a number of requests. */
+export type Turn = { seconds: number } | { requests: number }
+
 /**
- * Runs measured in turn, in windows of `windowSeconds` (whole seconds: autocannon ends a run on
- * its one-second tick), as many as make up `spec.duration`, after a warm-up of each; each run is
+ * Runs measured in turn, in windows of `turn`, as many as make up each run's `spec.duration`
+ * (windows of whole seconds: autocannon ends a run on its one-second tick) or its `spec.amount`
+ * (windows of a number of requests, the last one the rest), after a warm-up of each; each run is
  * summed over its own windows. A drift of the machine's speed then touches them alike. On a
  * shared VM the CPU a response costs drifted by up to 2 × within a minute (2026-12-06: bare
  * Fastify 41 then 75 µs per response, minutes apart; page 62 then 88 µs, in rounds 20 s apart),
  * and the ratio of two 10 s runs one after the other read anything from 0.97 to 2.11 for the
  * same code. In windows of 1 s, two rounds a minute apart read 1.64 and 1.65, though each of the
  * first round's windows cost 48-79 µs (bare Fastify) and 91-141 (page), and the second's 43-51
- * and 72-90. Only `duration` runs: not `amount`, nor `alongside`. The runs' results come in the
- * order of `runs`.
+ * and 72-90. Not `alongside`. The runs' results come in the order of `runs`.
  */
-export async function runAlternating<const Runs extends readonly [LoadTarget, LoadSpec][]>(runs: Runs, windowSeconds: number): Promise<{ -readonly [K in keyof Runs]: LoadResult }> {
-  const windows = Math.max(1, Math.round(runs[0]![1].duration / windowSeconds))
-  const sides = runs.map(([target, spec]) => ({ target, spec: { ...spec, duration: windowSeconds }, responses: new Responses(expected(spec)), windows: [] as Window[] }))
+export async function runAlternating<const Runs extends readonly [LoadTarget, LoadSpec][]>(runs: Runs, turn: Turn): Promise<{ -readonly [K in keyof Runs]: LoadResult }> {
+  const sides = runs.map(([target, spec]) => {
+    const windows: LoadSpec[] = []
+    if ('seconds' in turn) {
+      const count = Math.max(1, Math.round(spec.duration / turn.seconds))
+      for (let i = 0; i < count; i++) windows.push({ ...spec, duration: turn.seconds })
+    } else {
+      if (spec.amount === undefined) throw new Error(`runAlternating: ${spec.name} has no amount to share out in windows of ${turn.requests} requests`)
+      for (let left = spec.amount; left > 0; left -= turn.requests) windows.push({ ...spec, amount: Math.min(turn.requests, left) })
+    }
+    return { target, spec, windows, responses: new Responses(expected(spec)), measured: [] as Window[] }
+  })
   for (const { target, spec } of sides) await warmUp(target, spec)
-  for (let window = 1; window <= windows; window++) {
-    for (const side of sides) side.windows.push(await measureWindow(side.target, side.spec, side.responses, `${side.spec.name} (${window}/${windows})`))
+  const count = Math.max(...sides.map((side) => side.windows.length))
+  for (let window = 0; window < count; window++) {
+    for (const side of sides) {
+      const spec = side.windows[window]
+      if (spec) side.measured.push(await measureWindow(side.target, spec, side.responses, `${spec.name} (${window + 1}/${side.windows.length})`))
+    }
   }
-  return sides.map((side) => summarize(side.windows, side.responses)) as { -readonly [K in keyof Runs]: LoadResult }
+  return sides.map((side) => summarize(side.measured, side.responses)) as { -readonly [K in keyof Runs]: LoadResult }
 }

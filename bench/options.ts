@@ -40,8 +40,9 @@ export const USAGE = `Usage: npm run bench -- [options]
                     the median, the others are listed as page-Nw#R
   --cpu-period US   CFS period of the cgroups, in µs (default 100000)
   --seed N          seed of the data generator (default 1): equal seeds, equal data
-  --seed-rounds N   rounds of ceiling-seed then seed (default 5); the seed row is the round
-                    of median ratio, the others are listed as seed#N
+  --seed-rounds N   rounds of ceiling-seed and seed (default 5), each pair alternating in
+                    windows of 2,000 of its 10,000 views; the seed row is the round of median
+                    ratio, the others are listed as seed#N
   --page-rounds N   rounds of ceiling and page, and of ceiling-raw and raw (default 3), each
                     pair alternating in windows of 1 s for --duration seconds each; the page
                     and raw rows are the rounds of median CPU ratio, the others page#N
@@ -63,7 +64,7 @@ export interface Options {
   probeViews: number
   cpuPeriodUs: number
   seed: number
-  /** --seed-rounds: alternating ceiling-seed, seed pairs; the median pair's rows are seed's. */
+  /** --seed-rounds: ceiling-seed, seed pairs (alternating in windows); the median pair's rows are seed's. */
   seedRounds: number
   /** --page-rounds: alternating ceiling, page (and ceiling-raw, raw) pairs; the median pair's rows take the plain names. */
   pageRounds: number

@@ -33,7 +33,7 @@ describe('bench: runAlternating', () => {
   })
 
   it('measures them in turn, window by window, and sums each over its own windows', async () => {
-    const results = await runAlternating([[a.target, spec('a')], [b.target, spec('b')], [c.target, spec('c')]], 1)
+    const results = await runAlternating([[a.target, spec('a')], [b.target, spec('b')], [c.target, spec('c')]], { seconds: 1 })
     expect(results).toHaveLength(3)
     const [first, second, third] = results as [LoadResult, LoadResult, LoadResult]
     // Each run lasted its duration in all, in 2 windows of a second.
@@ -77,5 +77,28 @@ describe('bench: runAlternating', () => {
     expect(result.requests).toBeGreaterThanOrEqual(toA + toC - 2)
     // pid null on the first: no CPU figure, even with a peer's pid.
     expect(result.serverCpu).toBeNull()
+  })
+
+  it('shares out runs of a number of requests in windows of so many, the last one the rest', async () => {
+    const before = [a.arrivals.length, b.arrivals.length]
+    const counted = (name: string): LoadSpec => ({ ...spec(name), amount: 250 })
+    const [first, second] = await runAlternating([[a.target, counted('a')], [b.target, counted('b')]], { requests: 100 })
+    // Exactly the requests asked for, each counted once: windows of 100, 100 and 50.
+    expect(first.requests).toBe(250)
+    expect(second.requests).toBe(250)
+    expect(a.arrivals.length - before[0]!).toBe(250)
+    expect(b.arrivals.length - before[1]!).toBe(250)
+    // A run of a number of requests lasts until its last response, not a whole second.
+    expect(first.seconds).toBeLessThan(1)
+    const spells = [...a.arrivals.slice(before[0]).map((t) => ({ t, side: 'a' })), ...b.arrivals.slice(before[1]).map((t) => ({ t, side: 'b' }))]
+      .sort((x, y) => x.t - y.t)
+      .filter((arrival, i, all) => i === 0 || all[i - 1]!.side !== arrival.side)
+      .map((arrival) => arrival.side)
+      .join('')
+    expect(spells).toBe('ababab')
+  })
+
+  it('refuses windows of requests for a run of a duration', async () => {
+    await expect(runAlternating([[a.target, spec('a')]], { requests: 100 })).rejects.toThrow('a has no amount to share out in windows of 100 requests')
   })
 })
