@@ -332,7 +332,7 @@ async function bench(options: Options): Promise<number> {
       rounds.push({ ceiling: record(`ceiling-seed#${round}`, 'ceiling', SEED_CONNECTIONS, againstRun), seed: record(`seed#${round}`, 'app', SEED_CONNECTIONS, seedRun) })
     }
     const ratios = nameMedianRound(rounds, titleOf)
-    if (ceiling) data[`seed rounds (seed ÷ ceiling-seed req/s, in order; alternating windows of ${SEED_WINDOW_REQUESTS} views)`] = ratios.map((r) => `${r.toFixed(2)}×`).join(', ')
+    if (ceiling) data[`seed rounds (seed ÷ ceiling-seed req/s, in order; alternating windows of ${SEED_WINDOW_REQUESTS.toLocaleString('en-US')} views)`] = ratios.map((r) => `${r.toFixed(2)}×`).join(', ')
   }
   /**
    * `name` and its ceiling in `--page-rounds` rounds, the round of median CPU ratio taking the
