@@ -63,12 +63,14 @@ const METRIC_LABELS: Record<string, string> = { loopDelayP99: 'event-loop delay 
 const NEEDS: Record<string, string> = { listScaleChange: 'runs with --pastes above 10000' }
 const WORKERS_NEEDED = 'runs with --workers 1,2'
 
-/** The row a scenario is compared to: its ceiling, page-1w for page-Nw; null for ceilings and the fixed-rate probe. */
+/**
+ * The row a scenario is compared to: its ceiling; page-1w for page-Nw; page-Nx1w-paced for
+ * page-Nw-paced (N > 1), and page-1w-paced for those; null for ceilings and the fixed-rate probe.
+ */
 export function ceilingOf(name: string): string | null {
   const workers = workersOf(name)
   if (workers !== null) {
     if (!name.endsWith('-paced')) return WORKERS_BASE
-    // page-Nw-paced against N servers of one worker; those against one.
     return workers > 1 && !isControl(name) ? controlScenario(workers) : PACED_WORKERS_BASE
   }
   if (name.startsWith('ceiling') || name === 'probe') return null

@@ -17,6 +17,16 @@ async function server(status: number) {
   return { http, target, arrivals }
 }
 
+/** The order in which the servers were asked: each one's name once per spell of its requests. */
+function spells(arrivals: Record<string, number[]>): string {
+  return Object.entries(arrivals)
+    .flatMap(([side, times]) => times.map((t) => ({ t, side })))
+    .sort((x, y) => x.t - y.t)
+    .filter((arrival, i, all) => i === 0 || all[i - 1]!.side !== arrival.side)
+    .map((arrival) => arrival.side)
+    .join('')
+}
+
 const spec = (name: string): LoadSpec => ({ name, connections: 2, duration: 2, warmupSeconds: 0, requests: [{ method: 'GET', path: '/' }] })
 
 describe('bench: runAlternating', () => {
@@ -56,12 +66,7 @@ describe('bench: runAlternating', () => {
     expect(first.serverCpu).toBeNull()
 
     // In turn: a's requests came in 2 spells, each followed by one of b's, then one of c's.
-    const spells = [...a.arrivals.map((t) => ({ t, side: 'a' })), ...b.arrivals.map((t) => ({ t, side: 'b' })), ...c.arrivals.map((t) => ({ t, side: 'c' }))]
-      .sort((x, y) => x.t - y.t)
-      .filter((arrival, i, all) => i === 0 || all[i - 1]!.side !== arrival.side)
-      .map((arrival) => arrival.side)
-      .join('')
-    expect(spells).toBe('abcabc')
+    expect(spells({ a: a.arrivals, b: b.arrivals, c: c.arrivals })).toBe('abcabc')
   })
 
   it('spreads the requests of a target with peers over them all, as one server', async () => {
@@ -90,12 +95,7 @@ describe('bench: runAlternating', () => {
     expect(b.arrivals.length - before[1]!).toBe(250)
     // A run of a number of requests lasts until its last response, not a whole second.
     expect(first.seconds).toBeLessThan(1)
-    const spells = [...a.arrivals.slice(before[0]).map((t) => ({ t, side: 'a' })), ...b.arrivals.slice(before[1]).map((t) => ({ t, side: 'b' }))]
-      .sort((x, y) => x.t - y.t)
-      .filter((arrival, i, all) => i === 0 || all[i - 1]!.side !== arrival.side)
-      .map((arrival) => arrival.side)
-      .join('')
-    expect(spells).toBe('ababab')
+    expect(spells({ a: a.arrivals.slice(before[0]), b: b.arrivals.slice(before[1]) })).toBe('ababab')
   })
 
   it('refuses windows of requests for a run of a duration', async () => {
