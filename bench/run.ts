@@ -164,29 +164,27 @@ async function bench(options: Options): Promise<number> {
     const nodeArgs = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
     const program = [process.execPath, ...serverNodeFlags, ...nodeArgs, join(ROOT, 'dist/server.js')]
     const url = baseUrl
-    /** Starts the app server, confined by `wrap`, with `env` added, and waits until it is ready. */
-    const launch = async (wrap: Confinement['wrap'], extraEnv: Record<string, string>, logName: string) => {
-      const started = startProcess('redbin', wrap(program), { env: { ...env, ...extraEnv }, cwd: ROOT, logFile: join(tmp, logName), graceMs: 15_000 })
+    const spawn = (name: string, wrap: Confinement['wrap'], extraEnv: Record<string, string>, logName: string) =>
+      startProcess(name, wrap(program), { env: { ...env, ...extraEnv }, cwd: ROOT, logFile: join(tmp, logName), graceMs: 15_000 })
+    /** Starts the app server, confined the bench's way, and waits until it is ready. */
+    const launch = async () => {
+      const started = spawn('redbin', confinement!.wrap, {}, 'server.log')
       current.server = started
       current.stopped = false
       await waitForHttp(`${url}/readyz`, started)
       return started
     }
-    const wrap = confinement!.wrap
-    startSideServer = async (name, sideWrap, extraEnv) => {
-      const sidePort = await freePort()
-      const sideUrl = `http://127.0.0.1:${sidePort}`
-      const started = startProcess(`redbin (${name})`, sideWrap(program), {
-        env: { ...env, ...extraEnv, PORT: String(sidePort), PUBLIC_URL: sideUrl },
-        cwd: ROOT, logFile: join(tmp, `server-${name}.log`), graceMs: 15_000,
-      })
+    startSideServer = async (name, wrap, extraEnv) => {
+      const port = await freePort()
+      const sideUrl = `http://127.0.0.1:${port}`
+      const started = spawn(`redbin (${name})`, wrap, { ...extraEnv, PORT: String(port), PUBLIC_URL: sideUrl }, `server-${name}.log`)
       await waitForHttp(`${sideUrl}/readyz`, started)
       return { started, url: sideUrl }
     }
-    await launch(wrap, {}, 'server.log')
+    await launch()
     restartApp = async () => {
       await stopApp()
-      return (await launch(wrap, {}, 'server.log')).pid
+      return (await launch()).pid
     }
     // If the run fails, the server's log says why: keep it next to the results.
     onFailure.push(() => {
