@@ -12,7 +12,7 @@ import { connectRedis } from '../src/redis/client.js'
 import { affinityOf, confine, pinProcess, type Confinement } from './confine.js'
 import { Corpus, randomGenerator } from './corpus.js'
 import { http } from './http.js'
-import { runAlternating, runLoad, serverPids, type LoadResult, type LoadSpec, type LoadTarget } from './load.js'
+import { runAlternating, runLoad, serverPids, type LoadResult, type LoadSpec, type LoadTarget, type Turn } from './load.js'
 import { describeMachine } from './machine.js'
 import { parseOptions, REALISTIC_PASTES, USAGE, UsageError, type Options } from './options.js'
 import { cleanupAll, cleanupOnSignals, freePort, onCleanup, run, startProcess, stopProcess, waitForHttp, type Started } from './processes.js'
@@ -34,7 +34,8 @@ const LIST_CYCLES = 2
 const LIST_PAGE_SIZE = 20
 const DEEP_LIST_PAGE = 200
 /**
- * Page and raw alternate with their ceilings in windows this long (ceilingRounds): short enough
+ * Page and raw alternate with their ceilings in windows this long (ceilingRounds), as the paced
+ * worker rows do with each other (workersRound): short enough
  * that the machine's speed hardly moves between the two, long enough (~10k responses) that each
  * window's CPU, read from /proc in 10 ms ticks, is exact to 2%.
  */
@@ -219,6 +220,18 @@ async function bench(options: Options): Promise<number> {
     if (target.pid !== null) await waitForQuiet([...await serverPids(target), ...target.ours])
     return record(name, server, spec.connections, await runLoad(target, { name, warmupSeconds: options.warmup, duration: options.duration, ...spec }))
   }
+  /**
+   * Runs that take turns in windows of `turn` (runAlternating), once the machine is quiet, each
+   * recorded as a row under its spec's name. While one runs the others idle: their processes
+   * count as ours, not as other load.
+   */
+  const measureInTurns = async <const Runs extends readonly { server: 'app' | 'ceiling'; target: LoadTarget; spec: LoadSpec }[]>(runs: Runs, turn: Turn) => {
+    const pids = await Promise.all(runs.map(({ target }) => serverPids(target)))
+    await waitForQuiet([...pids.flat(), ...app.ours])
+    const others = (i: number) => pids.filter((_, j) => j !== i).flat()
+    const results = await runAlternating(runs.map(({ target, spec }, i): [LoadTarget, LoadSpec] => [{ ...target, ours: [...new Set([...target.ours, ...others(i)])] }, spec]), turn)
+    return runs.map(({ server, spec }, i) => record(spec.name, server, spec.connections, results[i]!)) as { -readonly [K in keyof Runs]: ScenarioResult }
+  }
 
   // ——— Data ———
   const corpus = new Corpus(random, ROOT)
@@ -323,11 +336,15 @@ async function bench(options: Options): Promise<number> {
     const spec = { connections: SEED_CONNECTIONS, amount: SEED_REQUESTS, requests: fixedRequest(`/${typical.id}`) }
     const rounds: Round[] = []
     if (!ceiling) rounds.push({ ceiling: null, seed: await measure('seed#1', app, 'app', spec) })
-    for (let round = 1; ceiling && round <= options.seedRounds; round++) {
-      await waitForQuiet([...await serverPids(ceiling.target), ...await serverPids(app), ...app.ours])
+    else {
       const run = (name: string): LoadSpec => ({ name, warmupSeconds: options.warmup, duration: options.duration, ...spec })
-      const [againstRun, seedRun] = await runAlternating([[ceiling.target, run(`ceiling-seed#${round}`)], [app, run(`seed#${round}`)]], { requests: SEED_WINDOW_REQUESTS })
-      rounds.push({ ceiling: record(`ceiling-seed#${round}`, 'ceiling', SEED_CONNECTIONS, againstRun), seed: record(`seed#${round}`, 'app', SEED_CONNECTIONS, seedRun) })
+      for (let round = 1; round <= options.seedRounds; round++) {
+        const [against, seed] = await measureInTurns([
+          { server: 'ceiling', target: ceiling.target, spec: run(`ceiling-seed#${round}`) },
+          { server: 'app', target: app, spec: run(`seed#${round}`) },
+        ], { requests: SEED_WINDOW_REQUESTS })
+        rounds.push({ ceiling: against, seed })
+      }
     }
     const ratios = nameMedianRound(rounds, titleOf)
     if (ceiling) data[`seed rounds (seed ÷ ceiling-seed req/s, in order; alternating windows of ${SEED_WINDOW_REQUESTS.toLocaleString('en-US')} views)`] = ratios.map((r) => `${r.toFixed(2)}×`).join(', ')
@@ -351,11 +368,11 @@ async function bench(options: Options): Promise<number> {
     const ceiling = ceilingUp.target
     const rounds: { ratio: number | null; rows: ScenarioResult[] }[] = []
     for (let round = 1; round <= options.pageRounds; round++) {
-      await waitForQuiet([...await serverPids(ceiling), ...await serverPids(app), ...app.ours])
       const run = (runName: string): LoadSpec => ({ name: runName, warmupSeconds: options.warmup, duration: options.duration, ...spec() })
-      const [againstRun, rowRun] = await runAlternating([[ceiling, run(`${ceilingName}#${round}`)], [app, run(`${name}#${round}`)]], { seconds: PAIRED_WINDOW_SECONDS })
-      const against = record(`${ceilingName}#${round}`, 'ceiling', options.connections, againstRun)
-      const row = record(`${name}#${round}`, 'app', options.connections, rowRun)
+      const [against, row] = await measureInTurns([
+        { server: 'ceiling', target: ceiling, spec: run(`${ceilingName}#${round}`) },
+        { server: 'app', target: app, spec: run(`${name}#${round}`) },
+      ], { seconds: PAIRED_WINDOW_SECONDS })
       const ratio = row.cpuPerResponseUs !== null && against.cpuPerResponseUs ? row.cpuPerResponseUs / against.cpuPerResponseUs : null
       rounds.push({ ratio, rows: [row, against] })
     }
@@ -488,32 +505,32 @@ async function bench(options: Options): Promise<number> {
       }
     }
     next()
-    const sides: { name: string; workers: number; target: LoadTarget; stop: () => Promise<void> }[] = []
+    const running: { stop: () => Promise<void> }[] = []
+    const start = async (workers: number, name: string) => {
+      const server = await startWorkers(workers, helpers, cores, name)
+      running.push(server)
+      return server.target
+    }
     try {
+      const runs: { server: 'app'; target: LoadTarget; spec: LoadSpec }[] = []
+      const paced = (name: string, workers: number, target: LoadTarget) => runs.push({
+        server: 'app', target,
+        spec: { name, warmupSeconds: options.warmup, duration: options.duration, connections: options.connections, overallRate: workers * options.workerRate, requests: pageRequests(pageIds) },
+      })
       for (const workers of options.workers!) {
         const name = workersScenario(workers, true) + round
-        sides.push({ name, workers, ...await startWorkers(workers, helpers, cores, name) })
+        paced(name, workers, await start(workers, name))
       }
       for (const workers of options.workers!.filter((n) => n > 1)) {
         const name = controlScenario(workers) + round
-        const servers: Awaited<ReturnType<typeof startWorkers>>[] = []
-        const stop = async () => { for (const server of servers) await server.stop() }
-        sides.push({ name, workers, target: app, stop })
-        for (let i = 1; i <= workers; i++) servers.push(await startWorkers(1, helpers, cores, `${name}.${i}`))
-        const [first, ...rest] = servers.map((server) => server.target)
-        sides.at(-1)!.target = { ...first!, peers: rest.map(({ baseUrl, pid }) => ({ baseUrl, pid: pid! })) }
+        const servers: LoadTarget[] = []
+        for (let i = 1; i <= workers; i++) servers.push(await start(1, `${name}.${i}`))
+        const [first, ...rest] = servers
+        paced(name, workers, { ...first!, peers: rest.map(({ baseUrl, pid }) => ({ baseUrl, pid: pid! })) })
       }
-      const pids = await Promise.all(sides.map(({ target }) => serverPids(target)))
-      await waitForQuiet([...pids.flat(), ...app.ours])
-      const runs = sides.map(({ workers, name, target }, i): [LoadTarget, LoadSpec] => [
-        // The others idle meanwhile: theirs is not other load.
-        { ...target, ours: [...app.ours, ...pids.filter((_, j) => j !== i).flat()] },
-        { name, warmupSeconds: options.warmup, duration: options.duration, connections: options.connections, overallRate: workers * options.workerRate, requests: pageRequests(pageIds) },
-      ])
-      const paced = await runAlternating(runs, { seconds: PAIRED_WINDOW_SECONDS })
-      for (const [i, { name }] of sides.entries()) record(name, 'app', options.connections, { ...paced[i]!, peakRssBytes: null })
+      for (const row of await measureInTurns(runs, { seconds: PAIRED_WINDOW_SECONDS })) row.peakRssBytes = null
     } finally {
-      for (const side of sides) await side.stop()
+      for (const server of running) await server.stop()
     }
   }
   let budget: Record<string, string> = {}
