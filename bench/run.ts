@@ -8,6 +8,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Redis } from 'ioredis'
 import type { Request } from 'autocannon'
+import { loadConfig } from '../src/config.js'
 import { connectRedis } from '../src/redis/client.js'
 import { affinityOf, confine, pinProcess, type Confinement } from './confine.js'
 import { Corpus, randomGenerator } from './corpus.js'
@@ -454,6 +455,8 @@ async function bench(options: Options): Promise<number> {
   }
 
   // ——— Scaling: the page scenario against WORKERS=N on N CPUs ———
+  /** The servers' PAGE_CACHE_BYTES, as their config reads it: N workers share it out. */
+  const pageCacheBytes = loadConfig({ ...process.env, ...serverStartEnv }).pageCacheBytes
   /**
    * A fresh WORKERS=N server, `name`, in its own N-CPU cgroup, on a port of its own; `helpers`
    * (Redis, us) moved aside. Every one is pinned to the cores of the largest N, so that the rows
@@ -461,7 +464,7 @@ async function bench(options: Options): Promise<number> {
    * than 2 workers sharing both cores with Redis and the load generator, the sharing and not
    * the workers.
    */
-  const startWorkers = async (workers: number, helpers: number[], cores: number, name: string) => {
+  const startWorkers = async (workers: number, helpers: number[], cores: number, name: string, extraEnv: Record<string, string> = {}) => {
     const confined = await confine({ cpus: workers, cores, cpuPeriodUs: options.cpuPeriodUs, memoryBytes: MEMORY_BYTES })
     onCleanup(`remove the ${name} cgroups`, () => confined.release())
     data[`workers ${workers}`] = confined.description
@@ -469,7 +472,7 @@ async function bench(options: Options): Promise<number> {
     // Redis and the load generator take the cores the server leaves, or share them all.
     const aside = confined.otherCores ?? confined.allCores
     if (aside) for (const pid of helpers) await pinProcess(pid, aside)
-    const { started, url } = await startSideServer!(name, confined.wrap, { WORKERS: String(workers) })
+    const { started, url } = await startSideServer!(name, confined.wrap, { ...extraEnv, WORKERS: String(workers) })
     // With several workers a /metrics scrape reaches one of them: its loop delay would be one worker's.
     const target: LoadTarget = { ...app, baseUrl: url, pid: started.pid, tree: workers > 1, metrics: app.metrics && workers === 1 }
     return {
@@ -506,8 +509,8 @@ async function bench(options: Options): Promise<number> {
     }
     next()
     const running: { stop: () => Promise<void> }[] = []
-    const start = async (workers: number, name: string) => {
-      const server = await startWorkers(workers, helpers, cores, name)
+    const start = async (workers: number, name: string, extraEnv?: Record<string, string>) => {
+      const server = await startWorkers(workers, helpers, cores, name, extraEnv)
       running.push(server)
       return server.target
     }
@@ -523,8 +526,12 @@ async function bench(options: Options): Promise<number> {
       }
       for (const workers of options.workers!.filter((n) => n > 1)) {
         const name = controlScenario(workers) + round
+        // Each with a worker's share of the page cache, as N workers share theirs: with pages that
+        // fit one server's cache and not a worker's (`--pastes 1000`), page-2w-paced read 1.44-1.51
+        // × two servers of the whole cache each, the cache and not the cluster.
+        const share = { PAGE_CACHE_BYTES: String(Math.floor(pageCacheBytes / workers)) }
         const servers: LoadTarget[] = []
-        for (let i = 1; i <= workers; i++) servers.push(await start(1, `${name}.${i}`))
+        for (let i = 1; i <= workers; i++) servers.push(await start(1, `${name}.${i}`, share))
         const [first, ...rest] = servers
         paced(name, workers, { ...first!, peers: rest.map(({ baseUrl, pid }) => ({ baseUrl, pid: pid! })) })
       }
