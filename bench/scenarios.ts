@@ -36,8 +36,8 @@ export const workersScenario = (workers: number, paced = false) => `page-${worke
 export const WORKERS_BASE = workersScenario(1)
 export const PACED_WORKERS_BASE = workersScenario(1, true)
 /**
- * The control of page-Nw-paced (N > 1): N servers of one worker side by side, each on 1 CPU,
- * paced at the same rate per server. On 2 cores shared with Redis and the load generator, two
+ * The control of page-Nw-paced (N > 1): N servers of one worker side by side, each on 1 CPU
+ * with a worker's share of the page cache, paced at the same rate per server. On 2 cores shared with Redis and the load generator, two
  * busy processes cost more CPU per view than one, whatever they are: two WORKERS=1 servers side
  * by side cost 1.31 × one's per view, and one WORKERS=2 server 1.32 × (2026-12-06, alternating
  * windows; docs/performance.md). Against this row page-Nw-paced shows what WORKERS=N itself costs.
