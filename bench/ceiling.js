@@ -1,18 +1,35 @@
 // The ceiling: bare Fastify on the same Node, under the same confinement as the app, serving
-// fixed bodies the size of the app's responses. Whatever the app does beyond this (Redis,
-// templates, headers, validation) is the gap between a scenario's req/s and the ceiling's.
-// Plain JavaScript so that it runs with node itself, with no loader in the measured process.
+// for each id the very bytes the app serves for it, as Buffers, as the app sends them. Whatever
+// the app does beyond this (Redis, templates, headers, validation) is the gap between a
+// scenario's req/s and the ceiling's. Plain JavaScript so that it runs with node itself, with no
+// loader in the measured process.
 //
-//   GET  /:id           the page body (CEILING_PAGE_FILE)
-//   GET  /:id/raw       the raw body (CEILING_RAW_FILE)
+// Why every id's own bytes, not one typical page for all: the ids in rotation are of many sizes,
+// and their mean page (~12.5 KB) is larger than the median one (~9.7 KB). Why Buffers, not
+// strings: a page as a string cost the ceiling its encoding to UTF-8 and its length counted, on
+// every response, which the app (Buffers from Redis or its cache) never pays. Measured side by
+// side on one core (docs/performance.md, 2026-12-06): one median page as a string, 63-66 µs per
+// response; every id's page as strings, 78-88; as Buffers, 55-59.
+//
+//   GET  /:id           the id's page (CEILING_BODIES_FILE, CEILING_INDEX_FILE: seed.ts' fetchBodies)
+//   GET  /:id/raw       the id's raw text
 //   POST /api/pastes    parses the JSON body, answers 201 with a small JSON object
 //   GET  /healthz, /metrics (event-loop delay p99 and RSS, named as redbin's)
 import { readFileSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import Fastify from 'fastify'
 
-const page = readFileSync(process.env.CEILING_PAGE_FILE ?? '', 'utf8')
-const raw = readFileSync(process.env.CEILING_RAW_FILE ?? '', 'utf8')
+const bytes = readFileSync(process.env.CEILING_BODIES_FILE ?? '')
+/** @type {Record<string, [number, number, number]>} */
+const index = JSON.parse(readFileSync(process.env.CEILING_INDEX_FILE ?? '', 'utf8'))
+/** @type {Map<string, Buffer>} */
+const pages = new Map()
+/** @type {Map<string, Buffer>} */
+const raws = new Map()
+for (const [id, [page, raw, end]] of Object.entries(index)) {
+  pages.set(id, bytes.subarray(page, raw))
+  raws.set(id, bytes.subarray(raw, end))
+}
 const loopDelay = monitorEventLoopDelay({ resolution: 5 })
 loopDelay.enable()
 
@@ -27,8 +44,13 @@ app.get('/metrics', async (_request, reply) => {
   loopDelay.reset()
   return reply.type('text/plain; version=0.0.4; charset=utf-8').send(`${text}\n`)
 })
-app.get('/:id', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page))
-app.get('/:id/raw', async (_request, reply) => reply.type('text/plain; charset=utf-8').send(raw))
+/** @param {Map<string, Buffer>} bodies @param {string} type */
+const serve = (bodies, type) => async (/** @type {import('fastify').FastifyRequest<{ Params: { id: string } }>} */ request, /** @type {import('fastify').FastifyReply} */ reply) => {
+  const body = bodies.get(request.params.id)
+  return body ? reply.type(type).send(body) : reply.code(404).send()
+}
+app.get('/:id', serve(pages, 'text/html; charset=utf-8'))
+app.get('/:id/raw', serve(raws, 'text/plain; charset=utf-8'))
 app.post('/api/pastes', { bodyLimit: 4 * 1024 * 1024 }, async (request, reply) => {
   const body = /** @type {{ content?: string }} */ (request.body)
   return reply.code(201).send({ id: 'AAAAAAAAAA', size: body.content?.length ?? 0 })

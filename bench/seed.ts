@@ -219,3 +219,36 @@ export async function waitForRenderedPages(target: LoadTarget, ids: string[], re
 export async function waitForRenderQueue(target: LoadTarget): Promise<void> {
   if (!(await renderQueueDrained(target, 15 * 60_000))) await sleep(2000)
 }
+
+/** What the app serves for each id, as the ceiling serves it (ceiling.js). */
+export interface CeilingBodies {
+  /** Each id's page, then its raw text, laid end to end. */
+  bytes: Buffer
+  /** By id: where its page starts, where its raw text starts, where that ends, in `bytes`. */
+  index: Record<string, [number, number, number]>
+  pageBytes: number
+  rawBytes: number
+}
+
+/** Reads each id's page and raw text from the app, byte for byte, for the ceiling to serve. */
+export async function fetchBodies(baseUrl: string, ids: readonly string[]): Promise<CeilingBodies> {
+  const pages = new Array<Buffer>(ids.length)
+  const raws = new Array<Buffer>(ids.length)
+  await pool(ids.length, 16, async (i) => {
+    const [page, raw] = await Promise.all([http('GET', `${baseUrl}/${ids[i]}`), http('GET', `${baseUrl}/${ids[i]}/raw`)])
+    if (page.status !== 200 || raw.status !== 200) throw new Error(`the ceiling's bodies: GET /${ids[i]} answered ${page.status}, its raw text ${raw.status}`)
+    pages[i] = page.body
+    raws[i] = raw.body
+  })
+  const index: CeilingBodies['index'] = {}
+  let at = 0
+  let pageBytes = 0
+  for (let i = 0; i < ids.length; i++) {
+    const page = pages[i]!.length
+    const raw = raws[i]!.length
+    index[ids[i]!] = [at, at + page, at + page + raw]
+    at += page + raw
+    pageBytes += page
+  }
+  return { bytes: Buffer.concat(pages.flatMap((page, i) => [page, raws[i]!])), index, pageBytes, rawBytes: at - pageBytes }
+}
