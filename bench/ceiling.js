@@ -5,11 +5,12 @@
 // loader in the measured process.
 //
 // Why every id's own bytes, not one typical page for all: the ids in rotation are of many sizes,
-// and their mean page (~12.5 KB) is larger than the median one (~9.7 KB). Why Buffers, not
-// strings: a page as a string cost the ceiling its encoding to UTF-8 and its length counted, on
-// every response, which the app (Buffers from Redis or its cache) never pays. Measured side by
-// side on one core (docs/performance.md, 2026-12-06): one median page as a string, 63-66 µs per
-// response; every id's page as strings, 78-88; as Buffers, 55-59.
+// and their mean page (~12.5 KB) is larger than the seed test's page of median size (~7.7 KB).
+// Why Buffers, not strings: a page as a string cost the ceiling its encoding to UTF-8 and its
+// length counted, on every response, which the app (Buffers from Redis or its cache) never pays.
+// Measured side by side on one core (docs/performance.md, 2026-12-06, a tenth machine): one
+// median page as a string, 63-75 µs per response; every id's page as strings, 78-88; as
+// Buffers, 55-59.
 //
 //   GET  /:id           the id's page (CEILING_BODIES_FILE, CEILING_INDEX_FILE: seed.ts' fetchBodies)
 //   GET  /:id/raw       the id's raw text
