@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runAlternating, runLoad, type LoadResult, type LoadSpec, type LoadTarget } from '../../bench/load.js'
+import { runAlternating, runLoad, serverPids, type LoadResult, type LoadSpec, type LoadTarget } from '../../bench/load.js'
 
 /** A server that answers every request with `status`, and remembers when each came. */
 async function server(status: number) {
@@ -82,6 +82,21 @@ describe('bench: runAlternating', () => {
     expect(result.requests).toBeGreaterThanOrEqual(toA + toC - 2)
     // pid null on the first: no CPU figure, even with a peer's pid.
     expect(result.serverCpu).toBeNull()
+  })
+
+  it('counts a target with peers as one server: its processes, and its CPU summed over them', async () => {
+    expect(await serverPids({ ...a.target, pid: 101, peers: [{ baseUrl: c.target.baseUrl, pid: 202 }] })).toEqual([101, 202])
+    // This process serves both and runs the load: named as the target and as its peer, its CPU
+    // counts twice, as two servers' would once each.
+    const twice: LoadTarget = { ...a.target, pid: process.pid, peers: [{ baseUrl: c.target.baseUrl, pid: process.pid }] }
+    const before = process.cpuUsage()
+    const result = await runLoad(twice, { ...spec('a+c'), duration: 1 })
+    const used = process.cpuUsage(before)
+    const ownSeconds = (used.user + used.system) / 1e6
+    expect(ownSeconds).toBeGreaterThan(0.1)
+    const ratio = (result.serverCpu! * result.seconds) / ownSeconds
+    expect(ratio).toBeGreaterThan(1.5)
+    expect(ratio).toBeLessThan(2.4)
   })
 
   it('shares out runs of a number of requests in windows of so many, the last one the rest', async () => {
