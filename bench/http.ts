@@ -2,13 +2,14 @@
 // keep-alive agent that drops idle sockets after 20 s: well before a server closes them
 // (Fastify: 72 s), so a POST, which is never retried, never lands on a socket the server has
 // just closed.
-import { Agent, request as httpRequest } from 'node:http'
+import { Agent, type IncomingHttpHeaders, request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 20_000 })
 
 export interface HttpResponse {
   status: number
+  headers: IncomingHttpHeaders
   body: Buffer
   text(): string
 }
@@ -41,7 +42,7 @@ function once(method: string, url: string, options: Options): Promise<HttpRespon
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
       res.on('end', () => {
         const data = Buffer.concat(chunks)
-        resolve({ status: res.statusCode ?? 0, body: data, text: () => data.toString() })
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data, text: () => data.toString() })
       })
       res.on('error', reject)
     })

@@ -392,7 +392,7 @@ async function bench(options: Options): Promise<number> {
     next()
     const bodies = await fetchBodies(baseUrl, pageIds)
     writeFileSync(join(tmp, 'bodies'), bodies.bytes)
-    writeFileSync(join(tmp, 'bodies.json'), JSON.stringify(bodies.index))
+    writeFileSync(join(tmp, 'bodies.json'), JSON.stringify({ index: bodies.index, headers: bodies.headers }))
     data['ceiling bodies: pages, raw texts (mean bytes)'] = `${Math.round(bodies.pageBytes / pageIds.length).toLocaleString('en-US')}, ${Math.round(bodies.rawBytes / pageIds.length).toLocaleString('en-US')}`
     const [pageStart, rawStart, rawEnd] = bodies.index[typical.id]!
     data['seed scenario\'s page, raw text (bytes)'] = `${(rawStart - pageStart).toLocaleString('en-US')}, ${(rawEnd - rawStart).toLocaleString('en-US')}`

@@ -7,7 +7,7 @@ import { Store } from '../src/model/index.js'
 import { newDeleteToken, newPasteId } from '../src/pastes/ids.js'
 import { Paste } from '../src/pastes/Paste.js'
 import type { Bucket, Corpus } from './corpus.js'
-import { http } from './http.js'
+import { http, type HttpResponse } from './http.js'
 import { metricValue, scrapeMetrics, type LoadTarget } from './load.js'
 import { progress } from './progress.js'
 
@@ -224,31 +224,52 @@ export async function waitForRenderQueue(target: LoadTarget): Promise<void> {
 export interface CeilingBodies {
   /** Each id's page, then its raw text, laid end to end. */
   bytes: Buffer
-  /** By id: where its page starts, where its raw text starts, where that ends, in `bytes`. */
-  index: Record<string, [number, number, number]>
+  /**
+   * By id: where its page starts, where its raw text starts, where that ends, in `bytes`; then
+   * which of `headers` the page came with, and which the raw text.
+   */
+  index: Record<string, [number, number, number, number, number]>
+  /** Each set of response headers the app sent with them, once (the pages' are all alike). */
+  headers: CeilingHeaders[]
   pageBytes: number
   rawBytes: number
 }
 
-/** Reads each id's page and raw text from the app, byte for byte, for the ceiling to serve. */
+/** A response's headers as the app sent them, but for those Node's http adds to every response. */
+export type CeilingHeaders = Record<string, string | string[]>
+
+/** Headers Node's http server writes for any response: the ceiling's own are as good. */
+const EVERY_RESPONSE = new Set(['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'])
+
+/**
+ * Reads each id's page and raw text from the app, byte for byte and with their headers (the
+ * security headers, the CSP, the raw text's ETag), for the ceiling to serve.
+ */
 export async function fetchBodies(baseUrl: string, ids: readonly string[]): Promise<CeilingBodies> {
-  const pages = new Array<Buffer>(ids.length)
-  const raws = new Array<Buffer>(ids.length)
+  const responses = new Array<[HttpResponse, HttpResponse]>(ids.length)
   await pool(ids.length, 16, async (i) => {
     const [page, raw] = await Promise.all([http('GET', `${baseUrl}/${ids[i]}`), http('GET', `${baseUrl}/${ids[i]}/raw`)])
     if (page.status !== 200 || raw.status !== 200) throw new Error(`the ceiling's bodies: GET /${ids[i]} answered ${page.status}, its raw text ${raw.status}`)
-    pages[i] = page.body
-    raws[i] = raw.body
+    responses[i] = [page, raw]
   })
+  const headers: CeilingHeaders[] = []
+  const seen = new Map<string, number>()
+  const headersOf = ({ headers: sent }: HttpResponse) => {
+    const kept: CeilingHeaders = {}
+    for (const [name, value] of Object.entries(sent)) if (value !== undefined && !EVERY_RESPONSE.has(name)) kept[name] = value
+    const key = JSON.stringify(kept)
+    let at = seen.get(key)
+    if (at === undefined) seen.set(key, at = headers.push(kept) - 1)
+    return at
+  }
   const index: CeilingBodies['index'] = {}
   let at = 0
   let pageBytes = 0
   for (let i = 0; i < ids.length; i++) {
-    const page = pages[i]!.length
-    const raw = raws[i]!.length
-    index[ids[i]!] = [at, at + page, at + page + raw]
-    at += page + raw
-    pageBytes += page
+    const [page, raw] = responses[i]!
+    index[ids[i]!] = [at, at + page.body.length, at + page.body.length + raw.body.length, headersOf(page), headersOf(raw)]
+    at += page.body.length + raw.body.length
+    pageBytes += page.body.length
   }
-  return { bytes: Buffer.concat(pages.flatMap((page, i) => [page, raws[i]!])), index, pageBytes, rawBytes: at - pageBytes }
+  return { bytes: Buffer.concat(responses.flatMap(([page, raw]) => [page.body, raw.body])), index, headers, pageBytes, rawBytes: at - pageBytes }
 }
