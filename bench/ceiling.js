@@ -1,8 +1,8 @@
 // The ceiling: bare Fastify on the same Node, under the same confinement as the app, serving
 // for each id the very response the app serves for it: its bytes, as Buffers, as the app sends
 // them, with the app's headers. Whatever the app does beyond this (Redis, templates, counting,
-// validation) is the gap between a scenario's req/s and the ceiling's. Plain JavaScript so that it runs with node itself, with no
-// loader in the measured process.
+// validation) is the gap between a scenario's req/s and the ceiling's. Plain JavaScript so that
+// it runs with node itself, with no loader in the measured process.
 //
 // Why every id's own bytes, not one typical page for all: the ids in rotation are of many sizes,
 // and their mean page (~12.5 KB) is larger than the seed test's page of median size (~7.7 KB).
@@ -12,12 +12,12 @@
 // median page as a string, 63-75 µs per response; every id's page as strings, 78-88; as
 // Buffers, 55-59.
 // Why the app's headers: the eleven security headers (the CSP among them), the cache-control and
-// the raw text's ETag are part of every response the app must send; with only the content type,
+// the raw text's ETag are part of the responses the app must send; with only the content type,
 // the ceiling sent 2 headers to the app's 14 and cost ~8% less per page (an eleventh machine:
 // 35.7 against 38.6 µs, median of three rounds of alternating 1 s windows).
 //
 //   GET  /:id           the id's page (CEILING_BODIES_FILE, CEILING_INDEX_FILE: seed.ts' fetchBodies)
-//   GET  /:id/raw       the id's raw text, each with the headers the app sent with it
+//   GET  /:id/raw       the id's raw text (both with the headers the app sent with them)
 //   POST /api/pastes    parses the JSON body, answers 201 with a small JSON object
 //   GET  /healthz, /metrics (event-loop delay p99 and RSS, named as redbin's)
 import { readFileSync } from 'node:fs'
