@@ -32,9 +32,12 @@ const { index, headers } = JSON.parse(readFileSync(process.env.CEILING_INDEX_FIL
 const pages = new Map()
 /** @type {Map<string, Response>} */
 const raws = new Map()
+/** The bytes at [start, end) of the file, with the `set`th of the headers. @returns {Response} */
+const response = (/** @type {number} */ start, /** @type {number} */ end, /** @type {number} */ set) =>
+  ({ body: bytes.subarray(start, end), headers: /** @type {Record<string, string | string[]>} */ (headers[set]) })
 for (const [id, [page, raw, end, pageHeaders, rawHeaders]] of Object.entries(index)) {
-  pages.set(id, { body: bytes.subarray(page, raw), headers: /** @type {Record<string, string | string[]>} */ (headers[pageHeaders]) })
-  raws.set(id, { body: bytes.subarray(raw, end), headers: /** @type {Record<string, string | string[]>} */ (headers[rawHeaders]) })
+  pages.set(id, response(page, raw, pageHeaders))
+  raws.set(id, response(raw, end, rawHeaders))
 }
 const loopDelay = monitorEventLoopDelay({ resolution: 5 })
 loopDelay.enable()
