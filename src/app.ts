@@ -87,6 +87,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   // Reads past the page cache, the views it cannot hold, go through a lean connection (see HashReader.ts).
   const hashReader = cache ? new HashReader((redis as Redis).options, {
     timeoutMs: config.redisCommandTimeoutMs,
+    batchMs: config.redisReadBatchMs,
     onError: (err) => app.log.debug({ err }, 'hash reader connection'),
   }) : undefined
   const store = new Store(redis, { prefix: config.redisPrefix, ...(cache ? { cache: cache.records } : {}), ...(hashReader ? { hashReader } : {}) })
@@ -115,6 +116,9 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   app.metrics.gauge('page_cache_bytes', () => cache?.records.bytes ?? 0)
   app.metrics.gauge('page_cache_max_bytes', () => cache?.records.limits.maxBytes ?? 0)
   app.metrics.gauge('page_cache_tracking_up', () => (cache?.tracking.up ? 1 : 0))
+  // Their ratio is how many reads past the cache each write to Redis carried (REDIS_READ_BATCH_MS).
+  app.metrics.counter('redis_reads_sent', () => hashReader?.stats.commands ?? 0)
+  app.metrics.counter('redis_read_writes', () => hashReader?.stats.writes ?? 0)
   app.metrics.gauge('render_workers', () => code.workers)
   await app.register(securityHeadersPlugin, { headers: securityHeaders })
   await app.register(errorsPlugin, { replies })

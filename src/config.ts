@@ -172,6 +172,12 @@ const schema = {
   pageCacheMaxEntryBytes: field('PAGE_CACHE_MAX_ENTRY_BYTES', '1048576', integer(1)),
   /** With the page cache on, views send their counts together, at most this many ms later; 0: at the end of each event-loop turn. */
   viewCountBatchMs: field('VIEW_COUNT_BATCH_MS', '5', integer(0, 1000, 'must be a whole number of ms from 0 to 1000')),
+  /**
+   * With the page cache on, reads past it (and the views' counts) go to Redis at most once per
+   * this many ms while they keep coming, together (src/redis/HashReader.ts says why); 0: at the
+   * end of each event-loop turn. A read after a quiet spell goes at once.
+   */
+  redisReadBatchMs: field('REDIS_READ_BATCH_MS', '1', integer(0, 100, 'must be a whole number of ms from 0 to 100')),
   /** The render worker's old generation: a render or diff that needs more fails (the page then renders on its first view). */
   renderWorkerOldMb: field('RENDER_WORKER_OLD_MB', '48', integer(16, 4096, 'must be a whole number of MB from 16 to 4096')),
   /**

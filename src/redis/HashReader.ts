@@ -28,6 +28,18 @@ export interface HashReaderOptions {
   timeoutMs?: number
   /** Connection and protocol errors; the reader recovers on its own. */
   onError?: (err: Error) => void
+  /**
+   * Within this many ms of a write, the next commands wait for the window to end and go out
+   * together (0: at the end of each turn of the event loop). A command after a quiet spell goes
+   * at the end of its turn, as before.
+   */
+  batchMs?: number
+}
+
+/** What the reader has sent: commands, and the writes that carried them. */
+export interface HashReaderStats {
+  commands: number
+  writes: number
 }
 
 /** The connection's name in CLIENT LIST. */
@@ -63,6 +75,10 @@ export class HashReader implements HashReads {
   private out = ''
   private flushing = false
   private readonly flush = () => this.write()
+  /** When the last write went out (performance.now()). */
+  private wroteAt = -Infinity
+  private readonly batchMs: number
+  readonly stats: HashReaderStats = { commands: 0, writes: 0 }
   /** Resolve and reject of each command in flight, in order, from `head`. */
   private waiting: ((value: never) => void)[] = []
   private head = 0
@@ -83,8 +99,9 @@ export class HashReader implements HashReads {
   private readonly watch: NodeJS.Timeout
   private readonly onError: (err: Error) => void
 
-  constructor(private readonly target: HashReaderTarget, { timeoutMs = 1000, onError = () => {} }: HashReaderOptions = {}) {
+  constructor(private readonly target: HashReaderTarget, { timeoutMs = 1000, onError = () => {}, batchMs = 0 }: HashReaderOptions = {}) {
     this.onError = onError
+    this.batchMs = batchMs
     this.watch = setInterval(() => this.check(timeoutMs), timeoutMs)
     this.watch.unref()
     this.open()
@@ -171,12 +188,22 @@ export class HashReader implements HashReads {
     this.send(`*${args.length}\r\n${args.map(bulk).join('')}`)
   }
 
+  /**
+   * Queues `command` for the next write: at the end of this turn, or, within `batchMs` of the
+   * last write, when that window ends. Why the window: each write to Redis wakes it, and that
+   * wake-up, paid by the writer on loopback, was the largest part of what a view read past the
+   * page cache cost the server more than one served from memory (docs/performance.md). Under
+   * views of more pages than the cache holds, a write per turn carried 2.6 reads on average;
+   * with a window of 1 ms, 13, and a view cost 10-20% less server CPU.
+   */
   private send(command: string) {
     this.out += command
-    if (!this.flushing) {
-      this.flushing = true
-      setImmediate(this.flush)
-    }
+    this.stats.commands++
+    if (this.flushing) return
+    this.flushing = true
+    const wait = this.wroteAt + this.batchMs - performance.now()
+    if (wait > 0) setTimeout(this.flush, wait)
+    else setImmediate(this.flush)
   }
 
   private write() {
@@ -184,6 +211,8 @@ export class HashReader implements HashReads {
     if (this.out === '' || this.socket === null) return
     this.socket.write(this.out)
     this.out = ''
+    this.stats.writes++
+    if (this.batchMs > 0) this.wroteAt = performance.now()
   }
 
   /** Something went wrong on the connection (a refused handshake, a stuck Redis, a protocol error): say so, and give it up. */

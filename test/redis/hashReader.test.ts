@@ -80,6 +80,39 @@ describe('HashReader', () => {
     expect(read?.equals(large)).toBe(true)
   })
 
+  it('sends the commands of one turn in one write at its end', async () => {
+    await redis.hset('h:turn', 'f', 'v')
+    const reader = await openReader()
+    const { commands, writes } = reader.stats
+    const replies = [reader.hmget('h:turn', ['f']), reader.hmget('h:turn', ['f'])]
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(reader.stats).toEqual({ commands: commands + 2, writes: writes + 1 })
+    await Promise.all(replies)
+    await reader.hmget('h:turn', ['f'])
+    expect(reader.stats).toEqual({ commands: commands + 3, writes: writes + 2 })
+  })
+
+  it('with batchMs, holds the commands of later turns within that long of a write and sends them together; one after a quiet spell goes at once', async () => {
+    await redis.hset('h:batch', 'f', 'v')
+    const reader = await openReader({ port }, { batchMs: 500 })
+    // Past the window of the handshake's write.
+    await sleep(550)
+    const { commands, writes } = reader.stats
+    const first = reader.hmget('h:batch', ['f'])
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(reader.stats).toEqual({ commands: commands + 1, writes: writes + 1 })
+    expect((await first)[0]?.toString()).toBe('v')
+    // Within 500 ms of that write: three commands in three turns wait for the window's end.
+    const later: Promise<(Buffer | null)[]>[] = []
+    for (let i = 0; i < 3; i++) {
+      later.push(reader.hmget('h:batch', ['f']))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(reader.stats).toEqual({ commands: commands + 4, writes: writes + 1 })
+    expect((await Promise.all(later)).map(([value]) => value?.toString())).toEqual(['v', 'v', 'v'])
+    expect(reader.stats).toEqual({ commands: commands + 4, writes: writes + 2 })
+  })
+
   it('fails only the command Redis refuses, with its error', async () => {
     await redis.set('h:string', 'not a hash')
     await redis.hset('h:2', 'a', '1')

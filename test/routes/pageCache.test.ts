@@ -192,6 +192,10 @@ describe('/metrics', () => {
     for (const name of ['hits', 'misses', 'evictions', 'invalidations', 'increment_errors']) {
       expect(await metric(cached, `page_cache_${name}_total`)).toBeGreaterThanOrEqual(0)
     }
+    // The lean connection for reads past the cache (REDIS_READ_BATCH_MS): none on a cluster.
+    const [sent, writes] = [await metric(cached, 'redis_reads_sent_total'), await metric(cached, 'redis_read_writes_total')]
+    if (clusterMode) expect([sent, writes]).toEqual([0, 0])
+    else expect(sent).toBeGreaterThanOrEqual(writes)
   })
 
   it(clusterMode ? 'holds no bytes on a cluster, whatever PAGE_CACHE_BYTES and WORKERS say' : 'gives each of WORKERS processes its share of PAGE_CACHE_BYTES', async () => {
