@@ -163,9 +163,10 @@ const schema = {
   diffTimeoutMs: field('DIFF_TIMEOUT_MS', '2000', integer(1)),
   /**
    * Paste pages and raw reads kept in process memory, in bytes (see README); 0 turns the cache
-   * off. 16 MiB: ~1,100 pages of 14 KB, the pages read most (admission by frequency); a view from
-   * Redis costs the server about as much CPU as one from memory (Redis writes go out once per
-   * turn), and 32 MiB took 35-70 MB more of RSS than 16 under views of more pages than fit.
+   * off. 16 MiB: ~1,100 pages of 14 KB, the pages read most (admission by frequency). A view read
+   * from Redis costs the server more CPU than one from memory (docs/performance.md, Where it
+   * stands), but 32 MiB took 35-70 MB more of RSS than 16 under views of more pages than fit,
+   * and 24 MiB did not lower the bench's page CPU on the twelfth machine.
    */
   pageCacheBytes: field('PAGE_CACHE_BYTES', '16777216', integer(0)),
   /** A larger page (or raw paste) is never kept: one huge page must not push out all the others. */
