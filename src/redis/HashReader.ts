@@ -191,8 +191,8 @@ export class HashReader implements HashReads {
   /**
    * Queues `command` for the next write: at the end of this turn, or, within `batchMs` of the
    * last write, when that window ends. Why the window: each write to Redis wakes it, and that
-   * wake-up, paid by the writer on loopback, was the largest part of what a view read past the
-   * page cache cost the server more than one served from memory (docs/performance.md). Under
+   * wake-up, paid by the writer on loopback, was a large part of what a view read past the page
+   * cache cost the server more than one served from memory (docs/performance.md). Under
    * views of more pages than the cache holds, a write per turn carried 2.6 reads on average;
    * with a window of 1 ms, 13, and a view cost 10-20% less server CPU.
    */
