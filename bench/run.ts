@@ -22,7 +22,7 @@ import { banner, BUSY_MACHINE_CORES, otherLoad, waitForQuiet } from './quiet.js'
 import { baselineMarkdown, checksText, checkTargets, compareToCeilings, cpuBudget, cpuPerResponseUs, efficiencyLines, loadTargets, markdownReport, nameMedian, nameMedianRound, nameMedianWorkersRound, svgChart, terminalTable, type Round, type RunReport, type ScenarioResult } from './report.js'
 import { bigCreates, controlScenario, createRequests, fixedRequest, listRequests, mixedRequests, pageRequests, rawRequests, SCENARIOS, titleOf, workersScenario, WORKERS_BASE, type ScenarioName } from './scenarios.js'
 import { serverNodeFlags, serverStartEnv, startRedis } from './servers.js'
-import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, fetchBodies, growWithModel, seedThroughApi, waitForRenderedPages, waitForRenderQueue, type SeededPaste } from './seed.js'
+import { clearPrefix, createBody, deleteThroughApi, deleteWithModel, fetchBodies, growWithModel, seedThroughApi, waitForRenderedPages, waitForRenderQueue, writeCeilingFiles, type SeededPaste } from './seed.js'
 
 const BENCH_DIR = new URL('.', import.meta.url).pathname
 const ROOT = new URL('..', import.meta.url).pathname
@@ -391,14 +391,13 @@ async function bench(options: Options): Promise<number> {
   if (local && wanted('ceiling')) {
     next()
     const bodies = await fetchBodies(baseUrl, pageIds)
-    writeFileSync(join(tmp, 'bodies'), bodies.bytes)
-    writeFileSync(join(tmp, 'bodies.json'), JSON.stringify({ index: bodies.index, headers: bodies.headers }))
+    const ceilingFiles = writeCeilingFiles(tmp, bodies)
     data['ceiling bodies: pages, raw texts (mean bytes)'] = `${Math.round(bodies.pageBytes / pageIds.length).toLocaleString('en-US')}, ${Math.round(bodies.rawBytes / pageIds.length).toLocaleString('en-US')}`
     const [pageStart, rawStart, rawEnd] = bodies.index[typical.id]!
     data['seed scenario\'s page, raw text (bytes)'] = `${(rawStart - pageStart).toLocaleString('en-US')}, ${(rawEnd - rawStart).toLocaleString('en-US')}`
     const port = await freePort()
     const ceiling = startProcess('ceiling', confinement!.wrap([process.execPath, ...serverNodeFlags, join(BENCH_DIR, 'ceiling.js')]), {
-      env: { ...process.env, ...serverStartEnv, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', CEILING_BODIES_FILE: join(tmp, 'bodies'), CEILING_INDEX_FILE: join(tmp, 'bodies.json') },
+      env: { ...process.env, ...serverStartEnv, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', ...ceilingFiles },
       cwd: ROOT,
       logFile: join(tmp, 'ceiling.log'),
     })

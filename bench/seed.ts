@@ -1,6 +1,8 @@
 // Seed data: realistic pastes through the HTTP API (the path users take), then, for the scale
 // variant, many small public pastes written straight through the model layer, and a wait until
 // every seeded page has been rendered so that `page` measures the fast path.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import { Store } from '../src/model/index.js'
@@ -233,6 +235,17 @@ export interface CeilingBodies {
   headers: CeilingHeaders[]
   pageBytes: number
   rawBytes: number
+}
+
+/**
+ * Writes `bodies` into `dir` for bench/ceiling.js; returns the environment that points it at them.
+ * The index file holds `index` and `headers`; the bytes file, `bytes`.
+ */
+export function writeCeilingFiles(dir: string, bodies: CeilingBodies): { CEILING_BODIES_FILE: string; CEILING_INDEX_FILE: string } {
+  const files = { CEILING_BODIES_FILE: join(dir, 'bodies'), CEILING_INDEX_FILE: join(dir, 'bodies.json') }
+  writeFileSync(files.CEILING_BODIES_FILE, bodies.bytes)
+  writeFileSync(files.CEILING_INDEX_FILE, JSON.stringify({ index: bodies.index, headers: bodies.headers }))
+  return files
 }
 
 /** A response's headers as the app sent them, but for those Node's http adds to every response. */

@@ -2,13 +2,13 @@
 // sent, byte for byte, with the app's headers. A real Redis, the app listening, and the real
 // bench/ceiling.js in a process of its own.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import type { IncomingHttpHeaders } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { http } from '../../bench/http.js'
-import { fetchBodies, type CeilingBodies } from '../../bench/seed.js'
+import { fetchBodies, writeCeilingFiles, type CeilingBodies } from '../../bench/seed.js'
 import { buildTestApp, closeAppsAfterAll, type TestApp } from '../helpers/app.js'
 import { freePort, useTestRedis } from '../helpers/redis.js'
 
@@ -38,12 +38,11 @@ describe('bench: the ceiling', () => {
     }
     await app.listen()
     bodies = await fetchBodies(app.url, ids)
-    writeFileSync(join(dir, 'bodies'), bodies.bytes)
-    writeFileSync(join(dir, 'bodies.json'), JSON.stringify({ index: bodies.index, headers: bodies.headers }))
+    const files = writeCeilingFiles(dir, bodies)
     const port = await freePort()
     ceilingUrl = `http://127.0.0.1:${port}`
     ceiling = spawn(process.execPath, [join(import.meta.dirname, '../../bench/ceiling.js')], {
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CEILING_BODIES_FILE: join(dir, 'bodies'), CEILING_INDEX_FILE: join(dir, 'bodies.json') },
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...files },
       stdio: 'inherit',
     })
     for (let tries = 0; ; tries++) {
