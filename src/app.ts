@@ -116,7 +116,7 @@ export async function buildApp({ config, redis, logger = false }: AppDeps): Prom
   app.metrics.gauge('page_cache_bytes', () => cache?.records.bytes ?? 0)
   app.metrics.gauge('page_cache_max_bytes', () => cache?.records.limits.maxBytes ?? 0)
   app.metrics.gauge('page_cache_tracking_up', () => (cache?.tracking.up ? 1 : 0))
-  // Their ratio is how many reads past the cache each write to Redis carried (REDIS_READ_BATCH_MS).
+  // Their ratio is how many commands (reads past the cache, the views' count scripts) each write to Redis carried (REDIS_READ_BATCH_MS).
   app.metrics.counter('redis_reads_sent', () => hashReader?.stats.commands ?? 0)
   app.metrics.counter('redis_read_writes', () => hashReader?.stats.writes ?? 0)
   app.metrics.gauge('render_workers', () => code.workers)
