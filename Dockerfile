@@ -45,4 +45,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The node flags of `npm start` (package.json): one process per CPU, so GC stays on its thread;
 # a fixed young generation, small enough for the memory goal (docs/performance.md, Memory).
-CMD ["node", "--single-threaded-gc", "--max-semi-space-size=8", "--min-semi-space-size=8", "--expose-gc", "dist/server.js"]
+CMD ["node", "--single-threaded-gc", "--max-semi-space-size=4", "--min-semi-space-size=4", "--expose-gc", "dist/server.js"]
