@@ -1,10 +1,9 @@
-import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Type, TypeBoxValidatorCompiler, type Static, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { isPasteId } from '../pastes/ids.js'
 import { PasteInputError } from '../pastes/errors.js'
 import type { NewPaste } from '../pastes/PasteService.js'
-import { decodeUtf8 } from '../pastes/textPasses.js'
+import { contentOf, jsonInTurns } from './jsonBody.js'
 import {
   bearerToken, MISSING_TOKEN, CreatedEncryptedJson, CreatedJson, CreateJson, createFor, EncryptedPasteJson, encryptedPasteJson, ErrorBody, IdParams, pasteJson,
   PasteWithContentJson, setOwnerCookie, type RouteDeps,
@@ -12,30 +11,6 @@ import {
 
 const MAX_LIMIT = 100
 const MAX_OFFSET = 1_000_000
-/** Above this, a JSON body is decoded and parsed on turns of the event loop of their own. */
-const BIG_BODY_BYTES = 64 * 1024
-
-/**
- * Fastify's JSON parsing, the same checks and errors, but for a big body in steps: joining,
- * decoding and parsing 1 MiB held the event loop for ~7 ms in one turn. Decoding now runs in
- * slices, and JSON.parse, which cannot be cut, gets a turn of its own.
- */
-function jsonInTurns(app: FastifyInstance) {
-  const parseJson = app.getDefaultJsonParser('error', 'error')
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
-    if (body.length <= BIG_BODY_BYTES) return parseJson(request, body.toString(), done)
-    const inTurns = async () => {
-      await nextTurn()
-      // Not UTF-8: decoded as Fastify's own parser decodes it, with replacement characters.
-      const text = (await decodeUtf8(body)) ?? body.toString()
-      await nextTurn()
-      return text
-    }
-    inTurns().then((text) => parseJson(request, text, done), (err: Error) => done(err, undefined))
-  })
-}
-
 /** The JSON API under /api/pastes. */
 export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
   const typed = app.withTypeProvider<TypeBoxTypeProvider>()
@@ -75,7 +50,7 @@ export async function apiRoutes(app: FastifyInstance, deps: RouteDeps) {
       return (reply as FastifyReply).code(201).type('application/json; charset=utf-8').send(JSON.stringify(created))
     }
     // Without content, the paste service answers "content is required".
-    const { paste, deleteToken } = await createFor(request, deps, request.body as NewPaste)
+    const { paste, deleteToken } = await createFor(request, deps, { ...request.body, content: contentOf(request, request.body.content) } as NewPaste)
     reply.header('location', `${config.publicUrl}/${paste.id}`)
     return reply.code(201).send({ ...pasteJson(paste, config.publicUrl), deleteToken })
   })
