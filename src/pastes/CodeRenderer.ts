@@ -57,6 +57,11 @@ export const RENDER_THREAD = new URL('./render-thread.cjs', import.meta.url)
  * 2 KB measured: RSS +55 MB with the worker, +36 MB on this thread, of which 15 are the young
  * generation this thread has anyway), and a copy of the paste each way. highlight.js is loaded
  * on the first such render, so a process that only serves pages never holds it.
+ *
+ * But once loaded it stays: its grammars' code and expressions (~9 MB more live heap after the
+ * bench's ingest) made every later page view's scavenges dearer (0.94 ms against 0.69), and a
+ * page view cost up to ~10% more CPU. So HIGHLIGHT_INLINE_BYTES is 0 by default (docs/performance.md,
+ * a fifteenth machine): every highlight on the worker, which exits when creates stop.
  */
 export class CodeRenderer {
   private readonly pool: Piscina
@@ -75,7 +80,7 @@ export class CodeRenderer {
     this.maxLines = options.maxAnchoredLines ?? 50_000
     this.maxQueue = options.maxQueue ?? 500
     this.maxQueueBytes = options.maxQueueBytes ?? 8 * 1024 * 1024
-    this.inlineMaxBytes = options.inlineMaxBytes ?? 4096
+    this.inlineMaxBytes = options.inlineMaxBytes ?? 0
     const idleTimeoutMs = options.idleTimeoutMs ?? 5000
     this.pool = new Piscina({
       filename: RENDER_THREAD.href,

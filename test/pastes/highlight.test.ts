@@ -44,8 +44,8 @@ describe('rendering', () => {
     expect(html).toContain('<span class="hljs-keyword">package</span>')
   })
 
-  it('highlights a small paste as it is created and stores its page in the same write, with no worker', async () => {
-    const { app: fresh } = await build()
+  it('highlights a paste up to HIGHLIGHT_INLINE_BYTES as it is created and stores its page in the same write, with no worker', async () => {
+    const { app: fresh } = await build({ HIGHLIGHT_INLINE_BYTES: '4096' })
     const paste = await createPaste(fresh, { content: SNIPPETS.go ?? '', language: 'go' })
     // No waiting: the create's one write held the page.
     expect(await storedPageVersion(db, paste.id)).not.toBeNull()
@@ -53,8 +53,8 @@ describe('rendering', () => {
     expect((await fresh.inject({ url: '/metrics' })).body).toMatch(/^redbin_render_workers 0$/m)
   })
 
-  it('leaves a paste above HIGHLIGHT_INLINE_BYTES to the render worker, after the create', async () => {
-    const { app: inlineOff } = await build({ HIGHLIGHT_INLINE_BYTES: '0' })
+  it('leaves a paste above HIGHLIGHT_INLINE_BYTES (0 by default) to the render worker, after the create', async () => {
+    const { app: inlineOff } = await build()
     const paste = await createPaste(inlineOff, { content: SNIPPETS.go ?? '', language: 'go' })
     await waitForStoredPage(db, paste.id)
     expect((await inlineOff.inject({ url: `/${paste.id}` })).body).toContain('<span class="hljs-keyword">package</span>')
