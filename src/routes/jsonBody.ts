@@ -33,21 +33,18 @@ export function jsonInTurns(app: FastifyInstance) {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     if (body.length <= BIG_BODY_BYTES) return parseJson(request, body.toString(), done)
-    const decoded = async () => {
-      await nextTurn()
-      // Not UTF-8: decoded as Fastify's own parser decodes it, with replacement characters.
-      const text = (await decodeUtf8(body)) ?? body.toString()
-      await nextTurn()
-      return text
-    }
     const parsed = async (): Promise<unknown> => {
       await nextTurn()
-      if (!isUtf8(body) || hasNonAsciiEscape(body)) return parseWith(parseJson, request, await decoded())
+      if (!isUtf8(body) || hasNonAsciiEscape(body)) {
+        // Not UTF-8: decoded as Fastify's own parser decodes it, with replacement characters.
+        const text = (await decodeUtf8(body)) ?? body.toString()
+        await nextTurn()
+        return parseWith(parseJson, request, text)
+      }
       const latin1 = body.toString('latin1')
       await nextTurn()
-      const value = await parseWith(parseJson, request, latin1).catch(() => undefined)
-      // A syntax error's message quotes the text: it comes from the decoded text, as before.
-      if (value === undefined) return parseWith(parseJson, request, await decoded())
+      // A syntax error is answered with the same fixed sentence either way (plugins/errors.ts).
+      const value = await parseWith(parseJson, request, latin1)
       contentAsBytes.add(request)
       return fromLatin1(value, true)
     }

@@ -89,7 +89,7 @@ describe('POST /api/pastes with a big JSON body', () => {
     expect(res.json<{ error: string }>().error).toContain('tïtle')
   })
 
-  it('answers a big body with a syntax error as a small one, whatever the characters before it', async () => {
+  it('answers a big body with a syntax error as a small one, whatever the characters in it', async () => {
     const big = await postJson(`{"content":${JSON.stringify(BIG)},"title":"é" "x"}`)
     const small = await postJson(`{"content":"x","title":"é" "x"}`)
     expect(big.statusCode).toBe(400)
