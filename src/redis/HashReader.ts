@@ -45,6 +45,19 @@ export interface HashReaderStats {
 /** The connection's name in CLIENT LIST. */
 export const HASH_READER_NAME = 'redbin-hash-reader'
 
+/**
+ * What a settled command leaves in `waiting`. Under steady page views the queue seldom empties
+ * (the next batch goes out before the last reply of this one is in), so a command's resolve and
+ * reject stayed there until `head` reached 1024: ~50 ms, each holding its promise and, through
+ * it, the reply's page Buffers (and the 64 KB socket reads they are views of). That outlived two
+ * scavenges, so V8 promoted them, and promoted bytes and external memory since the last full
+ * collection count against the same limit: a mark-compact of the whole heap every 0.5-1 s,
+ * ~35-50 ms of marking each on this one core. Measured on one core, 50 connections over 7,947
+ * pages (docs/performance.md, Where it stands, a sixteenth machine): 12-16 mark-compacts in 8 s
+ * before, 1-2 after; 48.8-50.4 µs of server CPU per view against 56.2-57.4, alternating.
+ */
+const SETTLED = () => {}
+
 /** How long a lost connection waits before the next try, in ms. */
 const RETRY_MS = 1000
 const CR = 13
@@ -339,7 +352,11 @@ export class HashReader implements HashReads {
       // commands, so the connection is given up on.
       return this.fail(new Error('HashReader: a reply nobody asked for'))
     }
-    const settle = value instanceof HashReplyError ? this.waiting[at + 1] : this.waiting[at]
+    const waiting = this.waiting
+    const settle = value instanceof HashReplyError ? waiting[at + 1] : waiting[at]
+    // Let go of both at once: kept until the queue empties or `head` reaches 1024, they held the
+    // settled promise, and with it the reply's page Buffers, for ~50 ms under steady views.
+    waiting[at] = waiting[at + 1] = SETTLED
     this.head = at + 2
     if (this.head === this.waiting.length) {
       this.waiting.length = 0

@@ -2,6 +2,8 @@
 // the same answers as ioredis, replies split across socket reads, errors, authentication, and
 // every way the connection can fail. Always a single Redis: the reader is never used on a cluster.
 import { setTimeout as sleep } from 'node:timers/promises'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { ChildProcess } from 'node:child_process'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -138,6 +140,34 @@ describe('HashReader', () => {
     await expect(unknown).rejects.toThrow(/^NOSCRIPT/)
     // The connection goes on.
     expect(await reader.evalsha(sha, 1, args)).toEqual(expected)
+  })
+
+  it('lets go of a reply once it is settled, while later commands are still in flight', async () => {
+    // A full collection on demand: `gc` from a context made after --expose-gc is set.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    await redis.hset('h:gc', 'page', Buffer.alloc(64 * 1024, 120))
+    // A script that writes: CLIENT PAUSE WRITE holds it, and lets the HMGET before it through.
+    const sha = String(await redis.script('LOAD', "redis.call('SET', KEYS[1], '1') return 1"))
+    const reader = await openReader()
+    await redis.client('PAUSE', 1000, 'WRITE')
+    try {
+      // Sent together: the HMGET is answered, the script after it waits for the pause to end.
+      let reply: WeakRef<object> | undefined
+      const read = reader.hmget('h:gc', ['page']).then((values) => {
+        reply = new WeakRef(values)
+      })
+      const held = reader.evalsha(sha, 1, ['gc:written'])
+      await read
+      const before = await Promise.race([held.then(() => 'answered'), sleep(50).then(() => 'in flight')])
+      expect(before).toBe('in flight')
+      gc()
+      expect(reply?.deref()).toBeUndefined()
+      await redis.client('UNPAUSE')
+      expect(await held).toBe(1)
+    } finally {
+      await redis.client('UNPAUSE')
+    }
   })
 
   it('authenticates and selects the database of the target, and names its connection', async () => {
