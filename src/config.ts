@@ -153,12 +153,7 @@ const schema = {
   sweepIntervalMs: field('SWEEP_INTERVAL_MS', '5000', integer(1)),
   /** Pastes larger than this are stored without highlighting; 0 never highlights. */
   highlightMaxBytes: field('HIGHLIGHT_MAX_BYTES', '262144', integer(0)),
-  /**
-   * Pastes up to this size are highlighted on the main thread, at once (a few ms); larger ones on
-   * the render worker. 0 (the default): all on the worker, so that the main thread never holds
-   * highlight.js, whose grammars made every later page view's collections dearer
-   * (docs/performance.md, a fifteenth machine).
-   */
+  /** Pastes up to this size are highlighted on the main thread, at once (a few ms); larger ones on the render worker. 0 (the default, CodeRenderer says why): all on the worker. */
   highlightInlineBytes: field('HIGHLIGHT_INLINE_BYTES', '0', integer(0, 16384, 'must be a whole number of bytes from 0 to 16384')),
   /** The most revisions a paste may have; an edit beyond is refused. */
   maxRevisions: field('MAX_REVISIONS', '100', integer(1)),

@@ -346,22 +346,21 @@ export class HashReader implements HashReads {
       if (value instanceof Error) this.fail(value)
       return
     }
-    const at = this.head
-    if (at >= this.waiting.length) {
+    const { waiting, head: at } = this
+    if (at >= waiting.length) {
       // A reply with no command waiting: from here on, replies could be matched to the wrong
       // commands, so the connection is given up on.
       return this.fail(new Error('HashReader: a reply nobody asked for'))
     }
-    const waiting = this.waiting
     const settle = value instanceof HashReplyError ? waiting[at + 1] : waiting[at]
     // Let go of both at once (SETTLED says why).
     waiting[at] = waiting[at + 1] = SETTLED
     this.head = at + 2
-    if (this.head === this.waiting.length) {
-      this.waiting.length = 0
+    if (this.head === waiting.length) {
+      waiting.length = 0
       this.head = 0
     } else if (this.head >= 1024) {
-      this.waiting.splice(0, this.head)
+      waiting.splice(0, this.head)
       this.head = 0
     }
     settle!(value as never)
